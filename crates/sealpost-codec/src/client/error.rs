@@ -1,0 +1,58 @@
+//! Errors of the client session.
+
+use crate::error::ReplyError;
+use crate::reply::Reply;
+
+/// Why the client session refused a call or ended the session.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// Bytes followed the final line of the 220 reply to STARTTLS. A server that is
+    /// honest does not send them; a man in the middle does, hoping they are read as
+    /// replies after the handshake ("STARTTLS response injection"). The session is over.
+    #[error("{trailing} bytes followed the 220 reply to STARTTLS (response injection); aborting")]
+    ResponseInjection {
+        /// How many bytes.
+        trailing: usize,
+    },
+    /// The server sent something that is not a reply.
+    #[error("malformed reply from the server: {0}")]
+    MalformedReply(ReplyError),
+    /// A reply line was longer than the limit.
+    #[error("reply line longer than {limit} octets")]
+    ReplyTooLong {
+        /// The limit.
+        limit: usize,
+    },
+    /// A reply the protocol does not allow here (for example a 554 greeting).
+    #[error("unexpected reply to {context}: {reply}")]
+    UnexpectedReply {
+        /// What the reply answered.
+        context: &'static str,
+        /// The reply.
+        reply: Reply<'static>,
+    },
+    /// The server closed the session (421).
+    #[error("the server closed the session: {0}")]
+    ServiceClosing(Reply<'static>),
+    /// The operation needs an extension the server did not announce.
+    #[error("the server does not announce {0}")]
+    NotOffered(&'static str),
+    /// The message is larger than the server's announced SIZE.
+    #[error("message of {size} octets exceeds the server's SIZE limit of {limit}")]
+    MessageTooLarge {
+        /// The declared size.
+        size: u64,
+        /// The server's limit.
+        limit: u64,
+    },
+    /// AUTH over a connection without TLS: refused, credentials must not cross in the clear.
+    #[error("AUTH refused: the connection is not protected by TLS")]
+    AuthWithoutTls,
+    /// REQUIRETLS asked for, but the session is not under TLS.
+    #[error("REQUIRETLS needs a TLS session")]
+    RequireTlsWithoutTls,
+    /// The call does not fit the session's state (a programming error of the caller).
+    #[error("not possible now: {0}")]
+    InvalidState(&'static str),
+}
