@@ -1,0 +1,733 @@
+//! Every input split at every byte boundary gives the same result as the whole input:
+//! command and reply decoding, line framing, DATA dot-unstuffing and dot-stuffing, BDAT.
+//! Also the known answers of the DATA reader for each SMTP smuggling end-of-data variant
+//! (SEC Consult, "SMTP Smuggling", 2023).
+
+use bytes::BytesMut;
+use sealpost_codec::{
+    BareLineEndings, BdatReader, Command, CommandDecoder, CommandError, DataError, DataStep,
+    DecodeError, DotStuffer, DotUnstuffer, Frame, LineFramer, Reply, ReplyDecoder, ReplyError,
+};
+
+fn show(input: &[u8]) -> String {
+    input.escape_ascii().to_string()
+}
+
+/// Deterministic xorshift64* for random chunkings.
+struct XorShift(u64);
+
+impl XorShift {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n.max(1)
+    }
+}
+
+/// The ways to cut `input`: whole, byte by byte, every 2-way split, and random chunkings.
+fn chunkings(input: &[u8], seed: u64) -> Vec<Vec<&[u8]>> {
+    let mut out = vec![vec![input], input.chunks(1).collect()];
+    for at in 0..=input.len() {
+        out.push(vec![&input[..at], &input[at..]]);
+    }
+    let mut rng = XorShift(seed | 1);
+    for _ in 0..50 {
+        let mut pieces = Vec::new();
+        let mut rest = input;
+        while !rest.is_empty() {
+            let n = 1 + rng.below(rest.len().min(9));
+            pieces.push(&rest[..n]);
+            rest = &rest[n..];
+        }
+        out.push(pieces);
+    }
+    out
+}
+
+fn describe(pieces: &[&[u8]]) -> String {
+    let lens: Vec<usize> = pieces.iter().map(|p| p.len()).collect();
+    format!("pieces of {lens:?}")
+}
+
+// ----------------------------------------------------------------------------------------
+// Commands
+
+#[derive(Debug, PartialEq)]
+enum CommandEvent {
+    Command(Command<'static>),
+    Malformed(CommandError),
+    TooLong,
+}
+
+/// Decodes what `buf` holds with a `CommandDecoder`, removing what was decided on.
+fn drain_commands(decoder: &CommandDecoder, buf: &mut Vec<u8>, events: &mut Vec<CommandEvent>) {
+    loop {
+        let (used, event) = match decoder.decode(buf) {
+            Ok((rest, command)) => {
+                (buf.len() - rest.len(), CommandEvent::Command(command.into_owned()))
+            }
+            Err(DecodeError::Malformed { consumed, error }) => {
+                (consumed, CommandEvent::Malformed(error))
+            }
+            Err(DecodeError::LineTooLong { .. }) => {
+                events.push(CommandEvent::TooLong);
+                buf.clear();
+                return;
+            }
+            Err(_) => return,
+        };
+        events.push(event);
+        buf.drain(..used);
+    }
+}
+
+/// Decodes what `buf` holds with a `LineFramer` and `Command::decode_line`.
+fn drain_frames(framer: &mut LineFramer, buf: &mut Vec<u8>, events: &mut Vec<CommandEvent>) {
+    loop {
+        match framer.next_line(buf) {
+            Frame::Line { len } => {
+                events.push(match Command::decode_line(&buf[..len]) {
+                    Ok(c) => CommandEvent::Command(c.into_owned()),
+                    Err(e) => CommandEvent::Malformed(e),
+                });
+                buf.drain(..len);
+            }
+            Frame::Overlong { len, ended } => {
+                if ended {
+                    events.push(CommandEvent::TooLong);
+                }
+                buf.drain(..len);
+            }
+            Frame::Incomplete => return,
+        }
+    }
+}
+
+const COMMAND_STREAM: &[&[u8]] = &[
+    b"EHLO client.example\r\n",
+    b"MAIL FROM:<\"a b\"@[192.0.2.1]> SIZE=10 BODY=8BITMIME\r\n",
+    b"RCPT TO:<Postmaster>\r\n",
+    b"RSET\nNOOP\r\n",
+    b"NO\0OP\r\n",
+    b"RCPT TO:<c@d.example> NOTIFY=NEVER,SUCCESS\r\n",
+    b"DATA\r\n",
+    b"\r\n",
+    b"BDAT 5 LAST\r\n",
+    b"AUTH PLAIN =\r\n",
+    b"QUIT\r\r\n",
+    "MAIL FROM:<jö@bü.example> SMTPUTF8\r\n".as_bytes(),
+    b"QUIT\r\n",
+    b"NOOP",
+];
+
+#[test]
+fn command_decoder_split_anywhere() {
+    let input = COMMAND_STREAM.concat();
+    let decoder = CommandDecoder::new();
+    let (mut whole_buf, mut whole) = (input.clone(), Vec::new());
+    drain_commands(&decoder, &mut whole_buf, &mut whole);
+    assert_eq!(whole.len(), COMMAND_STREAM.len() - 1, "{whole:?}");
+    assert_eq!(whole_buf, b"NOOP");
+    assert!(matches!(whole[3], CommandEvent::Malformed(CommandError::BareLineEnding)));
+    assert!(matches!(whole[4], CommandEvent::Malformed(CommandError::Nul)));
+    assert!(!whole.contains(&CommandEvent::TooLong));
+
+    for pieces in chunkings(&input, 1) {
+        let (mut buf, mut events) = (Vec::new(), Vec::new());
+        for piece in &pieces {
+            buf.extend_from_slice(piece);
+            drain_commands(&decoder, &mut buf, &mut events);
+        }
+        assert_eq!(events, whole, "{}", describe(&pieces));
+        assert_eq!(buf, whole_buf, "{}", describe(&pieces));
+    }
+}
+
+#[test]
+fn line_framer_split_anywhere() {
+    // With a 40-octet limit, the 41- and 42-octet lines are overlong (one of them with its
+    // CRLF straddling the limit); the framer resynchronises on the next line.
+    let limit = 40;
+    let straddle = [b"NOOP ".as_slice(), &[b'y'; 34], b"\r\n"].concat();
+    assert_eq!(straddle.len(), limit + 1);
+    let mut input = COMMAND_STREAM.concat();
+    input.extend_from_slice(b"\r\n");
+    input.extend_from_slice(&[b'x'; 40]);
+    input.extend_from_slice(b"\r\nQUIT\r\n");
+    input.extend_from_slice(&straddle);
+    input.extend_from_slice(b"RSET\r\n");
+    input.extend_from_slice(b"NOOP 123456789012345678901234567890123\r\n");
+
+    let (mut whole_buf, mut whole) = (input.clone(), Vec::new());
+    drain_frames(&mut LineFramer::new(limit), &mut whole_buf, &mut whole);
+    let too_long = whole.iter().filter(|e| **e == CommandEvent::TooLong).count();
+    // The MAIL line with parameters, the RCPT line with NOTIFY, the 40 "x", the
+    // straddling line; the last NOOP line is exactly 40 octets.
+    assert_eq!(too_long, 4, "{whole:?}");
+    assert_eq!(
+        whole.last(),
+        Some(&CommandEvent::Command(
+            Command::decode(b"NOOP 123456789012345678901234567890123\r\n").unwrap().1.into_owned()
+        ))
+    );
+    assert!(whole_buf.is_empty());
+
+    for pieces in chunkings(&input, 2) {
+        let (mut framer, mut buf, mut events) = (LineFramer::new(limit), Vec::new(), Vec::new());
+        for piece in &pieces {
+            buf.extend_from_slice(piece);
+            drain_frames(&mut framer, &mut buf, &mut events);
+            assert!(buf.len() < limit + 9, "the framer holds at most a line");
+        }
+        assert_eq!(events, whole, "{}", describe(&pieces));
+        assert_eq!(buf, whole_buf, "{}", describe(&pieces));
+        assert!(!framer.is_discarding());
+    }
+
+    // Without overlong lines, framer + decode_line and CommandDecoder agree.
+    let input = COMMAND_STREAM.concat();
+    let (mut a, mut b) = (input.clone(), input);
+    let (mut framed, mut decoded) = (Vec::new(), Vec::new());
+    drain_frames(&mut LineFramer::new(512), &mut a, &mut framed);
+    drain_commands(&CommandDecoder::new(), &mut b, &mut decoded);
+    assert_eq!(framed, decoded);
+    assert_eq!(a, b);
+}
+
+// ----------------------------------------------------------------------------------------
+// Replies
+
+#[derive(Debug, PartialEq)]
+enum ReplyEvent {
+    Reply(Reply<'static>),
+    Malformed(ReplyError),
+}
+
+fn drain_replies(decoder: &ReplyDecoder, buf: &mut Vec<u8>, events: &mut Vec<ReplyEvent>) {
+    loop {
+        let (used, event) = match decoder.decode(buf) {
+            Ok((rest, reply)) => (buf.len() - rest.len(), ReplyEvent::Reply(reply.into_owned())),
+            Err(DecodeError::Malformed { consumed, error }) => {
+                (consumed, ReplyEvent::Malformed(error))
+            }
+            Err(e) => {
+                assert_eq!(e, DecodeError::Incomplete);
+                return;
+            }
+        };
+        events.push(event);
+        buf.drain(..used);
+    }
+}
+
+#[test]
+fn reply_decoder_split_anywhere() {
+    let input = [
+        &b"220 mail.example ESMTP\r\n"[..],
+        b"250-mail.example\r\n250-PIPELINING\r\n250-\r\n250 SIZE 100\r\n",
+        b"250 2.1.0 Ok\r\n",
+        b"250-a\r\n251 b\r\n",
+        b"199 x\r\n",
+        b"354\r\n",
+        b"250 a\nb\r\n",
+        b"250-1\r\n250-2\r\n250-3\r\n250-4\r\n250 5\r\n",
+        "250 Grüße\r\n".as_bytes(),
+        b"221 bye\r\n",
+        b"25",
+    ]
+    .concat();
+    let decoder = ReplyDecoder::new().max_lines(4);
+    let (mut whole_buf, mut whole) = (input.clone(), Vec::new());
+    drain_replies(&decoder, &mut whole_buf, &mut whole);
+    assert_eq!(whole_buf, b"25");
+    let errors: Vec<&ReplyError> = whole
+        .iter()
+        .filter_map(|e| match e {
+            ReplyEvent::Malformed(error) => Some(error),
+            ReplyEvent::Reply(_) => None,
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            &ReplyError::CodeMismatch { expected: 250, found: 251 },
+            &ReplyError::InvalidCode,
+            &ReplyError::InvalidText,
+            &ReplyError::TooManyLines { limit: 4 },
+            // The line after the four refused ones is read as a reply of its own.
+        ]
+    );
+    assert_eq!(whole.len(), 11, "{whole:?}");
+
+    for pieces in chunkings(&input, 3) {
+        let (mut buf, mut events) = (Vec::new(), Vec::new());
+        for piece in &pieces {
+            buf.extend_from_slice(piece);
+            drain_replies(&decoder, &mut buf, &mut events);
+        }
+        assert_eq!(events, whole, "{}", describe(&pieces));
+        assert_eq!(buf, whole_buf, "{}", describe(&pieces));
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+// DATA: DotUnstuffer
+
+/// What a DATA reader made of its input.
+#[derive(Debug, Clone, PartialEq)]
+struct Unstuffed {
+    content: Vec<u8>,
+    end: Option<Result<u64, DataError>>,
+    leftover: Vec<u8>,
+}
+
+fn unstuff(pieces: &[&[u8]], policy: BareLineEndings, max_size: Option<u64>) -> Unstuffed {
+    let mut decoder = DotUnstuffer::new().bare_line_endings(policy).max_size(max_size);
+    let mut buf = BytesMut::new();
+    let (mut content, mut end) = (Vec::new(), None);
+    for piece in pieces {
+        buf.extend_from_slice(piece);
+        while let Some(step) = decoder.decode(&mut buf) {
+            assert!(end.is_none(), "a step after the end");
+            match step {
+                DataStep::Chunk(chunk) => {
+                    assert!(!chunk.is_empty(), "empty chunk");
+                    content.extend_from_slice(&chunk);
+                }
+                DataStep::End(result) => end = Some(result),
+            }
+        }
+    }
+    assert_eq!(decoder.is_done(), end.is_some());
+    if let Some(Ok(size)) = end {
+        assert_eq!(size, content.len() as u64);
+        assert_eq!(decoder.size(), size);
+    }
+    Unstuffed { content, end, leftover: buf.to_vec() }
+}
+
+fn unstuff_whole(input: &[u8], policy: BareLineEndings) -> Unstuffed {
+    unstuff(&[input], policy, None)
+}
+
+/// (body as received after the DATA line, content in Reject mode, content in Normalize
+/// mode, end). `None` content means the message is refused in that mode; each body is
+/// followed by a pipelined QUIT that must be left in the buffer.
+type DataRow = (&'static [u8], Option<&'static [u8]>, &'static [u8]);
+
+const DATA_ROWS: &[DataRow] = &[
+    (
+        b"Subject: hi\r\n\r\nhello\r\n.\r\n",
+        Some(b"Subject: hi\r\n\r\nhello\r\n"),
+        b"Subject: hi\r\n\r\nhello\r\n",
+    ),
+    // "." CRLF right after the DATA line is the empty message.
+    (b".\r\n", Some(b""), b""),
+    // A first line "..x" is unstuffed: the DATA line's CRLF counts.
+    (b"..x\r\n.\r\n", Some(b".x\r\n"), b".x\r\n"),
+    (b"a\r\n..\r\n...\r\n.b\r\n.\r\n", Some(b"a\r\n.\r\n..\r\nb\r\n"), b"a\r\n.\r\n..\r\nb\r\n"),
+    (b"\r\n.\r\n", Some(b"\r\n"), b"\r\n"),
+    (b"a\r\n\r\n.\r\n", Some(b"a\r\n\r\n"), b"a\r\n\r\n"),
+    (b".a.\r\n.\r\n", Some(b"a.\r\n"), b"a.\r\n"),
+    (b"x.\r\n.\r\n", Some(b"x.\r\n"), b"x.\r\n"),
+    (b"bin\x00\xff\x7f\r\n.\r\n", Some(b"bin\x00\xff\x7f\r\n"), b"bin\x00\xff\x7f\r\n"),
+    // Bare line endings: refused whole, or turned into CRLF that never starts a line.
+    (b"bare\nLF\r\n.\r\n", None, b"bare\r\nLF\r\n"),
+    (b"bare\rCR\r\n.\r\n", None, b"bare\r\nCR\r\n"),
+    (b"\n.\r\nx\r\n.\r\n", None, b"\r\n.\r\nx\r\n"),
+    (b"x\r\r\n.\r\n", None, b"x\r\n\r\n"),
+    (b"x\n\r\n.\r\n", None, b"x\r\n\r\n"),
+    (b"\r\r\n.\r\n", None, b"\r\n\r\n"),
+    (b"a\n..b\r\n.\r\n", None, b"a\r\n..b\r\n"),
+    // ".\r\n" after a bare LF is content, not the end.
+    (b"a\r\n.\n.\r\n\r\n.\r\n", None, b"a\r\n\r\n.\r\n\r\n"),
+];
+
+#[test]
+fn dot_unstuffer_known_answers() {
+    for (body, reject, normalize) in DATA_ROWS {
+        let input = [*body, b"QUIT\r\n"].concat();
+        let rejected = unstuff_whole(&input, BareLineEndings::Reject);
+        assert_eq!(rejected.leftover, b"QUIT\r\n", "{}", show(body));
+        match reject {
+            Some(content) => {
+                assert_eq!(rejected.content, *content, "{}", show(body));
+                assert_eq!(rejected.end, Some(Ok(content.len() as u64)), "{}", show(body));
+            }
+            None => assert!(
+                matches!(rejected.end, Some(Err(DataError::BareLineEnding { .. }))),
+                "{}: {:?}",
+                show(body),
+                rejected.end
+            ),
+        }
+        let normalized = unstuff_whole(&input, BareLineEndings::Normalize);
+        assert_eq!(normalized.content, *normalize, "{}", show(body));
+        assert_eq!(normalized.end, Some(Ok(normalize.len() as u64)), "{}", show(body));
+        assert_eq!(normalized.leftover, b"QUIT\r\n", "{}", show(body));
+    }
+    // The offset names the first bare octet of the raw body.
+    let r = unstuff_whole(b"ab\r\nc\nd\re\r\n.\r\n", BareLineEndings::Reject);
+    assert_eq!(r.end, Some(Err(DataError::BareLineEnding { offset: 5 })));
+    assert_eq!(r.content, b"ab\r\nc", "content before the refusal is handed out");
+    // Not ended: the undecided tail stays in the buffer.
+    for (tail, left) in [(&b"abc\r\n.\r"[..], &b".\r"[..]), (b"abc\r\n.", b"."), (b"abc\r", b"\r")]
+    {
+        let r = unstuff_whole(tail, BareLineEndings::Reject);
+        assert_eq!((r.end, r.leftover.as_slice()), (None, left), "{}", show(tail));
+        assert_eq!(r.content, b"abc\r\n"[..3 + usize::from(tail.len() > 4) * 2]);
+    }
+}
+
+#[test]
+fn dot_unstuffer_size_limit() {
+    let body = b"0123456789\r\n.\r\nQUIT\r\n";
+    let exact = unstuff(&[body], BareLineEndings::Reject, Some(12));
+    assert_eq!((exact.content.as_slice(), exact.end), (&b"0123456789\r\n"[..], Some(Ok(12))));
+    // Over the limit: drained to the real end, then refused; never more than the limit
+    // handed out.
+    for pieces in chunkings(body, 4) {
+        let over = unstuff(&pieces, BareLineEndings::Reject, Some(11));
+        assert_eq!(over.end, Some(Err(DataError::TooLarge { limit: 11 })), "{}", describe(&pieces));
+        assert_eq!(over.leftover, b"QUIT\r\n", "{}", describe(&pieces));
+        assert!(over.content.len() <= 11, "{}", describe(&pieces));
+        assert!(body.starts_with(&over.content), "{}", describe(&pieces));
+    }
+    // The first refusal wins: a bare LF after the size was exceeded does not change it.
+    let both = unstuff(&[b"0123456789\nx\r\n.\r\n"], BareLineEndings::Reject, Some(4));
+    assert_eq!(both.end, Some(Err(DataError::TooLarge { limit: 4 })));
+    let both = unstuff(&[b"0\n123456789x\r\n.\r\n"], BareLineEndings::Reject, Some(4));
+    assert_eq!(both.end, Some(Err(DataError::BareLineEnding { offset: 1 })));
+    let normalized = unstuff(&[b"a\nb\r\n.\r\n"], BareLineEndings::Normalize, Some(6));
+    assert_eq!((normalized.content.as_slice(), normalized.end), (&b"a\r\nb\r\n"[..], Some(Ok(6))));
+    let normalized = unstuff(&[b"a\nb\r\n.\r\n"], BareLineEndings::Normalize, Some(5));
+    assert_eq!(normalized.end, Some(Err(DataError::TooLarge { limit: 5 })));
+}
+
+#[test]
+fn dot_unstuffer_split_anywhere() {
+    let mut inputs: Vec<Vec<u8>> =
+        DATA_ROWS.iter().map(|(body, _, _)| [*body, b"QUIT\r\n"].concat()).collect();
+    inputs.extend(SMUGGLING.iter().map(|(seq, _, _)| smuggling_input(seq)));
+    inputs.push(b"abc\r\n.\r".to_vec());
+    for (n, input) in inputs.iter().enumerate() {
+        for policy in [BareLineEndings::Reject, BareLineEndings::Normalize] {
+            let whole = unstuff_whole(input, policy);
+            for pieces in chunkings(input, 5 + n as u64) {
+                let split = unstuff(&pieces, policy, None);
+                assert_eq!(split, whole, "{} {policy:?} {}", show(input), describe(&pieces));
+            }
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+// SMTP smuggling: each non-standard end-of-data sequence followed by a second
+// transaction. The reader ends only at the real CRLF "." CRLF.
+
+const SMUGGLED: &[u8] = b"MAIL FROM:<smuggled@x>\r\nRCPT TO:<v@y>\r\nDATA\r\nbody\r\n";
+const PREFIX: &[u8] = b"Subject: t\r\n\r\nhello";
+
+/// (sequence, offset of the first bare CR/LF in the sequence if any, Normalize content
+/// between PREFIX and SMUGGLED).
+const SMUGGLING: &[(&[u8], Option<u64>, &[u8])] = &[
+    (b"\n.\n", Some(0), b"\r\n.\r\n"),
+    (b"\r.\r", Some(0), b"\r\n.\r\n"),
+    (b"\r.\n", Some(0), b"\r\n.\r\n"),
+    (b"\n.\r", Some(0), b"\r\n.\r\n"),
+    (b"\n.\r\n", Some(0), b"\r\n.\r\n"),
+    (b"\r\n.\n", Some(3), b"\r\n\r\n"),
+    (b"\r.\r\n", Some(0), b"\r\n.\r\n"),
+    (b"\r\n.\r", Some(3), b"\r\n\r\n"),
+    // NUL is neither a line ending nor an end of data: plain content in both modes.
+    (b"\r\n\x00.\r\n", None, b"\r\n\x00.\r\n"),
+    (b"\r\n.\x00\r\n", None, b"\r\n\x00\r\n"),
+    (b"\r\n.\r\r\n", Some(3), b"\r\n\r\n\r\n"),
+    (b"\r\r\n.\r\r\n", Some(0), b"\r\n\r\n\r\n\r\n"),
+];
+
+fn smuggling_input(sequence: &[u8]) -> Vec<u8> {
+    [PREFIX, sequence, SMUGGLED, b".\r\nQUIT\r\n"].concat()
+}
+
+#[test]
+fn smuggling_sequences_do_not_end_data() {
+    for (sequence, bare_at, normalized) in SMUGGLING {
+        let input = smuggling_input(sequence);
+        let context = show(sequence);
+
+        let rejected = unstuff_whole(&input, BareLineEndings::Reject);
+        // Ended exactly once, at the real end: the smuggled commands were consumed as
+        // data and only the QUIT after the real end is left for the command reader.
+        assert_eq!(rejected.leftover, b"QUIT\r\n", "{context}");
+        match bare_at {
+            Some(at) => {
+                let offset = PREFIX.len() as u64 + at;
+                assert_eq!(
+                    rejected.end,
+                    Some(Err(DataError::BareLineEnding { offset })),
+                    "{context}"
+                );
+            }
+            None => {
+                let content = [PREFIX, normalized, SMUGGLED].concat();
+                assert_eq!(rejected.end, Some(Ok(content.len() as u64)), "{context}");
+                assert_eq!(rejected.content, content, "{context}");
+            }
+        }
+
+        let normal = unstuff_whole(&input, BareLineEndings::Normalize);
+        let content = [PREFIX, normalized, SMUGGLED].concat();
+        assert_eq!(normal.content, content, "{context}");
+        assert_eq!(normal.end, Some(Ok(content.len() as u64)), "{context}");
+        assert_eq!(normal.leftover, b"QUIT\r\n", "{context}");
+        // The smuggled transaction is part of the one message.
+        assert!(normal.content.ends_with(SMUGGLED), "{context}");
+
+        // Even with no more input after the smuggled end sequence, the reader waits.
+        let cut = [PREFIX, sequence, b"MAIL FROM:<smuggled@x>\r\n"].concat();
+        for policy in [BareLineEndings::Reject, BareLineEndings::Normalize] {
+            let r = unstuff_whole(&cut, policy);
+            assert_eq!(r.end, None, "{context} {policy:?}");
+            assert!(r.leftover.len() <= 2, "{context}: {policy:?} held {}", show(&r.leftover));
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+// DotStuffer
+
+const CONTENTS: &[&[u8]] = &[
+    b"",
+    b".",
+    b"..",
+    b"\r\n",
+    b".\r\n",
+    b"Subject: hi\r\n\r\nbody\r\n",
+    b"no final line ending",
+    b".starts with a dot\r\n.\r\n..\r\nend.",
+    b"bare\nLF and bare\rCR and\r\r\n\n\r",
+    b"\r\n.\r\n",
+    b"\n.\n",
+    b"\r.\r",
+    b"\r\n.\r\r\n",
+    b"x\r",
+    b"\x00.\r\n.\x00",
+];
+
+/// CRLF for every line ending, bare or not, and a final CRLF when the content does not
+/// end with one: what the receiver must see after unstuffing.
+fn normalized(content: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < content.len() {
+        match content[i] {
+            b'\r' if content.get(i + 1) == Some(&b'\n') => {
+                out.extend_from_slice(b"\r\n");
+                i += 2;
+            }
+            b'\r' | b'\n' => {
+                out.extend_from_slice(b"\r\n");
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    if !out.is_empty() && !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+fn stuff(pieces: &[&[u8]], mut stuffer: DotStuffer) -> Vec<u8> {
+    let mut out = Vec::new();
+    for piece in pieces {
+        stuffer.encode(piece, &mut out);
+    }
+    stuffer.finish(&mut out);
+    out
+}
+
+#[test]
+fn dot_stuffer_known_answers() {
+    let rows: [(&[u8], &[u8]); 8] = [
+        (b"", b".\r\n"),
+        (b".", b"..\r\n.\r\n"),
+        (b"a\r\n.b\r\n", b"a\r\n..b\r\n.\r\n"),
+        (b"a", b"a\r\n.\r\n"),
+        (b"\n.\n", b"\r\n..\r\n.\r\n"),
+        (b"a\rb", b"a\r\nb\r\n.\r\n"),
+        (b"a\r", b"a\r\n.\r\n"),
+        (b"\r\n", b"\r\n.\r\n"),
+    ];
+    for (content, stuffed) in rows {
+        assert_eq!(stuff(&[content], DotStuffer::new()), stuffed, "{}", show(content));
+    }
+    assert_eq!(stuff(&[b".a\nb"], DotStuffer::normalizer()), b".a\r\nb\r\n");
+    assert_eq!(stuff(&[b""], DotStuffer::normalizer()), b"");
+    // finish() makes the stuffer ready for the next message.
+    let mut stuffer = DotStuffer::new();
+    let mut out = Vec::new();
+    stuffer.encode(b"one", &mut out);
+    stuffer.finish(&mut out);
+    stuffer.encode(b".two", &mut out);
+    stuffer.finish(&mut out);
+    assert_eq!(out, b"one\r\n.\r\n..two\r\n.\r\n");
+}
+
+#[test]
+fn dot_stuffer_split_anywhere_and_round_trip() {
+    for (n, content) in CONTENTS.iter().enumerate() {
+        for make in [DotStuffer::new, DotStuffer::normalizer] {
+            let whole = stuff(&[content], make());
+            for pieces in chunkings(content, 6 + n as u64) {
+                assert_eq!(
+                    stuff(&pieces, make()),
+                    whole,
+                    "{} {}",
+                    show(content),
+                    describe(&pieces)
+                );
+            }
+        }
+        let stuffed = stuff(&[content], DotStuffer::new());
+        // Nothing bare reaches the wire.
+        for (i, &b) in stuffed.iter().enumerate() {
+            if b == b'\r' {
+                assert_eq!(stuffed.get(i + 1), Some(&b'\n'), "{}", show(&stuffed));
+            }
+            if b == b'\n' {
+                assert_eq!(stuffed[i - 1], b'\r', "{}", show(&stuffed));
+            }
+        }
+        // The receiver gets the normalized content back, in Reject mode, and stops exactly
+        // at the end.
+        let input = [&stuffed[..], b"QUIT\r\n"].concat();
+        let received = unstuff_whole(&input, BareLineEndings::Reject);
+        let expected = normalized(content);
+        assert_eq!(received.content, expected, "{}", show(content));
+        assert_eq!(received.end, Some(Ok(expected.len() as u64)), "{}", show(content));
+        assert_eq!(received.leftover, b"QUIT\r\n", "{}", show(content));
+        let normalizer_output = stuff(&[content], DotStuffer::normalizer());
+        assert_eq!(normalizer_output, expected, "{}", show(content));
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+// BDAT
+
+fn read_bdat(size: u64, pieces: &[&[u8]]) -> (Vec<u8>, Vec<u8>, bool) {
+    let mut reader = BdatReader::new(size);
+    let (mut buf, mut chunk) = (BytesMut::new(), Vec::new());
+    for piece in pieces {
+        buf.extend_from_slice(piece);
+        while let Some(bytes) = reader.read(&mut buf) {
+            assert!(!bytes.is_empty());
+            chunk.extend_from_slice(&bytes);
+            assert_eq!(reader.remaining(), size - chunk.len() as u64);
+        }
+    }
+    (chunk, buf.to_vec(), reader.is_done())
+}
+
+#[test]
+fn bdat_reader_split_anywhere() {
+    // BDAT content is taken as is: dots, bare CR/LF, NUL and "CRLF.CRLF" included.
+    let chunks: [&[u8]; 5] =
+        [b"", b"x", b"line\r\n.\r\n", b"\n.\n\r.\r\x00\xff..\r\n", b"BDAT 5 LAST\r\nRSET\r\n"];
+    for chunk in chunks {
+        let input = [chunk, b"RSET\r\n"].concat();
+        let size = chunk.len() as u64;
+        for pieces in chunkings(&input, 7) {
+            let (read, leftover, done) = read_bdat(size, &pieces);
+            assert_eq!(read, chunk, "{} {}", show(chunk), describe(&pieces));
+            assert_eq!(leftover, b"RSET\r\n", "{} {}", show(chunk), describe(&pieces));
+            assert!(done);
+        }
+    }
+    // Short input: the reader waits for the rest.
+    let (read, leftover, done) = read_bdat(10, &[b"abc"]);
+    assert_eq!((read.as_slice(), leftover.as_slice(), done), (&b"abc"[..], &b""[..], false));
+    let mut zero = BdatReader::new(0);
+    assert!(zero.is_done());
+    let mut buf = BytesMut::from(&b"QUIT\r\n"[..]);
+    assert_eq!(zero.read(&mut buf), None);
+    assert_eq!(&buf[..], b"QUIT\r\n");
+}
+
+// ----------------------------------------------------------------------------------------
+// DotUnstuffer against a plain model of RFC 5321 section 4.5.2 and the smuggling rules
+
+/// The reference reading of a body that holds its end: (content, result, leftover).
+fn model(raw: &[u8], policy: BareLineEndings) -> (Vec<u8>, Result<u64, DataError>, &[u8]) {
+    let (mut content, mut error, mut at_line_start, mut i) = (Vec::new(), None, true, 0);
+    loop {
+        let rest = &raw[i..];
+        if at_line_start && rest.first() == Some(&b'.') {
+            if rest.starts_with(b".\r\n") {
+                let result = error.map_or(Ok(content.len() as u64), Err);
+                return (content, result, &raw[i + 3..]);
+            }
+            i += 1;
+            at_line_start = false;
+            continue;
+        }
+        match rest {
+            [b'\r', b'\n', ..] => {
+                content.extend_from_slice(b"\r\n");
+                at_line_start = true;
+                i += 2;
+                continue;
+            }
+            [b'\r' | b'\n', ..] => {
+                if policy == BareLineEndings::Normalize {
+                    content.extend_from_slice(b"\r\n");
+                } else {
+                    error.get_or_insert(DataError::BareLineEnding { offset: i as u64 });
+                }
+            }
+            [b, ..] => content.push(*b),
+            [] => unreachable!("every body ends with CRLF . CRLF"),
+        }
+        at_line_start = false;
+        i += 1;
+    }
+}
+
+#[test]
+fn dot_unstuffer_matches_the_model() {
+    const ALPHABET: &[u8] = b"..\r\r\n\nax\0";
+    let mut rng = XorShift(0x0dd5_eed5);
+    for round in 0..3_000 {
+        let len = rng.below(24);
+        let mut input: Vec<u8> = (0..len).map(|_| ALPHABET[rng.below(ALPHABET.len())]).collect();
+        input.extend_from_slice(b"\r\n.\r\nQUIT\r\n");
+        for policy in [BareLineEndings::Reject, BareLineEndings::Normalize] {
+            let (content, result, leftover) = model(&input, policy);
+            let whole = unstuff_whole(&input, policy);
+            let context = format!("round {round}: {} {policy:?}", show(&input));
+            assert_eq!(whole.end, Some(result), "{context}");
+            assert_eq!(whole.leftover, leftover, "{context}");
+            if policy == BareLineEndings::Normalize || result.is_ok() {
+                assert_eq!(whole.content, content, "{context}");
+            } else {
+                // Reject: what was handed out before the refusal is the content up to the
+                // first bare CR/LF.
+                assert!(content.starts_with(&whole.content), "{context}");
+            }
+            let pieces = chunkings(&input, round).pop().unwrap_or_default();
+            assert_eq!(unstuff(&pieces, policy, None), whole, "{context}");
+        }
+        // What a client stuffs, a server reads back as the normalized content.
+        let body = &input[..len];
+        let pieces = chunkings(body, round).pop().unwrap_or_default();
+        let stuffed = [stuff(&pieces, DotStuffer::new()), b"QUIT\r\n".to_vec()].concat();
+        let received = unstuff_whole(&stuffed, BareLineEndings::Reject);
+        assert_eq!(received.content, normalized(body), "round {round}: {}", show(body));
+        assert_eq!(received.leftover, b"QUIT\r\n", "round {round}: {}", show(body));
+    }
+}
