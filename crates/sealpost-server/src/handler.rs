@@ -1,0 +1,161 @@
+//! What the application decides: the [`Handler`] trait and the types it sees.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use sealpost_codec::sasl::Credentials;
+use sealpost_codec::{
+    EnhancedStatusCode, ForwardPath, Host, MailParameters, Mechanism, RcptParameters, Reply,
+    ReplyCode, ReversePath,
+};
+use sealpost_starttls::TlsOutcome;
+
+use crate::listener::Role;
+
+/// The answer to one decision: the session's default positive reply, or a reply of the
+/// handler's choosing (its code decides the effect).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Verdict {
+    /// Accept with the session's default reply.
+    Accept,
+    /// Answer with this reply.
+    Reply(Reply<'static>),
+}
+
+impl Verdict {
+    /// A refusal with an enhanced status code, such as
+    /// `Verdict::reject(550, (5, 7, 1), "Relaying denied")`. A code outside 2xx-5xx is a
+    /// programming error and becomes 451.
+    pub fn reject(code: u16, status: (u8, u16, u16), text: &str) -> Verdict {
+        let (class, subject, detail) = status;
+        let code = ReplyCode::new(code).unwrap_or(ReplyCode::LOCAL_ERROR);
+        let status = EnhancedStatusCode::new(class, subject, detail);
+        Verdict::Reply(Reply::sanitized(code, Some(status), text))
+    }
+
+    /// True when this verdict accepts (default, or a 2xx/3xx reply).
+    pub fn is_accept(&self) -> bool {
+        match self {
+            Verdict::Accept => true,
+            Verdict::Reply(r) => !r.code().is_negative(),
+        }
+    }
+}
+
+/// What is known about the session when a decision is asked for.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SessionInfo {
+    /// A short id for logs and Received headers.
+    pub id: String,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// Our address.
+    pub local: SocketAddr,
+    /// The listener's role.
+    pub role: Role,
+    /// The EHLO/HELO argument, once given.
+    pub helo: Option<Host<'static>>,
+    /// True when the client used EHLO (or LHLO).
+    pub esmtp: bool,
+    /// The TLS session, once established.
+    pub tls: Option<TlsOutcome>,
+    /// The authenticated user, after AUTH.
+    pub user: Option<String>,
+}
+
+/// The envelope of the current transaction.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Envelope {
+    /// MAIL FROM.
+    pub reverse_path: ReversePath<'static>,
+    /// MAIL parameters.
+    pub mail_parameters: MailParameters<'static>,
+    /// Accepted recipients, in order.
+    pub recipients: Vec<(ForwardPath<'static>, RcptParameters<'static>)>,
+}
+
+/// Where a message goes while it arrives. Created by [`Handler::open_message`] once the
+/// server has decided to read the data; fed the content in order; then committed (the
+/// handler must answer only after the message is durable) or aborted.
+pub trait MessageSink: Send {
+    /// Appends content. An error aborts the transaction with "451 4.3.0".
+    fn write(&mut self, chunk: Bytes) -> impl Future<Output = std::io::Result<()>> + Send;
+
+    /// The whole message has arrived: store it durably and answer. In LMTP mode, return
+    /// one verdict per accepted recipient, in order; in SMTP mode, one.
+    fn commit(self) -> impl Future<Output = Vec<Verdict>> + Send;
+
+    /// The message was refused or the connection ended: remove any partial state.
+    fn abort(self) -> impl Future<Output = ()> + Send;
+}
+
+/// The application's decisions. Every method has a safe default except the ones a
+/// server cannot do without: where messages go ([`Handler::open_message`]).
+pub trait Handler: Send + Sync + 'static {
+    /// The sink type for message content.
+    type Sink: MessageSink;
+
+    /// EHLO/HELO/LHLO. Default: accept.
+    fn hello(&self, info: &SessionInfo, host: &Host<'_>) -> impl Future<Output = Verdict> + Send {
+        let _ = (info, host);
+        async { Verdict::Accept }
+    }
+
+    /// MAIL FROM. Default: accept.
+    fn mail(
+        &self,
+        info: &SessionInfo,
+        reverse_path: &ReversePath<'_>,
+        parameters: &MailParameters<'_>,
+    ) -> impl Future<Output = Verdict> + Send {
+        let _ = (info, reverse_path, parameters);
+        async { Verdict::Accept }
+    }
+
+    /// RCPT TO. Default: refuse ("550 5.7.1"): a server must know what it accepts mail for.
+    fn rcpt(
+        &self,
+        info: &SessionInfo,
+        envelope: &Envelope,
+        forward_path: &ForwardPath<'_>,
+        parameters: &RcptParameters<'_>,
+    ) -> impl Future<Output = Verdict> + Send {
+        let _ = (info, envelope, forward_path, parameters);
+        async { Verdict::reject(550, (5, 7, 1), "Recipient not accepted") }
+    }
+
+    /// Opens a sink for the message of `envelope` (after DATA's 354, or the first BDAT).
+    /// `Err` refuses the data with that verdict.
+    fn open_message(
+        &self,
+        info: &SessionInfo,
+        envelope: &Envelope,
+    ) -> impl Future<Output = Result<Self::Sink, Verdict>> + Send;
+
+    /// AUTH credentials (PLAIN or LOGIN). `Some(user)` accepts as that user; `None`
+    /// refuses with "535 5.7.8". Default: refuse.
+    fn authenticate(
+        &self,
+        info: &SessionInfo,
+        mechanism: &Mechanism<'_>,
+        credentials: &Credentials,
+    ) -> impl Future<Output = Option<String>> + Send {
+        let _ = (info, mechanism, credentials);
+        async { None }
+    }
+
+    /// VRFY. Default: the session's "252 2.1.5 Cannot verify".
+    fn vrfy(&self, info: &SessionInfo, argument: &str) -> impl Future<Output = Verdict> + Send {
+        let _ = (info, argument);
+        async { Verdict::Accept }
+    }
+
+    /// Called once when a session ends, with its summary (for logs and metrics).
+    fn session_ended(&self, summary: &crate::summary::SessionSummary) {
+        let _ = summary;
+    }
+}

@@ -1,0 +1,260 @@
+//! Listeners, their roles, and the accept loop with limits and graceful shutdown.
+
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sealpost_codec::server::{AuthConfig, ServerConfig, TlsOffer};
+use sealpost_starttls::TlsServer;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::handler::Handler;
+use crate::limits::{AuthFailures, ConnectionCounter, Limits};
+
+/// What a listener is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Role {
+    /// Port 25 style: mail from anyone for our domains; STARTTLS offered; AUTH only after
+    /// TLS; relaying only for authenticated users.
+    Mx,
+    /// Port 587 (RFC 6409): STARTTLS required before AUTH and MAIL, AUTH before MAIL.
+    Submission,
+    /// Port 465 (RFC 8314): implicit TLS, AUTH before MAIL.
+    Submissions,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Mx => "mx",
+            Role::Submission => "submission",
+            Role::Submissions => "submissions",
+        })
+    }
+}
+
+/// RFC 5321 section 4.5.3.2 timeouts, server side, plus TLS and shutdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Timeouts {
+    /// Waiting for the next command (RFC 5321: at least 5 minutes).
+    pub command: Duration,
+    /// Waiting for the next piece of message data (RFC 5321: 3 minutes per data block).
+    pub data: Duration,
+    /// The TLS handshake.
+    pub handshake: Duration,
+    /// Writing a reply to a client that does not read.
+    pub write: Duration,
+    /// After shutdown starts: how long sessions inside a transaction may go on.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            command: Duration::from_secs(300),
+            data: Duration::from_secs(180),
+            handshake: Duration::from_secs(30),
+            write: Duration::from_secs(60),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// One listening socket.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ListenerConfig {
+    /// Where to listen.
+    pub addr: SocketAddr,
+    /// What for.
+    pub role: Role,
+    /// TLS: needed for STARTTLS (Mx, Submission) and for Submissions.
+    pub tls: Option<TlsServer>,
+}
+
+impl ListenerConfig {
+    /// A listener.
+    pub fn new(addr: SocketAddr, role: Role, tls: Option<TlsServer>) -> Self {
+        ListenerConfig { addr, role, tls }
+    }
+}
+
+/// Settings shared by all listeners.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerSettings {
+    /// The session template: host name, sizes, extensions. Each role adjusts TLS and AUTH.
+    pub session: ServerConfig,
+    /// Connection and AUTH limits.
+    pub limits: Limits,
+    /// Timeouts.
+    pub timeouts: Timeouts,
+}
+
+impl ServerSettings {
+    /// Defaults for `hostname`.
+    pub fn new(hostname: impl Into<String>) -> Self {
+        ServerSettings {
+            session: ServerConfig::new(hostname),
+            limits: Limits::default(),
+            timeouts: Timeouts::default(),
+        }
+    }
+
+    /// The session configuration of a role.
+    pub(crate) fn session_config(&self, role: Role, tls_available: bool) -> ServerConfig {
+        let mut config = self.session.clone();
+        let auth = config.auth.get_or_insert_with(AuthConfig::default);
+        match role {
+            Role::Mx => {
+                config.tls = if tls_available { TlsOffer::Offered } else { TlsOffer::None };
+                config.implicit_tls = false;
+            }
+            Role::Submission => {
+                config.tls = if tls_available { TlsOffer::Required } else { TlsOffer::None };
+                config.implicit_tls = false;
+                auth.required = true;
+            }
+            Role::Submissions => {
+                config.tls = TlsOffer::None;
+                config.implicit_tls = true;
+                auth.required = true;
+            }
+        }
+        config
+    }
+}
+
+/// State shared by the sessions of a server.
+pub(crate) struct Shared<H> {
+    pub(crate) handler: Arc<H>,
+    pub(crate) settings: ServerSettings,
+    pub(crate) auth_failures: Arc<AuthFailures>,
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+/// A server with its sockets bound, ready to [`BoundServer::run`].
+pub struct BoundServer<H> {
+    handler: Arc<H>,
+    settings: ServerSettings,
+    listeners: Vec<(TcpListener, ListenerConfig)>,
+}
+
+impl<H> fmt::Debug for BoundServer<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BoundServer")
+            .field("addresses", &self.local_addrs())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<H> BoundServer<H> {
+    /// The bound addresses with their roles.
+    pub fn local_addrs(&self) -> Vec<(Role, SocketAddr)> {
+        self.listeners.iter().map(|(_, c)| (c.role, c.addr)).collect()
+    }
+}
+
+impl<H: Handler> BoundServer<H> {
+    /// Binds every listener. Port 0 picks a free port; see [`BoundServer::local_addrs`].
+    pub async fn bind(
+        handler: Arc<H>,
+        settings: ServerSettings,
+        listeners: Vec<ListenerConfig>,
+    ) -> std::io::Result<Self> {
+        let mut bound = Vec::with_capacity(listeners.len());
+        for mut config in listeners {
+            if config.role == Role::Submissions && config.tls.is_none() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("the submissions listener on {} needs a TLS certificate", config.addr),
+                ));
+            }
+            let listener = TcpListener::bind(config.addr).await?;
+            config.addr = listener.local_addr()?;
+            bound.push((listener, config));
+        }
+        Ok(BoundServer { handler, settings, listeners: bound })
+    }
+
+    /// Serves until `shutdown` completes; then stops accepting, lets sessions inside a
+    /// transaction finish within the grace period, and sends "421 4.3.2" to the rest.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let limits = self.settings.limits;
+        let grace = self.settings.timeouts.shutdown_grace;
+        let shared = Arc::new(Shared {
+            handler: self.handler,
+            settings: self.settings,
+            auth_failures: AuthFailures::new(limits),
+            shutdown: stop_rx,
+        });
+        let counter = ConnectionCounter::new(limits);
+        let mut accept_loops = JoinSet::new();
+        for (listener, config) in self.listeners {
+            let shared = shared.clone();
+            let counter = counter.clone();
+            let mut stop = shared.shutdown.clone();
+            accept_loops.spawn(async move {
+                loop {
+                    let accepted = tokio::select! {
+                        accepted = listener.accept() => accepted,
+                        _ = stop.changed() => break,
+                    };
+                    let (tcp, peer) = match accepted {
+                        Ok(pair) => pair,
+                        Err(e) => {
+                            // EMFILE and friends: back off instead of spinning.
+                            tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                    };
+                    let _ = tcp.set_nodelay(true);
+                    match counter.acquire(peer.ip()) {
+                        Some(guard) => {
+                            let config = config.clone();
+                            let shared = shared.clone();
+                            tokio::spawn(async move {
+                                crate::driver::serve_connection(tcp, peer, config, shared).await;
+                                drop(guard);
+                            });
+                        }
+                        None => {
+                            tokio::spawn(refuse(tcp, peer));
+                        }
+                    }
+                }
+            });
+        }
+        shutdown.await;
+        tracing::info!("shutting down: no new connections; sessions get {grace:?} to finish");
+        let _ = stop_tx.send(true);
+        while accept_loops.join_next().await.is_some() {}
+        // Sessions enforce the grace period themselves (421 when it ends); wait for them,
+        // with a backstop in case one is stuck in a write.
+        let deadline = tokio::time::Instant::now() + grace + Duration::from_secs(5);
+        while counter.open() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if counter.open() > 0 {
+            tracing::warn!(left = counter.open(), "sessions still open after the grace period");
+        }
+        Ok(())
+    }
+}
+
+/// Over a connection limit: say so and close.
+async fn refuse(mut tcp: TcpStream, peer: SocketAddr) {
+    use tokio::io::AsyncWriteExt;
+    tracing::info!(%peer, "connection refused: too many connections");
+    let reply = b"421 4.7.0 Too many connections, try again later\r\n";
+    let _ = tokio::time::timeout(Duration::from_secs(5), tcp.write_all(reply)).await;
+    let _ = tcp.shutdown().await;
+}

@@ -1,0 +1,59 @@
+//! One line per session: who, how protected, what happened.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use sealpost_starttls::TlsOutcome;
+
+use crate::listener::Role;
+
+/// What a session did, for the summary log line and [`crate::Handler::session_ended`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SessionSummary {
+    /// Session id.
+    pub id: String,
+    /// Client address.
+    pub peer: SocketAddr,
+    /// Listener role.
+    pub role: Role,
+    /// EHLO/HELO argument.
+    pub helo: Option<String>,
+    /// TLS session, if any.
+    pub tls: Option<TlsOutcome>,
+    /// Authenticated user.
+    pub user: Option<String>,
+    /// Messages accepted (at least one recipient got a 2xx for it).
+    pub messages: usize,
+    /// Messages refused after their data.
+    pub rejected: usize,
+    /// How long the session lasted.
+    pub duration: Duration,
+    /// How it ended.
+    pub result: String,
+}
+
+impl fmt::Display for SessionSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "session {} peer={} role={}", self.id, self.peer, self.role)?;
+        if let Some(helo) = &self.helo {
+            write!(f, " helo={helo}")?;
+        }
+        match &self.tls {
+            Some(tls) => write!(f, " tls=\"{tls}\"")?,
+            None => f.write_str(" tls=none")?,
+        }
+        if let Some(user) = &self.user {
+            write!(f, " user={user}")?;
+        }
+        write!(
+            f,
+            " messages={} rejected={} duration={:.3}s result={}",
+            self.messages,
+            self.rejected,
+            self.duration.as_secs_f64(),
+            self.result
+        )
+    }
+}
