@@ -39,6 +39,19 @@ pub enum ReplyClass {
 }
 
 impl ReplyCode {
+    /// 220: service ready.
+    pub const SERVICE_READY: ReplyCode = ReplyCode(220);
+    /// 250: requested action completed.
+    pub const OK: ReplyCode = ReplyCode(250);
+    /// 421: service not available, closing the channel.
+    pub const SERVICE_NOT_AVAILABLE: ReplyCode = ReplyCode(421);
+    /// 451: local error in processing.
+    pub const LOCAL_ERROR: ReplyCode = ReplyCode(451);
+    /// 550: mailbox unavailable / not permitted.
+    pub const MAILBOX_UNAVAILABLE: ReplyCode = ReplyCode(550);
+    /// 554: transaction failed.
+    pub const TRANSACTION_FAILED: ReplyCode = ReplyCode(554);
+
     /// Checks the digits and wraps the code.
     pub const fn new(code: u16) -> Result<Self, ValidationError> {
         let (x, y) = (code / 100, code / 10 % 10);
@@ -141,6 +154,33 @@ impl<'a> Reply<'a> {
     ) -> Result<Reply<'static>, ValidationError> {
         let line = if text.is_empty() { status.to_string() } else { format!("{status} {text}") };
         Reply::new(code, line).map(Reply::into_owned)
+    }
+
+    /// A one-line reply that cannot fail: CR, LF and NUL in `text` become spaces (for
+    /// text that comes from elsewhere, such as an error message).
+    ///
+    /// ```
+    /// use sealpost_codec::{EnhancedStatusCode, Reply, ReplyCode};
+    /// let reply = Reply::sanitized(
+    ///     ReplyCode::LOCAL_ERROR,
+    ///     Some(EnhancedStatusCode::new(4, 3, 0)),
+    ///     "disk full\r\nRSET",
+    /// );
+    /// assert_eq!(reply.to_bytes(), b"451 4.3.0 disk full  RSET\r\n");
+    /// ```
+    pub fn sanitized(
+        code: ReplyCode,
+        status: Option<EnhancedStatusCode>,
+        text: &str,
+    ) -> Reply<'static> {
+        let clean: String =
+            text.chars().map(|c| if matches!(c, '\r' | '\n' | '\0') { ' ' } else { c }).collect();
+        let line = match status {
+            Some(status) if clean.is_empty() => status.to_string(),
+            Some(status) => format!("{status} {clean}"),
+            None => clean,
+        };
+        Reply { code, lines: vec![Text(Cow::Owned(line))] }
     }
 
     /// A reply of several lines (at least one).
