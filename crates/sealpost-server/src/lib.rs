@@ -5,16 +5,29 @@
 //! the protocol rules live in the session, the decisions in a [`Handler`], and this crate
 //! only moves bytes, runs TLS handshakes, enforces limits and timeouts, and shuts down
 //! gracefully.
+//!
+//! It also ships ready handlers: [`MtaHandler`] (Maildir delivery, a durable relay queue
+//! and AUTH against a [`Users`] file; see [`mta`]) and [`DiscardHandler`] for
+//! benchmarks.
 #![forbid(unsafe_code)]
 
+pub mod discard;
 mod driver;
 mod handler;
 pub mod headers;
 mod limits;
 mod listener;
+pub mod maildir;
+pub mod mta;
+pub mod queue;
+mod store;
 mod summary;
+pub mod users;
 
+pub use discard::DiscardHandler;
 pub use handler::{Envelope, Handler, MessageSink, SessionInfo, Verdict};
 pub use limits::Limits;
 pub use listener::{BoundServer, ListenerConfig, Role, ServerSettings, Timeouts};
+pub use mta::{MtaConfig, MtaHandler, MtaSink};
 pub use summary::SessionSummary;
+pub use users::{Users, UsersError};

@@ -1,0 +1,333 @@
+//! MtaHandler over real loopback sockets: local delivery, recipient policy, the relay
+//! queue, AUTH. Storage failures are in mta_faults.rs.
+
+// Test helpers outside #[test] functions: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::os::unix::fs::MetadataExt;
+
+use sealpost_server::Role;
+use sealpost_server::queue::QueueEnvelope;
+use support::{Client, MESSAGE, TempDir, delivered, files, start};
+
+#[tokio::test]
+async fn local_delivery_is_complete_with_return_path_then_received_first() {
+    let dir = TempDir::new("local");
+    let server = start(dir.path(), |_| {}).await;
+    let mut c = Client::connect(server.addr(Role::Mx)).await;
+    let reply = c.transaction("sender@client.test", &["Alice@MAIL.test"], MESSAGE).await;
+    assert_eq!(reply.code().get(), 250, "{reply}");
+    let content = String::from_utf8(delivered(dir.path(), "mail.test", "alice")).unwrap();
+    assert!(
+        content.starts_with(
+            "Return-Path: <sender@client.test>\r\nReceived: from client.test ([127.0.0.1])\r\n\
+             \tby mx.mail.test (sealpost) with ESMTP id "
+        ),
+        "{content}"
+    );
+    assert!(content.contains("\r\n\tfor <Alice@MAIL.test>; "), "{content}");
+    assert!(content.ends_with("\r\nSubject: test\r\n\r\nHello\r\n"), "{content}");
+    let maildir = dir.path().join("maildir/mail.test/alice");
+    assert!(maildir.join("cur").is_dir() && files(&maildir.join("tmp")).is_empty());
+    let name = files(&maildir.join("new"))[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.ends_with(&format!(".mx.mail.test,S={}", content.len())), "{name}");
+    assert!(files(&dir.path().join("spool")).is_empty());
+    assert!(files(&dir.path().join("queue")).is_empty());
+
+    // The null sender, through BDAT, into the same Maildir under a new name.
+    c.send(b"MAIL FROM:<>\r\nRCPT TO:<alice@mail.test>\r\nBDAT 12 LAST\r\nSubject: b\r\n").await;
+    for code in [250, 250, 250] {
+        c.expect(code).await;
+    }
+    let new = files(&maildir.join("new"));
+    assert_eq!(new.len(), 2);
+    let second = new.iter().map(|p| std::fs::read_to_string(p).unwrap()).find(|s| s != &content);
+    let second = second.unwrap();
+    assert!(second.starts_with("Return-Path: <>\r\nReceived: "), "{second}");
+    assert!(second.ends_with("\r\nSubject: b\r\n"), "{second}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn several_local_users_each_get_the_message_once() {
+    let dir = TempDir::new("multi");
+    let server = start(dir.path(), |_| {}).await;
+    let mut c = Client::connect(server.addr(Role::Mx)).await;
+    let to = ["alice@mail.test", "bob@mail.test", "ALICE@mail.test", "carol@Other.Test"];
+    let reply = c.transaction("s@client.test", &to, MESSAGE).await;
+    assert_eq!(reply.code().get(), 250, "{reply}");
+    let alice = delivered(dir.path(), "mail.test", "alice");
+    assert_eq!(delivered(dir.path(), "mail.test", "bob"), alice);
+    assert_eq!(delivered(dir.path(), "other.test", "carol"), alice);
+    // Several recipients: no "for" clause in Received.
+    let text = String::from_utf8(alice).unwrap();
+    assert!(!text.contains("\tfor <"), "{text}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn local_parts_that_look_like_paths_stay_inside_their_domain() {
+    let dir = TempDir::new("paths");
+    let server = start(dir.path(), |_| {}).await;
+    let mut c = Client::connect(server.addr(Role::Mx)).await;
+    let to = ["\"../../etc\"@mail.test", "\"a/b\"@mail.test", "\".\"@mail.test", "\"\"@mail.test"];
+    let reply = c.transaction("s@client.test", &to, MESSAGE).await;
+    assert_eq!(reply.code().get(), 250, "{reply}");
+    for name in ["%2E.%2F..%2Fetc", "a%2Fb", "%2E", "%"] {
+        delivered(dir.path(), "mail.test", name);
+    }
+    let domain_dirs = files(&dir.path().join("maildir/mail.test"));
+    assert_eq!(domain_dirs.len(), 4, "{domain_dirs:?}");
+    assert_eq!(files(&dir.path().join("maildir")).len(), 1);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn recipient_list_refuses_unknown_users_but_not_postmaster() {
+    let dir = TempDir::new("list");
+    let server = start(dir.path(), |config| {
+        config.recipients = Some(vec![String::from("Alice@mail.test")]);
+    })
+    .await;
+    let mut c = Client::connect(server.addr(Role::Mx)).await;
+    c.send(b"MAIL FROM:<s@client.test>\r\nRCPT TO:<bob@mail.test>\r\nRCPT TO:<alice@Mail.Test>\r\nRCPT TO:<PostMaster@other.test>\r\nRCPT TO:<Postmaster>\r\nDATA\r\n").await;
+    c.expect(250).await;
+    c.expect_status(550, "5.1.1").await;
+    for code in [250, 250, 250, 354] {
+        c.expect(code).await;
+    }
+    c.send(MESSAGE).await;
+    c.expect(250).await;
+    delivered(dir.path(), "mail.test", "alice");
+    delivered(dir.path(), "other.test", "postmaster");
+    // <Postmaster> goes to postmaster@ the first local domain.
+    delivered(dir.path(), "mail.test", "postmaster");
+    assert!(!dir.path().join("maildir/mail.test/bob").exists());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn relaying_without_auth_is_denied_and_nothing_is_stored() {
+    let dir = TempDir::new("norelay");
+    let server = start(dir.path(), |_| {}).await;
+    let mut c = Client::connect(server.addr(Role::Mx)).await;
+    c.send(b"MAIL FROM:<s@client.test>\r\nRCPT TO:<x@elsewhere.test>\r\nRCPT TO:<y@[127.0.0.1]>\r\nRCPT TO:<mail.test@elsewhere.test>\r\n").await;
+    c.expect(250).await;
+    for _ in 0..3 {
+        c.expect_status(550, "5.7.1").await;
+    }
+    c.send(b"DATA\r\n").await;
+    c.expect(554).await;
+    // TLS alone is not authentication.
+    c.send(b"RSET\r\n").await;
+    c.expect(250).await;
+    c.starttls().await;
+    c.send(b"EHLO client.test\r\n").await;
+    c.expect(250).await;
+    c.send(b"MAIL FROM:<s@client.test>\r\nRCPT TO:<x@elsewhere.test>\r\n").await;
+    c.expect(250).await;
+    c.expect_status(550, "5.7.1").await;
+    // A mixed transaction delivers to the local recipient only.
+    c.send(b"RCPT TO:<alice@mail.test>\r\nDATA\r\n").await;
+    c.expect(250).await;
+    c.expect(354).await;
+    c.send(MESSAGE).await;
+    c.expect(250).await;
+    delivered(dir.path(), "mail.test", "alice");
+    assert!(files(&dir.path().join("queue")).is_empty());
+    assert!(files(&dir.path().join("spool")).is_empty());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn authenticated_mail_for_other_domains_is_queued_with_its_envelope() {
+    let dir = TempDir::new("queue");
+    let server = start(dir.path(), |_| {}).await;
+    let mut c = Client::submission(server.addr(Role::Submission), "alice", "secret").await;
+    c.send(b"MAIL FROM:<alice@mail.test> BODY=8BITMIME RET=HDRS ENVID=env+2B1\r\nRCPT TO:<bob@elsewhere.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;bob@elsewhere.test\r\nRCPT TO:<carol@example.net>\r\nDATA\r\n").await;
+    for code in [250, 250, 250, 354] {
+        c.expect(code).await;
+    }
+    c.send(MESSAGE).await;
+    c.expect(250).await;
+    let queue = files(&dir.path().join("queue"));
+    assert_eq!(queue.len(), 2, "{queue:?}");
+    let (message, json) = (&queue[0], &queue[1]);
+    assert_eq!(message.extension().unwrap(), "eml");
+    assert_eq!(json.extension().unwrap(), "json");
+    assert_eq!(message.file_stem(), json.file_stem());
+    let envelope = QueueEnvelope::from_json(&std::fs::read(json).unwrap()).unwrap();
+    assert_eq!(envelope.id, json.file_stem().unwrap().to_str().unwrap());
+    assert_eq!(envelope.user.as_deref(), Some("alice"));
+    assert_eq!(envelope.sender, "alice@mail.test");
+    assert_eq!(
+        (envelope.ret.as_deref(), envelope.envid.as_deref()),
+        (Some("HDRS"), Some("env+2B1"))
+    );
+    assert!(envelope.mail_parameters.contains(&String::from("BODY=8BITMIME")));
+    assert_eq!(envelope.message_offset, 0);
+    assert!(envelope.client.starts_with("127.0.0.1:"));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    assert!(now.as_secs().abs_diff(envelope.arrived) < 60);
+    let rcpts: Vec<_> = envelope.recipients.iter().map(|r| r.address.as_str()).collect();
+    assert_eq!(rcpts, ["bob@elsewhere.test", "carol@example.net"]);
+    assert_eq!(envelope.recipients[0].notify.as_deref(), Some("SUCCESS,FAILURE"));
+    assert_eq!(envelope.recipients[0].orcpt.as_deref(), Some("rfc822;bob@elsewhere.test"));
+    let content = String::from_utf8(std::fs::read(message).unwrap()).unwrap();
+    assert!(content.starts_with("Received: from client.test ([127.0.0.1])\r\n"), "{content}");
+    assert!(content.contains("with ESMTPSA id"), "{content}");
+    assert!(content.ends_with("\r\nSubject: test\r\n\r\nHello\r\n"), "{content}");
+    assert!(files(&dir.path().join("maildir")).is_empty());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn mixed_recipients_share_one_file_and_the_queue_skips_return_path() {
+    let dir = TempDir::new("mixed");
+    let server = start(dir.path(), |_| {}).await;
+    let mut c = Client::submission(server.addr(Role::Submission), "bob", "hunter2").await;
+    let to = ["alice@mail.test", "x@elsewhere.test", "carol@other.test", "y@example.net"];
+    let reply = c.transaction("bob@mail.test", &to, MESSAGE).await;
+    assert_eq!(reply.code().get(), 250, "{reply}");
+    let local = delivered(dir.path(), "mail.test", "alice");
+    assert_eq!(delivered(dir.path(), "other.test", "carol"), local);
+    let return_path = b"Return-Path: <bob@mail.test>\r\n";
+    assert!(local.starts_with(return_path));
+    assert!(local[return_path.len()..].starts_with(b"Received: from client.test"));
+
+    let queue = files(&dir.path().join("queue"));
+    assert_eq!(queue.len(), 2, "{queue:?}");
+    let envelope = QueueEnvelope::from_json(&std::fs::read(&queue[1]).unwrap()).unwrap();
+    let rcpts: Vec<_> = envelope.recipients.iter().map(|r| r.address.as_str()).collect();
+    assert_eq!(rcpts, ["x@elsewhere.test", "y@example.net"]);
+    assert_eq!(envelope.user.as_deref(), Some("bob"));
+    assert_eq!(envelope.message_offset, return_path.len() as u64);
+    let queued = std::fs::read(&queue[0]).unwrap();
+    assert_eq!(queued, local);
+    // Written once: the two Maildir entries and the queue entry are one file.
+    assert_eq!(std::fs::metadata(&queue[0]).unwrap().nlink(), 3);
+    assert!(files(&dir.path().join("spool")).is_empty());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn one_message_to_150_recipients_is_in_every_maildir() {
+    let dir = TempDir::new("many");
+    let server = start(dir.path(), |_| {}).await;
+    let mut c = Client::connect(server.addr(Role::Mx)).await;
+    let users: Vec<String> = (0..150).map(|i| format!("user{i}@mail.test")).collect();
+    let to: Vec<&str> = users.iter().map(String::as_str).collect();
+    let reply = c.transaction("s@client.test", &to, MESSAGE).await;
+    assert_eq!(reply.code().get(), 250, "{reply}");
+    let first = delivered(dir.path(), "mail.test", "user0");
+    for i in 0..150 {
+        assert_eq!(delivered(dir.path(), "mail.test", &format!("user{i}")), first);
+    }
+    let new = files(&dir.path().join("maildir/mail.test/user149/new"));
+    assert_eq!(std::fs::metadata(&new[0]).unwrap().nlink(), 150);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn auth_plain_and_login_check_the_users_file() {
+    let dir = TempDir::new("auth");
+    let server = start(dir.path(), |_| {}).await;
+    let addr = server.addr(Role::Submission);
+    let plain = |s: &str| sealpost_codec::sasl::encode_base64(s.as_bytes());
+    let mut c = Client::connect(addr).await;
+    c.starttls().await;
+    c.send(b"EHLO client.test\r\n").await;
+    c.expect(250).await;
+    for wrong in ["\0alice\0wrong", "\0nobody\0secret", "bob\0alice\0secret"] {
+        c.send(format!("AUTH PLAIN {}\r\n", plain(wrong)).as_bytes()).await;
+        c.expect_status(535, "5.7.8").await;
+    }
+    c.send(b"AUTH LOGIN\r\n").await;
+    c.expect(334).await;
+    c.send(format!("{}\r\n", plain("bob")).as_bytes()).await;
+    c.expect(334).await;
+    c.send(format!("{}\r\n", plain("hunter2")).as_bytes()).await;
+    c.expect(235).await;
+    drop(c);
+    // The authorization identity may name the user itself.
+    let mut c = Client::connect(addr).await;
+    c.starttls().await;
+    c.send(b"EHLO client.test\r\n").await;
+    c.expect(250).await;
+    c.send(format!("AUTH PLAIN {}\r\n", plain("alice\0alice\0secret")).as_bytes()).await;
+    c.expect(235).await;
+    server.stop().await;
+
+    // Without a users file every AUTH fails.
+    let dir = TempDir::new("noauth");
+    let server = start(dir.path(), |config| config.users = None).await;
+    let mut c = Client::connect(server.addr(Role::Submission)).await;
+    c.starttls().await;
+    c.send(b"EHLO client.test\r\n").await;
+    c.expect(250).await;
+    c.send(format!("AUTH PLAIN {}\r\n", plain("\0alice\0secret")).as_bytes()).await;
+    c.expect_status(535, "5.7.8").await;
+    server.stop().await;
+}
+
+#[test]
+fn startup_checks_the_configuration_and_removes_leftovers() {
+    use sealpost_server::{MtaConfig, MtaHandler};
+    let dir = TempDir::new("startup");
+    let none = MtaHandler::new(MtaConfig::new(dir.path(), vec![String::from(" ")]));
+    assert_eq!(none.unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+    let mut config = MtaConfig::new(dir.path(), vec![String::from("mail.test")]);
+    config.recipients = Some(vec![String::from("not an address")]);
+    let error = MtaHandler::new(config).unwrap_err();
+    assert!(error.to_string().contains("\"not an address\""), "{error}");
+
+    // What an interrupted run leaves: a spool file, a message without its envelope, an
+    // envelope not yet renamed. A committed entry stays.
+    for sub in ["spool", "queue"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+    }
+    let write = |name: &str| std::fs::write(dir.path().join(name), b"x").unwrap();
+    for name in
+        ["spool/1.M1P1Q1R1", "queue/a.eml", "queue/b.json.tmp", "queue/c.eml", "queue/c.json"]
+    {
+        write(name);
+    }
+    let handler = MtaHandler::new(MtaConfig::new(dir.path(), vec![String::from("mail.test")]));
+    let handler = handler.unwrap();
+    assert!(files(&dir.path().join("spool")).is_empty());
+    let queue: Vec<_> =
+        files(handler.queue_dir()).into_iter().map(|p| p.file_name().unwrap().to_owned()).collect();
+    assert_eq!(queue, ["c.eml", "c.json"]);
+    assert_eq!(handler.maildir_dir(), dir.path().join("maildir"));
+    let mode = std::fs::metadata(handler.maildir_dir()).unwrap().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+}
+
+#[tokio::test]
+async fn discard_handler_accepts_everything_and_stores_nothing() {
+    use sealpost_server::{BoundServer, DiscardHandler, ListenerConfig, ServerSettings};
+    let local = "127.0.0.1:0".parse().unwrap();
+    let server = BoundServer::bind(
+        std::sync::Arc::new(DiscardHandler::default()),
+        ServerSettings::new("bench.test"),
+        vec![ListenerConfig::new(local, Role::Mx, None)],
+    )
+    .await
+    .unwrap();
+    let addr = server.local_addrs()[0].1;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async move {
+        let _ = stopped.await;
+    }));
+    let mut c = Client::connect(addr).await;
+    for _ in 0..3 {
+        let reply = c.transaction("a@b.test", &["x@anywhere.test", "y@[192.0.2.1]"], MESSAGE).await;
+        assert_eq!(reply.code().get(), 250, "{reply}");
+    }
+    c.send(b"QUIT\r\n").await;
+    c.expect(221).await;
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+}
