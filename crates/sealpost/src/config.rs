@@ -1,0 +1,258 @@
+//! The TOML configuration file of `sealpost serve --config FILE`, as written on disk.
+//!
+//! Every key is optional: what the file leaves out comes from the embedded default, and
+//! command-line flags win over the file (see [`crate::settings`]). Unknown keys are an
+//! error, so a misspelt option never silently does nothing. The format is documented with
+//! a complete example in `docs/config.md`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use crate::values::{
+    BareLineEndingPolicy, ByteSize, ClientCertMode, HandlerKind, ListenAddr, StartTlsTrailingPolicy,
+};
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileConfig {
+    /// The name in the greeting and EHLO reply.
+    pub(crate) hostname: Option<String>,
+    /// Where messages, the queue and the generated certificate live.
+    pub(crate) data_dir: Option<PathBuf>,
+    /// The local domains (mail for them is delivered here).
+    pub(crate) domains: Option<Vec<String>>,
+    /// When set, only these addresses of the local domains are accepted.
+    pub(crate) recipients: Option<Vec<String>>,
+    /// The users file for AUTH (see `sealpost user add`).
+    pub(crate) users: Option<PathBuf>,
+    /// What happens to accepted messages.
+    pub(crate) handler: Option<HandlerKind>,
+    /// Server certificates.
+    #[serde(default)]
+    pub(crate) tls: TlsSection,
+    /// The three listeners.
+    #[serde(default)]
+    pub(crate) listeners: ListenersSection,
+    /// Connection, message and AUTH limits.
+    #[serde(default)]
+    pub(crate) limits: LimitsSection,
+    /// Timeouts, in seconds.
+    #[serde(default)]
+    pub(crate) timeouts: TimeoutsSection,
+    /// Protocol policies.
+    #[serde(default)]
+    pub(crate) protocol: ProtocolSection,
+}
+
+/// `[tls]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TlsSection {
+    /// The default certificate chain (PEM, leaf first).
+    pub(crate) cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    pub(crate) key: Option<PathBuf>,
+    /// Seconds between checks of the certificate files for changes; 0 turns it off.
+    pub(crate) watch_interval: Option<u64>,
+    /// More certificates, chosen when the client's SNI matches one of their names.
+    #[serde(default)]
+    pub(crate) sni: Vec<CertPair>,
+}
+
+/// One `[[tls.sni]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CertPair {
+    /// The chain (PEM, leaf first).
+    pub(crate) cert: PathBuf,
+    /// Its private key (PEM).
+    pub(crate) key: PathBuf,
+}
+
+/// `[listeners]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListenersSection {
+    /// `[listeners.smtp]`: MX, STARTTLS offered.
+    #[serde(default)]
+    pub(crate) smtp: ListenerSection,
+    /// `[listeners.submission]`: STARTTLS then AUTH required.
+    #[serde(default)]
+    pub(crate) submission: ListenerSection,
+    /// `[listeners.smtps]`: implicit TLS, AUTH required.
+    #[serde(default)]
+    pub(crate) smtps: ListenerSection,
+}
+
+/// One listener.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListenerSection {
+    /// `IP:PORT`, or `"off"`.
+    pub(crate) address: Option<ListenAddr>,
+    /// Whether to ask for client certificates.
+    pub(crate) client_certificates: Option<ClientCertMode>,
+    /// The CA certificates (PEM) for `optional-with-ca` and `required`.
+    pub(crate) client_ca: Option<PathBuf>,
+}
+
+/// `[limits]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LimitsSection {
+    /// Connections open at once, all listeners together.
+    pub(crate) max_connections: Option<usize>,
+    /// Connections open at once from one client address.
+    pub(crate) max_connections_per_ip: Option<usize>,
+    /// Largest message, in bytes or with a unit ("25M").
+    pub(crate) max_message_size: Option<ByteSize>,
+    /// Recipients per message.
+    pub(crate) max_recipients: Option<usize>,
+    /// Protocol errors before the session is closed.
+    pub(crate) max_errors: Option<usize>,
+    /// Failed AUTH attempts from one address within `auth_failure_window`.
+    pub(crate) max_auth_failures: Option<usize>,
+    /// Seconds over which AUTH failures are counted.
+    pub(crate) auth_failure_window: Option<u64>,
+}
+
+/// `[timeouts]`, all in seconds.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TimeoutsSection {
+    /// Waiting for a command.
+    pub(crate) command: Option<u64>,
+    /// Waiting for message data.
+    pub(crate) data: Option<u64>,
+    /// The TLS handshake.
+    pub(crate) handshake: Option<u64>,
+    /// Writing a reply.
+    pub(crate) write: Option<u64>,
+    /// How long sessions in a transaction may go on after shutdown starts.
+    pub(crate) shutdown_grace: Option<u64>,
+}
+
+/// `[protocol]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProtocolSection {
+    /// Bare CR or LF in message data: `reject` or `normalize`.
+    pub(crate) bare_line_endings: Option<BareLineEndingPolicy>,
+    /// Bytes after STARTTLS before the handshake: `reject` or `discard`.
+    pub(crate) starttls_trailing: Option<StartTlsTrailingPolicy>,
+}
+
+impl FileConfig {
+    /// Parses the text of a file; `origin` names it in errors.
+    pub(crate) fn parse(text: &str, origin: &Path) -> anyhow::Result<Self> {
+        // toml's message already names the key, the line and the column; the file name is
+        // what it cannot know.
+        toml::from_str(text).map_err(|e| {
+            anyhow::anyhow!(
+                "invalid configuration file {}: {}",
+                origin.display(),
+                e.to_string().trim_end()
+            )
+        })
+    }
+
+    /// Reads and parses a file.
+    pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!("cannot read the configuration file {} (--config)", path.display())
+        })?;
+        let mut config = Self::parse(&text, path)?;
+        config.anchor_paths(path.parent().unwrap_or(Path::new("")));
+        Ok(config)
+    }
+
+    /// Relative paths in a file are relative to the file's directory, so a configuration
+    /// works the same whatever directory the server is started from.
+    fn anchor_paths(&mut self, base: &Path) {
+        let anchor = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        let optional = |p: &mut Option<PathBuf>| {
+            if let Some(p) = p {
+                anchor(p);
+            }
+        };
+        optional(&mut self.data_dir);
+        optional(&mut self.users);
+        optional(&mut self.tls.cert);
+        optional(&mut self.tls.key);
+        for pair in &mut self.tls.sni {
+            anchor(&mut pair.cert);
+            anchor(&mut pair.key);
+        }
+        for listener in
+            [&mut self.listeners.smtp, &mut self.listeners.submission, &mut self.listeners.smtps]
+        {
+            optional(&mut listener.client_ca);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn parse(text: &str) -> anyhow::Result<FileConfig> {
+        FileConfig::parse(text, Path::new("test.toml"))
+    }
+
+    #[test]
+    fn an_empty_file_is_the_default() {
+        let config = parse("").unwrap();
+        assert!(config.hostname.is_none() && config.listeners.smtp.address.is_none());
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_that_name_the_key_and_the_file() {
+        for (text, key) in [
+            ("hostnmae = \"x\"\n", "hostnmae"),
+            ("[limits]\nmax_conections = 3\n", "max_conections"),
+            ("[listeners.smtp]\nadress = \"off\"\n", "adress"),
+            ("[listeners.mx]\naddress = \"off\"\n", "mx"),
+            ("[[tls.sni]]\ncert = \"a\"\nkey = \"b\"\nchain = \"c\"\n", "chain"),
+        ] {
+            let err = format!("{:#}", parse(text).unwrap_err());
+            assert!(err.contains(key) && err.contains("test.toml"), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn values_are_checked() {
+        let err =
+            format!("{:#}", parse("[listeners.smtp]\naddress = \"localhost\"\n").unwrap_err());
+        assert!(err.contains("expected IP:PORT"), "{err}");
+        let err = format!("{:#}", parse("[protocol]\nbare_line_endings = \"fix\"\n").unwrap_err());
+        assert!(err.contains("normalize"), "{err}");
+        let err = format!("{:#}", parse("[limits]\nmax_message_size = \"lots\"\n").unwrap_err());
+        assert!(err.contains("not a size"), "{err}");
+        let sizes = parse("[limits]\nmax_message_size = \"10M\"\n").unwrap();
+        assert_eq!(sizes.limits.max_message_size, Some(ByteSize(10 << 20)));
+    }
+
+    #[test]
+    fn relative_paths_follow_the_file() {
+        let mut config = parse(
+            "data_dir = \"data\"\nusers = \"/etc/users\"\n[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n\
+             [listeners.smtps]\nclient_certificates = \"required\"\nclient_ca = \"ca.pem\"\n",
+        )
+        .unwrap();
+        config.anchor_paths(Path::new("/etc/sealpost"));
+        assert_eq!(config.data_dir.unwrap(), Path::new("/etc/sealpost/data"));
+        assert_eq!(config.users.unwrap(), Path::new("/etc/users"));
+        assert_eq!(config.tls.cert.unwrap(), Path::new("/etc/sealpost/c.pem"));
+        assert_eq!(config.listeners.smtps.client_ca.unwrap(), Path::new("/etc/sealpost/ca.pem"));
+        assert_eq!(config.listeners.smtps.client_certificates, Some(ClientCertMode::Required));
+    }
+}

@@ -1,0 +1,685 @@
+//! What `serve` will do: the embedded default, then the configuration file, then the
+//! flags, merged and checked into a [`ServePlan`]. Nothing here touches the network or
+//! the disk, so every rule can be tested without a server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use sealpost_codec::server::StartTlsTrailing;
+use sealpost_codec::{BareLineEndings, Domain, DomainPart, Mailbox};
+use sealpost_server::{Role, ServerSettings};
+use sealpost_starttls::CertificateFiles;
+
+use crate::cli::ServeArgs;
+use crate::config::{FileConfig, ListenerSection};
+use crate::values::{
+    BareLineEndingPolicy, ClientCertMode, HandlerKind, ListenAddr, StartTlsTrailingPolicy,
+};
+
+/// The data directory of the embedded default, relative to where `serve` starts.
+pub(crate) const DEFAULT_DATA_DIR: &str = "./sealpost-data";
+/// The host name of the embedded default.
+pub(crate) const DEFAULT_HOSTNAME: &str = "localhost";
+/// Seconds between checks of the certificate files, unless configured.
+const DEFAULT_WATCH_INTERVAL: u64 = 5;
+
+/// The three listeners `serve` knows, by the name of their flag and configuration table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ListenerName {
+    /// `--smtp`, `[listeners.smtp]`: MX.
+    Smtp,
+    /// `--submission`, `[listeners.submission]`.
+    Submission,
+    /// `--smtps`, `[listeners.smtps]`.
+    Smtps,
+}
+
+impl ListenerName {
+    /// All of them, in the order they are bound and printed.
+    pub(crate) const ALL: [ListenerName; 3] =
+        [ListenerName::Smtp, ListenerName::Submission, ListenerName::Smtps];
+
+    /// The name in flags (`--smtp`) and in the file (`[listeners.smtp]`).
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ListenerName::Smtp => "smtp",
+            ListenerName::Submission => "submission",
+            ListenerName::Smtps => "smtps",
+        }
+    }
+
+    /// The server's role for it.
+    pub(crate) fn role(self) -> Role {
+        match self {
+            ListenerName::Smtp => Role::Mx,
+            ListenerName::Submission => Role::Submission,
+            ListenerName::Smtps => Role::Submissions,
+        }
+    }
+
+    /// The listener of a role.
+    pub(crate) fn of_role(role: Role) -> Option<ListenerName> {
+        ListenerName::ALL.into_iter().find(|name| name.role() == role)
+    }
+
+    /// What it is for, in a few words.
+    pub(crate) fn purpose(self) -> &'static str {
+        match self {
+            ListenerName::Smtp => "MX for the local domains, STARTTLS offered",
+            ListenerName::Submission => "STARTTLS, then AUTH required",
+            ListenerName::Smtps => "implicit TLS, then AUTH required",
+        }
+    }
+
+    fn default_addr(self) -> SocketAddr {
+        let port = match self {
+            ListenerName::Smtp => 2525,
+            ListenerName::Submission => 5870,
+            ListenerName::Smtps => 4650,
+        };
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    fn flag(self, args: &ServeArgs) -> Option<ListenAddr> {
+        match self {
+            ListenerName::Smtp => args.smtp,
+            ListenerName::Submission => args.submission,
+            ListenerName::Smtps => args.smtps,
+        }
+    }
+
+    fn section(self, file: &FileConfig) -> &ListenerSection {
+        match self {
+            ListenerName::Smtp => &file.listeners.smtp,
+            ListenerName::Submission => &file.listeners.submission,
+            ListenerName::Smtps => &file.listeners.smtps,
+        }
+    }
+}
+
+/// Client certificates on one listener, as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ClientCerts {
+    /// Not asked for.
+    Off,
+    /// Asked for, any accepted.
+    Optional,
+    /// Asked for, any accepted, verified against these CAs.
+    OptionalWithCa(PathBuf),
+    /// Demanded, chaining to these CAs.
+    Required(PathBuf),
+}
+
+/// One listener to bind.
+#[derive(Debug, Clone)]
+pub(crate) struct ListenerPlan {
+    /// Which.
+    pub(crate) name: ListenerName,
+    /// Where (port 0: any free port).
+    pub(crate) addr: SocketAddr,
+    /// Client certificates.
+    pub(crate) client_certs: ClientCerts,
+}
+
+/// The users file and whether someone asked for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum UsersFile {
+    /// Given with `--users` or `users =`: it must exist.
+    Given(PathBuf),
+    /// The default place under the data directory: used when it exists.
+    Default(PathBuf),
+}
+
+/// Server certificates.
+#[derive(Debug, Clone)]
+pub(crate) struct Certificates {
+    /// The default pair; `None` for the self-signed one under `DATA_DIR/tls`.
+    pub(crate) default: Option<CertificateFiles>,
+    /// Names for the self-signed certificate, when it has to be made.
+    pub(crate) self_signed_names: Vec<String>,
+    /// Pairs chosen by SNI.
+    pub(crate) sni: Vec<CertificateFiles>,
+    /// How often to look for changed files; `None`: only on SIGHUP.
+    pub(crate) watch_interval: Option<Duration>,
+}
+
+/// Everything `serve` needs, checked.
+#[derive(Debug, Clone)]
+pub(crate) struct ServePlan {
+    /// Messages, queue, generated certificate.
+    pub(crate) data_dir: PathBuf,
+    /// Local domains, lower case, without duplicates.
+    pub(crate) domains: Vec<String>,
+    /// Accepted recipients, if limited.
+    pub(crate) recipients: Option<Vec<String>>,
+    /// The users file.
+    pub(crate) users: UsersFile,
+    /// What happens to accepted mail.
+    pub(crate) handler: HandlerKind,
+    /// TLS.
+    pub(crate) certificates: Certificates,
+    /// Enabled listeners, in bind order.
+    pub(crate) listeners: Vec<ListenerPlan>,
+    /// Session template, limits and timeouts (the host name is in `settings.session`).
+    pub(crate) settings: ServerSettings,
+}
+
+impl ServePlan {
+    /// The host name.
+    pub(crate) fn hostname(&self) -> &str {
+        &self.settings.session.hostname
+    }
+
+    /// Where the self-signed certificate lives.
+    pub(crate) fn self_signed_dir(&self) -> PathBuf {
+        self.data_dir.join("tls")
+    }
+
+    /// Merges the flags over the file over the default.
+    pub(crate) fn resolve(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<ServePlan> {
+        let hostname = args
+            .hostname
+            .clone()
+            .or_else(|| file.hostname.clone())
+            .unwrap_or_else(|| DEFAULT_HOSTNAME.to_owned());
+        let hostname = checked_domain(&hostname).with_context(|| {
+            format!("invalid host name `{hostname}` (--hostname or hostname =)")
+        })?;
+
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or_else(|| file.data_dir.clone())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+
+        let domains = local_domains(args, file, &hostname)?;
+        let recipients = match &file.recipients {
+            Some(list) => Some(checked_recipients(list, &domains)?),
+            None => None,
+        };
+
+        let users = match args.users.clone().or_else(|| file.users.clone()) {
+            Some(path) => UsersFile::Given(path),
+            None => UsersFile::Default(data_dir.join("users")),
+        };
+
+        let certificates = certificates(args, file, &hostname)?;
+        let listeners = listeners(args, file)?;
+        let settings = server_settings(args, file, hostname)?;
+
+        Ok(ServePlan {
+            data_dir,
+            domains,
+            recipients,
+            users,
+            handler: args.handler.or(file.handler).unwrap_or_default(),
+            certificates,
+            listeners,
+            settings,
+        })
+    }
+}
+
+/// A domain name as the codec accepts it, in lower case. The host name goes into the
+/// greeting, so this also keeps CR, LF and spaces out of every reply.
+fn checked_domain(name: &str) -> anyhow::Result<String> {
+    let domain = Domain::new(name).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(domain.as_str().to_ascii_lowercase())
+}
+
+fn local_domains(
+    args: &ServeArgs,
+    file: &FileConfig,
+    hostname: &str,
+) -> anyhow::Result<Vec<String>> {
+    let given: Vec<String> = if !args.domains.is_empty() {
+        args.domains.clone()
+    } else if let Some(domains) = &file.domains {
+        if domains.is_empty() {
+            bail!("`domains` is empty: list at least one local domain, or leave the key out");
+        }
+        domains.clone()
+    } else {
+        vec![DEFAULT_HOSTNAME.to_owned(), hostname.to_owned()]
+    };
+    let mut domains = Vec::with_capacity(given.len());
+    for domain in &given {
+        let domain = checked_domain(domain)
+            .with_context(|| format!("invalid local domain `{domain}` (--domain or domains =)"))?;
+        if !domains.contains(&domain) {
+            domains.push(domain);
+        }
+    }
+    Ok(domains)
+}
+
+fn checked_recipients(list: &[String], domains: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut recipients = Vec::with_capacity(list.len());
+    for address in list {
+        let mailbox = Mailbox::parse(address)
+            .map_err(|e| anyhow::anyhow!("invalid recipient `{address}` in recipients: {e}"))?;
+        let in_local_domain = match mailbox.domain() {
+            DomainPart::Domain(d) => domains.iter().any(|l| d.eq_ignore_ascii_case(l)),
+            _ => false,
+        };
+        if !in_local_domain {
+            bail!(
+                "recipient `{address}` is not in a local domain ({}); add its domain to \
+                 `domains` or remove it from `recipients`",
+                domains.join(", ")
+            );
+        }
+        recipients.push(address.clone());
+    }
+    Ok(recipients)
+}
+
+fn certificates(
+    args: &ServeArgs,
+    file: &FileConfig,
+    hostname: &str,
+) -> anyhow::Result<Certificates> {
+    // clap already insists on both flags or neither; the file gets the same rule here.
+    let default = match (&args.cert, &args.key, &file.tls.cert, &file.tls.key) {
+        (Some(cert), Some(key), _, _) => Some(CertificateFiles::new(cert, key)),
+        (None, None, Some(cert), Some(key)) => Some(CertificateFiles::new(cert, key)),
+        (None, None, None, None) => None,
+        (None, None, Some(_), None) => bail!("[tls] has `cert` but no `key`: give both or neither"),
+        (None, None, None, Some(_)) => bail!("[tls] has `key` but no `cert`: give both or neither"),
+        _ => bail!("--cert and --key go together: give both or neither"),
+    };
+    let mut self_signed_names: Vec<String> =
+        ["localhost", "127.0.0.1", "::1"].iter().map(|s| (*s).to_owned()).collect();
+    if !self_signed_names.iter().any(|n| n == hostname) {
+        self_signed_names.push(hostname.to_owned());
+    }
+    let sni = file.tls.sni.iter().map(|p| CertificateFiles::new(&p.cert, &p.key)).collect();
+    let watch_interval = match file.tls.watch_interval.unwrap_or(DEFAULT_WATCH_INTERVAL) {
+        0 => None,
+        secs => Some(Duration::from_secs(secs)),
+    };
+    Ok(Certificates { default, self_signed_names, sni, watch_interval })
+}
+
+fn listeners(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Vec<ListenerPlan>> {
+    let mut plans: Vec<ListenerPlan> = Vec::new();
+    for name in ListenerName::ALL {
+        let section = name.section(file);
+        let at = name.flag(args).or(section.address).unwrap_or(ListenAddr::At(name.default_addr()));
+        let Some(addr) = at.addr() else { continue };
+        if addr.port() != 0
+            && let Some(other) = plans.iter().find(|p| p.addr == addr)
+        {
+            bail!(
+                "the {} and {} listeners are both on {addr}; give one another address \
+                 (--{} ADDR) or `off`",
+                other.name.as_str(),
+                name.as_str(),
+                name.as_str()
+            );
+        }
+        let client_certs = client_certs(name, section)?;
+        plans.push(ListenerPlan { name, addr, client_certs });
+    }
+    if plans.is_empty() {
+        bail!("every listener is off; enable at least one, e.g. --smtp 127.0.0.1:2525");
+    }
+    Ok(plans)
+}
+
+fn client_certs(name: ListenerName, section: &ListenerSection) -> anyhow::Result<ClientCerts> {
+    let table = name.as_str();
+    let mode = section.client_certificates.unwrap_or_default();
+    match (mode, &section.client_ca) {
+        (ClientCertMode::Off, None) => Ok(ClientCerts::Off),
+        (ClientCertMode::Optional, None) => Ok(ClientCerts::Optional),
+        (ClientCertMode::OptionalWithCa, Some(ca)) => Ok(ClientCerts::OptionalWithCa(ca.clone())),
+        (ClientCertMode::Required, Some(ca)) => Ok(ClientCerts::Required(ca.clone())),
+        (ClientCertMode::OptionalWithCa | ClientCertMode::Required, None) => bail!(
+            "[listeners.{table}] client_certificates = \"{}\" needs client_ca = \"FILE\" \
+             (the PEM certificates of the CAs that client certificates must chain to)",
+            if mode == ClientCertMode::Required { "required" } else { "optional-with-ca" }
+        ),
+        (ClientCertMode::Off | ClientCertMode::Optional, Some(_)) => bail!(
+            "[listeners.{table}] has client_ca but client_certificates is not \
+             \"optional-with-ca\" or \"required\"; set one of those or remove client_ca"
+        ),
+    }
+}
+
+fn server_settings(
+    args: &ServeArgs,
+    file: &FileConfig,
+    hostname: String,
+) -> anyhow::Result<ServerSettings> {
+    let mut settings = ServerSettings::new(hostname);
+    let limits = &file.limits;
+    let positive = |value: Option<usize>, key: &str| -> anyhow::Result<Option<usize>> {
+        match value {
+            Some(0) => bail!("[limits] {key} must be at least 1"),
+            other => Ok(other),
+        }
+    };
+    if let Some(n) = positive(limits.max_connections, "max_connections")? {
+        settings.limits.max_connections = n;
+    }
+    if let Some(n) = positive(limits.max_connections_per_ip, "max_connections_per_ip")? {
+        settings.limits.max_connections_per_ip = n;
+    }
+    if let Some(n) = positive(limits.max_auth_failures, "max_auth_failures")? {
+        settings.limits.max_auth_failures = n;
+    }
+    if let Some(secs) = limits.auth_failure_window {
+        settings.limits.auth_failure_window = Duration::from_secs(secs);
+    }
+    if let Some(n) = positive(limits.max_recipients, "max_recipients")? {
+        settings.session.max_recipients = n;
+    }
+    if let Some(n) = positive(limits.max_errors, "max_errors")? {
+        settings.session.max_errors = n;
+    }
+    if let Some(size) = args.max_message_size.or(limits.max_message_size) {
+        if size.0 == 0 {
+            bail!(
+                "the largest message size (--max-message-size or max_message_size) must be above 0"
+            );
+        }
+        settings.session.max_message_size = Some(size.0);
+    }
+
+    let timeouts = &file.timeouts;
+    let seconds =
+        |value: Option<u64>, key: &str, zero_ok: bool| -> anyhow::Result<Option<Duration>> {
+            match value {
+                Some(0) if !zero_ok => bail!("[timeouts] {key} must be at least 1 second"),
+                other => Ok(other.map(Duration::from_secs)),
+            }
+        };
+    if let Some(d) = seconds(timeouts.command, "command", false)? {
+        settings.timeouts.command = d;
+    }
+    if let Some(d) = seconds(timeouts.data, "data", false)? {
+        settings.timeouts.data = d;
+    }
+    if let Some(d) = seconds(timeouts.handshake, "handshake", false)? {
+        settings.timeouts.handshake = d;
+    }
+    if let Some(d) = seconds(timeouts.write, "write", false)? {
+        settings.timeouts.write = d;
+    }
+    if let Some(d) = seconds(timeouts.shutdown_grace, "shutdown_grace", true)? {
+        settings.timeouts.shutdown_grace = d;
+    }
+
+    if let Some(policy) = file.protocol.bare_line_endings {
+        settings.session.bare_line_endings = match policy {
+            BareLineEndingPolicy::Reject => BareLineEndings::Reject,
+            BareLineEndingPolicy::Normalize => BareLineEndings::Normalize,
+        };
+    }
+    if let Some(policy) = file.protocol.starttls_trailing {
+        settings.session.starttls_trailing = match policy {
+            StartTlsTrailingPolicy::Reject => StartTlsTrailing::Reject,
+            StartTlsTrailingPolicy::Discard => StartTlsTrailing::Discard,
+        };
+    }
+    Ok(settings)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use clap::Parser;
+
+    use std::path::Path;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn args(flags: &[&str]) -> ServeArgs {
+        let argv = ["sealpost", "serve"].iter().chain(flags).copied();
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Serve(args) => *args,
+            _ => unreachable!("serve"),
+        }
+    }
+
+    fn file(text: &str) -> FileConfig {
+        FileConfig::parse(text, Path::new("test.toml")).unwrap()
+    }
+
+    fn resolve(flags: &[&str], text: &str) -> anyhow::Result<ServePlan> {
+        ServePlan::resolve(&args(flags), &file(text))
+    }
+
+    fn error(flags: &[&str], text: &str) -> String {
+        format!("{:#}", resolve(flags, text).unwrap_err())
+    }
+
+    #[test]
+    fn the_embedded_default() {
+        let plan = resolve(&[], "").unwrap();
+        assert_eq!(plan.hostname(), "localhost");
+        assert_eq!(plan.domains, ["localhost"]);
+        assert_eq!(plan.data_dir, Path::new("./sealpost-data"));
+        assert_eq!(plan.users, UsersFile::Default(PathBuf::from("./sealpost-data/users")));
+        assert_eq!(plan.handler, HandlerKind::Maildir);
+        assert!(plan.recipients.is_none());
+        let listeners: Vec<_> =
+            plan.listeners.iter().map(|l| (l.name.role(), l.addr.to_string())).collect();
+        assert_eq!(
+            listeners,
+            [
+                (Role::Mx, "127.0.0.1:2525".to_owned()),
+                (Role::Submission, "127.0.0.1:5870".to_owned()),
+                (Role::Submissions, "127.0.0.1:4650".to_owned()),
+            ]
+        );
+        assert!(plan.listeners.iter().all(|l| l.client_certs == ClientCerts::Off));
+        assert!(plan.certificates.default.is_none());
+        assert_eq!(plan.certificates.self_signed_names, ["localhost", "127.0.0.1", "::1"]);
+        assert_eq!(plan.certificates.watch_interval, Some(Duration::from_secs(5)));
+        assert_eq!(plan.self_signed_dir(), Path::new("./sealpost-data/tls"));
+        assert_eq!(plan.settings.session.max_message_size, Some(25 * 1024 * 1024));
+    }
+
+    #[test]
+    fn the_host_name_joins_the_domains_and_the_certificate() {
+        let plan = resolve(&["--hostname", "MX.Example.org"], "").unwrap();
+        assert_eq!(plan.hostname(), "mx.example.org");
+        assert_eq!(plan.domains, ["localhost", "mx.example.org"]);
+        assert_eq!(plan.certificates.self_signed_names.last().unwrap(), "mx.example.org");
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let text = "hostname = \"file.example\"\ndomains = [\"file.example\"]\n\
+                    data_dir = \"/srv/file\"\nhandler = \"discard\"\n\
+                    [listeners.smtp]\naddress = \"127.0.0.1:25\"\n\
+                    [limits]\nmax_message_size = 1000\n";
+        let from_file = resolve(&[], text).unwrap();
+        assert_eq!(from_file.hostname(), "file.example");
+        assert_eq!(from_file.domains, ["file.example"]);
+        assert_eq!(from_file.handler, HandlerKind::Discard);
+        assert_eq!(from_file.listeners[0].addr.port(), 25);
+        assert_eq!(from_file.settings.session.max_message_size, Some(1000));
+
+        let flags = [
+            "--hostname",
+            "flag.example",
+            "--domain",
+            "a.example",
+            "--domain",
+            "b.example",
+            "--data-dir",
+            "/srv/flag",
+            "--handler",
+            "maildir",
+            "--smtp",
+            "127.0.0.1:0",
+            "--submission",
+            "off",
+            "--max-message-size",
+            "1M",
+        ];
+        let plan = resolve(&flags, text).unwrap();
+        assert_eq!(plan.hostname(), "flag.example");
+        assert_eq!(plan.domains, ["a.example", "b.example"]);
+        assert_eq!(plan.data_dir, Path::new("/srv/flag"));
+        assert_eq!(plan.handler, HandlerKind::Maildir);
+        let names: Vec<_> = plan.listeners.iter().map(|l| l.name).collect();
+        assert_eq!(names, [ListenerName::Smtp, ListenerName::Smtps]);
+        assert_eq!(plan.listeners[0].addr.port(), 0);
+        assert_eq!(plan.settings.session.max_message_size, Some(1 << 20));
+    }
+
+    #[test]
+    fn certificates_come_in_pairs() {
+        let plan = resolve(&["--cert", "c.pem", "--key", "k.pem"], "").unwrap();
+        assert_eq!(plan.certificates.default, Some(CertificateFiles::new("c.pem", "k.pem")));
+        assert!(error(&[], "[tls]\ncert = \"c.pem\"\n").contains("no `key`"));
+        assert!(error(&[], "[tls]\nkey = \"k.pem\"\n").contains("no `cert`"));
+        // The flags replace the file's pair as a whole.
+        let plan =
+            resolve(&["--cert", "c.pem", "--key", "k.pem"], "[tls]\ncert = \"x\"\n").unwrap();
+        assert_eq!(plan.certificates.default, Some(CertificateFiles::new("c.pem", "k.pem")));
+        let plan = resolve(&[], "[tls]\nwatch_interval = 0\n").unwrap();
+        assert_eq!(plan.certificates.watch_interval, None);
+    }
+
+    #[test]
+    fn client_certificate_modes() {
+        let plan = resolve(
+            &[],
+            "[listeners.smtp]\nclient_certificates = \"optional\"\n\
+             [listeners.submission]\nclient_certificates = \"optional-with-ca\"\nclient_ca = \"ca.pem\"\n\
+             [listeners.smtps]\nclient_certificates = \"required\"\nclient_ca = \"ca.pem\"\n",
+        )
+        .unwrap();
+        let modes: Vec<_> = plan.listeners.iter().map(|l| l.client_certs.clone()).collect();
+        assert_eq!(
+            modes,
+            [
+                ClientCerts::Optional,
+                ClientCerts::OptionalWithCa("ca.pem".into()),
+                ClientCerts::Required("ca.pem".into())
+            ]
+        );
+        let err = error(&[], "[listeners.smtps]\nclient_certificates = \"required\"\n");
+        assert!(err.contains("needs client_ca"), "{err}");
+        let err = error(&[], "[listeners.smtp]\nclient_ca = \"ca.pem\"\n");
+        assert!(err.contains("[listeners.smtp] has client_ca"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_what_to_fix() {
+        let table: &[(&[&str], &str, &str)] = &[
+            (&["--hostname", "bad host"], "", "invalid host name `bad host`"),
+            (&["--hostname", "a\r\nb"], "", "invalid host name"),
+            (&["--domain", "x..y"], "", "invalid local domain `x..y`"),
+            (&[], "domains = []\n", "list at least one local domain"),
+            (
+                &["--smtp", "off", "--submission", "off", "--smtps", "off"],
+                "",
+                "every listener is off",
+            ),
+            (
+                &["--smtp", "127.0.0.1:2600", "--submission", "127.0.0.1:2600"],
+                "",
+                "the smtp and submission listeners are both on 127.0.0.1:2600",
+            ),
+            (&[], "recipients = [\"a@elsewhere.example\"]\n", "not in a local domain"),
+            (&[], "recipients = [\"not an address\"]\n", "invalid recipient"),
+            (&[], "[limits]\nmax_connections = 0\n", "max_connections must be at least 1"),
+            (&["--max-message-size", "0"], "", "must be above 0"),
+            (&[], "[timeouts]\ncommand = 0\n", "command must be at least 1 second"),
+        ];
+        for (flags, text, expected) in table {
+            let err = error(flags, text);
+            assert!(err.contains(expected), "{flags:?} {text:?}: {err}");
+        }
+    }
+
+    /// The TOML blocks of `docs/config.md`, in order.
+    fn documented_examples() -> Vec<String> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/config.md");
+        let text = std::fs::read_to_string(&path).expect("docs/config.md");
+        let mut blocks = Vec::new();
+        let mut current: Option<String> = None;
+        for line in text.lines() {
+            match (&mut current, line.trim_end()) {
+                (None, "```toml") => current = Some(String::new()),
+                (Some(block), "```") => {
+                    blocks.push(std::mem::take(block));
+                    current = None;
+                }
+                (Some(block), line) => {
+                    block.push_str(line);
+                    block.push('\n');
+                }
+                (None, _) => {}
+            }
+        }
+        blocks
+    }
+
+    #[test]
+    fn the_documented_examples_parse_and_mean_what_they_say() {
+        let blocks = documented_examples();
+        assert_eq!(blocks.len(), 2, "docs/config.md has a complete and a small example");
+        let complete = resolve(&[], &blocks[0]).unwrap();
+        assert_eq!(complete.hostname(), "mx.example.org");
+        assert_eq!(complete.domains, ["example.org", "mx.example.org"]);
+        assert_eq!(complete.recipients.as_ref().map(Vec::len), Some(3));
+        assert_eq!(complete.users, UsersFile::Given("/etc/sealpost/users".into()));
+        assert_eq!(complete.certificates.sni.len(), 1);
+        let addrs: Vec<_> = complete.listeners.iter().map(|l| l.addr.to_string()).collect();
+        assert_eq!(addrs, ["0.0.0.0:25", "0.0.0.0:587", "0.0.0.0:465"]);
+        assert_eq!(
+            complete.listeners[2].client_certs,
+            ClientCerts::OptionalWithCa("/etc/sealpost/tls/clients-ca.pem".into())
+        );
+        // The complete example spells out the defaults of every number.
+        let default = resolve(&[], "").unwrap().settings;
+        let s = &complete.settings;
+        assert_eq!(s.limits, default.limits);
+        assert_eq!(s.timeouts, default.timeouts);
+        assert_eq!(s.session.max_message_size, default.session.max_message_size);
+        assert_eq!(s.session.max_recipients, default.session.max_recipients);
+        assert_eq!(s.session.max_errors, default.session.max_errors);
+        assert_eq!(s.session.bare_line_endings, default.session.bare_line_endings);
+        assert_eq!(s.session.starttls_trailing, default.session.starttls_trailing);
+
+        let small = resolve(&[], &blocks[1]).unwrap();
+        let names: Vec<_> = small.listeners.iter().map(|l| l.name).collect();
+        assert_eq!(names, [ListenerName::Smtp, ListenerName::Submission]);
+    }
+
+    #[test]
+    fn limits_timeouts_and_policies_reach_the_server_settings() {
+        let plan = resolve(
+            &[],
+            "recipients = [\"alice@localhost\"]\n\
+             [limits]\nmax_connections = 7\nmax_connections_per_ip = 3\nmax_recipients = 9\n\
+             max_errors = 4\nmax_auth_failures = 2\nauth_failure_window = 60\n\
+             [timeouts]\ncommand = 11\ndata = 12\nhandshake = 13\nwrite = 14\nshutdown_grace = 0\n\
+             [protocol]\nbare_line_endings = \"normalize\"\nstarttls_trailing = \"discard\"\n",
+        )
+        .unwrap();
+        assert_eq!(plan.recipients.as_deref(), Some(&["alice@localhost".to_owned()][..]));
+        let s = &plan.settings;
+        assert_eq!((s.limits.max_connections, s.limits.max_connections_per_ip), (7, 3));
+        assert_eq!((s.limits.max_auth_failures, s.limits.auth_failure_window.as_secs()), (2, 60));
+        assert_eq!((s.session.max_recipients, s.session.max_errors), (9, 4));
+        let t = &s.timeouts;
+        assert_eq!(
+            [t.command, t.data, t.handshake, t.write, t.shutdown_grace].map(|d| d.as_secs()),
+            [11, 12, 13, 14, 0]
+        );
+        assert_eq!(s.session.bare_line_endings, BareLineEndings::Normalize);
+        assert_eq!(s.session.starttls_trailing, StartTlsTrailing::Discard);
+    }
+}

@@ -1,0 +1,211 @@
+//! Values that the command line and the configuration file share: listen addresses (or
+//! `off`), sizes with units, and the named policies. Each parses from the same text in
+//! both places, so `--smtp off` and `address = "off"` mean the same thing.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+use serde::Deserialize;
+
+/// Where a listener listens, or `off` for no listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub(crate) enum ListenAddr {
+    /// The listener is disabled.
+    Off,
+    /// Listen here; port 0 picks a free port (the real one is printed at start).
+    At(SocketAddr),
+}
+
+impl ListenAddr {
+    /// The address, unless disabled.
+    pub(crate) fn addr(self) -> Option<SocketAddr> {
+        match self {
+            ListenAddr::Off => None,
+            ListenAddr::At(addr) => Some(addr),
+        }
+    }
+}
+
+impl FromStr for ListenAddr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("off") {
+            return Ok(ListenAddr::Off);
+        }
+        // Only literal addresses: a name that resolves to several addresses would make
+        // "where does it listen" depend on the resolver of the day.
+        s.parse().map(ListenAddr::At).map_err(|_| {
+            format!(
+                "`{s}` is not a listen address; expected IP:PORT such as 127.0.0.1:2525, \
+                 [::1]:2525 or 0.0.0.0:25, or `off`"
+            )
+        })
+    }
+}
+
+impl TryFrom<String> for ListenAddr {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListenAddr::Off => f.write_str("off"),
+            ListenAddr::At(addr) => addr.fmt(f),
+        }
+    }
+}
+
+/// A size in octets: a plain number, or a number with a binary unit (`k`, `M`, `G`, also
+/// written `KiB`, `MiB`, `GiB`; case does not matter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ByteSize(pub(crate) u64);
+
+impl FromStr for ByteSize {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let text = s.trim();
+        let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+        let (digits, unit) = text.split_at(split);
+        let bad =
+            || format!("`{s}` is not a size; expected a number of bytes such as 26214400 or 25M");
+        let number: u64 = digits.parse().map_err(|_| bad())?;
+        let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "k" | "kb" | "kib" => 1 << 10,
+            "m" | "mb" | "mib" => 1 << 20,
+            "g" | "gb" | "gib" => 1 << 30,
+            _ => return Err(bad()),
+        };
+        number.checked_mul(factor).map(ByteSize).ok_or_else(|| format!("`{s}` is too large"))
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    /// A TOML integer, or a string with a unit.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = ByteSize;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number of bytes, or a string such as \"25M\"")
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ByteSize, E> {
+                Ok(ByteSize(v))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ByteSize, E> {
+                u64::try_from(v).map(ByteSize).map_err(|_| E::custom("a size cannot be negative"))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ByteSize, E> {
+                v.parse().map_err(E::custom)
+            }
+        }
+
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// What `serve` does with accepted messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum HandlerKind {
+    /// Deliver to the Maildir under the data directory (durable, the default).
+    #[default]
+    Maildir,
+    /// Accept and throw away (for benchmarks of the protocol path).
+    Discard,
+}
+
+/// Client certificates on a listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum ClientCertMode {
+    /// Never ask for one.
+    #[default]
+    Off,
+    /// Ask; accept any (its fingerprint identifies the client in logs).
+    Optional,
+    /// Ask; accept any, and report it verified when it chains to `client_ca`.
+    OptionalWithCa,
+    /// Demand one that chains to `client_ca`.
+    Required,
+}
+
+/// Bare CR or LF inside message data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum BareLineEndingPolicy {
+    /// Refuse the message (after reading it to its real end).
+    #[default]
+    Reject,
+    /// Turn each bare CR or LF into CRLF.
+    Normalize,
+}
+
+/// Plaintext bytes sent after STARTTLS, before the handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum StartTlsTrailingPolicy {
+    /// Refuse the upgrade and close.
+    #[default]
+    Reject,
+    /// Drop them and go on (what Postfix does).
+    Discard,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!("off".parse::<ListenAddr>(), Ok(ListenAddr::Off));
+        assert_eq!("OFF".parse::<ListenAddr>(), Ok(ListenAddr::Off));
+        assert_eq!(
+            "127.0.0.1:2525".parse::<ListenAddr>().unwrap().addr(),
+            Some("127.0.0.1:2525".parse().unwrap())
+        );
+        assert_eq!("[::1]:0".parse::<ListenAddr>().unwrap().to_string(), "[::1]:0");
+        let err = "localhost:25".parse::<ListenAddr>().unwrap_err();
+        assert!(err.contains("expected IP:PORT"), "{err}");
+        assert!("127.0.0.1".parse::<ListenAddr>().is_err(), "a port is needed");
+    }
+
+    #[test]
+    fn sizes() {
+        let table: &[(&str, Option<u64>)] = &[
+            ("0", Some(0)),
+            ("1024", Some(1024)),
+            ("10k", Some(10 * 1024)),
+            ("25M", Some(25 * 1024 * 1024)),
+            ("25 MiB", Some(25 * 1024 * 1024)),
+            ("1G", Some(1 << 30)),
+            ("", None),
+            ("M", None),
+            ("-1", None),
+            ("12T", None),
+            ("1.5M", None),
+            ("99999999999999999999", None),
+            ("99999999999999G", None),
+        ];
+        for (text, expected) in table {
+            assert_eq!(text.parse::<ByteSize>().ok().map(|s| s.0), *expected, "{text:?}");
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! `sealpost serve` as a user runs it: the real binary in a scratch directory, on free
+//! loopback ports.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{FREE_PORTS, Server, Smtp, deliver, new_messages, run, text};
+
+#[test]
+fn default_layout_delivery_signals_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &FREE_PORTS);
+
+    // The real bound addresses, one line per listener.
+    for name in ["smtp", "submission", "smtps"] {
+        let addr = server.addr(name);
+        assert!(addr.ip().is_loopback() && addr.port() != 0, "{name}: {addr}");
+    }
+    assert!(server.banner.contains("local domains: localhost"), "{}", server.banner);
+    assert!(server.banner.contains("openssl s_client -starttls smtp -connect 127.0.0.1:"));
+    assert!(server.banner.contains("swaks --server 127.0.0.1 --port"), "{}", server.banner);
+    assert!(server.banner.contains("self-signed, made now"), "{}", server.banner);
+
+    // The self-signed certificate of the embedded default, with a private key.
+    let tls = dir.path().join("sealpost-data/tls");
+    let cert = std::fs::read(tls.join("cert.pem")).unwrap();
+    assert!(text(&cert).starts_with("-----BEGIN CERTIFICATE-----"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(tls.join("key.pem")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "key.pem must be readable by its owner only");
+    }
+
+    // One message over plaintext to the MX port, into the Maildir.
+    deliver(server.addr("smtp"), "someone@example.org", "postmaster@localhost", "Hello, sealpost");
+    let new = dir.path().join("sealpost-data/maildir/localhost/postmaster/new");
+    let messages = new_messages(&new);
+    assert_eq!(messages.len(), 1, "{}", new.display());
+    let stored = text(&std::fs::read(&messages[0]).unwrap());
+    assert!(stored.contains("Subject: first\r\n\r\nHello, sealpost\r\n"), "{stored}");
+    assert!(
+        server.wait_for_log("messages=1", Duration::from_secs(10)),
+        "one summary line per session:\n{}",
+        server.stderr()
+    );
+
+    // SIGHUP reloads; the server goes on.
+    server.signal("HUP");
+    assert!(server.wait_for_log("reloaded", Duration::from_secs(10)), "{}", server.stderr());
+    let mut c = Smtp::connect(server.addr("smtp"));
+    c.expect(220);
+    c.send(b"QUIT\r\n");
+    c.expect(221);
+
+    // SIGTERM: a clean exit, quickly.
+    let started = Instant::now();
+    let status = server.stop();
+    assert!(status.success(), "{status:?}");
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+
+    // A restart keeps the certificate (and the mail).
+    let again = Server::start(dir.path(), &FREE_PORTS);
+    assert!(!again.banner.contains("made now"), "{}", again.banner);
+    assert_eq!(std::fs::read(tls.join("cert.pem")).unwrap(), cert);
+    assert_eq!(new_messages(&new).len(), 1);
+    assert!(again.stop().success());
+}
+
+#[test]
+fn sigint_stops_too_and_listeners_can_be_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        dir.path(),
+        &["--smtp", "127.0.0.1:0", "--submission", "off", "--smtps", "off"],
+    );
+    assert_eq!(server.addrs.len(), 1, "{}", server.banner);
+    let status = {
+        server.signal("INT");
+        let mut server = server;
+        server.wait(Duration::from_secs(10)).expect("exits on SIGINT")
+    };
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn flags_choose_names_domains_and_the_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = FREE_PORTS.to_vec();
+    args.extend([
+        "--hostname",
+        "mx.example.test",
+        "--domain",
+        "example.test",
+        "--data-dir",
+        "elsewhere",
+        "--max-message-size",
+        "1k",
+    ]);
+    let server = Server::start(dir.path(), &args);
+    assert!(server.banner.contains("running as mx.example.test; local domains: example.test"));
+    let smtp = server.addr("smtp");
+
+    let mut c = Smtp::connect(smtp);
+    assert!(c.expect(220).starts_with("220 mx.example.test "));
+    c.send(b"EHLO client.example\r\n");
+    let ehlo = c.expect(250);
+    assert!(ehlo.contains("SIZE 1024"), "{ehlo}");
+    // Not a local domain, not logged in: no relaying.
+    c.send(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<b@localhost>\r\n");
+    c.expect(250);
+    c.expect(550);
+    c.send(b"QUIT\r\n");
+    c.expect(221);
+
+    deliver(smtp, "a@example.org", "alice@example.test", "to a chosen domain");
+    let new = dir.path().join("elsewhere/maildir/example.test/alice/new");
+    assert_eq!(new_messages(&new).len(), 1);
+    assert!(dir.path().join("elsewhere/tls/cert.pem").is_file());
+    assert!(!dir.path().join("sealpost-data").exists());
+    assert!(server.stop().success());
+}
+
+#[test]
+fn the_discard_handler_accepts_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = FREE_PORTS.to_vec();
+    args.extend(["--handler", "discard"]);
+    let server = Server::start(dir.path(), &args);
+    deliver(server.addr("smtp"), "a@example.org", "postmaster@localhost", "gone");
+    assert!(
+        new_messages(&dir.path().join("sealpost-data/maildir/localhost/postmaster/new")).is_empty()
+    );
+    assert!(server.stop().success());
+}
+
+/// Makes a certificate with `sealpost cert self-signed`.
+fn make_cert(dir: &Path, out: &str) {
+    let output = run(dir, &["cert", "self-signed", "--host", "localhost", "--out", out], b"");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+}
+
+#[test]
+fn sighup_and_the_file_watch_reload_certificates_and_a_bad_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    make_cert(dir.path(), "live");
+    make_cert(dir.path(), "next");
+    make_cert(dir.path(), "third");
+    let config = dir.path().join("sealpost.toml");
+    // No watching: only SIGHUP may reload.
+    std::fs::write(
+        &config,
+        "[tls]\ncert = \"live/cert.pem\"\nkey = \"live/key.pem\"\nwatch_interval = 0\n",
+    )
+    .unwrap();
+    let mut args = FREE_PORTS.to_vec();
+    args.extend(["--config", "sealpost.toml"]);
+    let server = Server::start(dir.path(), &args);
+    let smtps = server.addr("smtps");
+    let live = dir.path().join("live");
+    let next = dir.path().join("next/cert.pem");
+
+    let mut c = Smtp::connect_tls(smtps, &live.join("cert.pem"), "localhost").unwrap();
+    c.expect(220);
+    assert!(Smtp::connect_tls(smtps, &next, "localhost").is_err(), "not yet the next one");
+
+    // Swap in the next pair: not used until SIGHUP.
+    for file in ["cert.pem", "key.pem"] {
+        std::fs::copy(dir.path().join("next").join(file), live.join(file)).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(Smtp::connect_tls(smtps, &next, "localhost").is_err(), "reloaded without SIGHUP");
+    server.signal("HUP");
+    assert!(
+        eventually(|| Smtp::connect_tls(smtps, &next, "localhost").is_ok()),
+        "SIGHUP did not load the new certificate:\n{}",
+        server.stderr()
+    );
+
+    // A broken file: refused, the last good pair stays, the log says why.
+    std::fs::write(live.join("cert.pem"), "not a certificate\n").unwrap();
+    server.signal("HUP");
+    assert!(server.wait_for_log("refused", Duration::from_secs(10)), "{}", server.stderr());
+    let mut c = Smtp::connect_tls(smtps, &next, "localhost").unwrap();
+    c.expect(220);
+    assert!(server.stop().success());
+
+    // With the watch on, a change on disk is picked up without a signal.
+    std::fs::write(
+        &config,
+        "[tls]\ncert = \"live/cert.pem\"\nkey = \"live/key.pem\"\nwatch_interval = 1\n",
+    )
+    .unwrap();
+    for file in ["cert.pem", "key.pem"] {
+        std::fs::copy(dir.path().join("next").join(file), live.join(file)).unwrap();
+    }
+    let server = Server::start(dir.path(), &args);
+    let smtps = server.addr("smtps");
+    let third = dir.path().join("third/cert.pem");
+    // Modification times can be coarse: make sure the copies look newer.
+    std::thread::sleep(Duration::from_millis(1100));
+    for file in ["cert.pem", "key.pem"] {
+        std::fs::copy(dir.path().join("third").join(file), live.join(file)).unwrap();
+    }
+    assert!(
+        eventually(|| Smtp::connect_tls(smtps, &third, "localhost").is_ok()),
+        "the watch did not load the new certificate:\n{}",
+        server.stderr()
+    );
+    assert!(server.stop().success());
+}
+
+/// Polls `check` for up to ten seconds.
+fn eventually(mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn a_configuration_file_sets_listeners_domains_and_recipients() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("etc")).unwrap();
+    std::fs::write(
+        dir.path().join("etc/sealpost.toml"),
+        "hostname = \"mail.example.test\"\n\
+         domains = [\"example.test\"]\n\
+         recipients = [\"alice@example.test\"]\n\
+         data_dir = \"../data\"\n\
+         [listeners.smtp]\naddress = \"127.0.0.1:0\"\n\
+         [listeners.submission]\naddress = \"off\"\n\
+         [listeners.smtps]\naddress = \"127.0.0.1:0\"\n\
+         [limits]\nmax_recipients = 1\n",
+    )
+    .unwrap();
+    let server = Server::start(dir.path(), &["--config", "etc/sealpost.toml"]);
+    let names: Vec<_> = server.addrs.keys().map(String::as_str).collect();
+    assert!(names.len() == 2 && !names.contains(&"submission"), "{}", server.banner);
+    let mut c = Smtp::connect(server.addr("smtp"));
+    assert!(c.expect(220).starts_with("220 mail.example.test "));
+    c.send(b"EHLO client.example\r\n");
+    c.expect(250);
+    c.send(b"MAIL FROM:<x@example.org>\r\nRCPT TO:<bob@example.test>\r\n");
+    c.expect(250);
+    c.expect(550); // not in `recipients`
+    c.send(b"RCPT TO:<alice@example.test>\r\nRCPT TO:<postmaster@example.test>\r\n");
+    c.expect(250);
+    c.expect(452); // max_recipients = 1
+    c.send(b"QUIT\r\n");
+    c.expect(221);
+    deliver(server.addr("smtp"), "x@example.org", "alice@example.test", "listed");
+    // data_dir is relative to the file's directory.
+    assert_eq!(new_messages(&dir.path().join("data/maildir/example.test/alice/new")).len(), 1);
+    assert!(server.stop().success());
+}
+
+#[test]
+fn the_printed_openssl_command_delivers_a_first_message() {
+    let found = std::process::Command::new("openssl").arg("version").output();
+    assert!(
+        found.is_ok_and(|o| o.status.success()),
+        "this test runs the printed `openssl s_client` command: install openssl \
+         (Debian: apt-get install openssl; .ci/run does)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &FREE_PORTS);
+    let command: String = server
+        .banner
+        .lines()
+        .skip_while(|line| !line.starts_with("or with openssl"))
+        .skip(1)
+        .take_while(|line| line.starts_with("  "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(command.contains("openssl s_client -starttls smtp"), "{}", server.banner);
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&command)
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let replies = text(&output.stdout);
+    assert!(output.status.success(), "{command}\n{replies}\n{}", text(&output.stderr));
+    assert!(replies.contains("250 2.0.0"), "{replies}");
+    let new = dir.path().join("sealpost-data/maildir/localhost/postmaster/new");
+    let messages = new_messages(&new);
+    assert_eq!(messages.len(), 1, "{replies}");
+    let stored = text(&std::fs::read(&messages[0]).unwrap());
+    assert!(
+        stored.contains("with ESMTPS") && stored.ends_with("Subject: hello\r\n\r\nHi!\r\n"),
+        "{stored}"
+    );
+    assert!(server.stop().success());
+}
