@@ -441,8 +441,8 @@ fn mail_parameter_errors() {
         (b"MAIL FROM:<> BY=-5;R\r\n", param_err(m, "BY", "by-time must be positive with mode R")),
         // RFC 1869 section 6: a keyword at most once, compared case-insensitively.
         (b"MAIL FROM:<> SIZE=1 SIZE=2\r\n", duplicate(m, "SIZE")),
-        (b"MAIL FROM:<> SIZE=1 size=1\r\n", duplicate(m, "SIZE")),
-        (b"MAIL FROM:<> SMTPUTF8 BODY=7BIT SMTPUTF8\r\n", duplicate(m, "SMTPUTF8")),
+        (b"MAIL FROM:<> RET=FULL ret=HDRS\r\n", duplicate(m, "RET")),
+        (b"MAIL FROM:<> SMTPUTF8 BODY=7BIT body=8BITMIME\r\n", duplicate(m, "BODY")),
         (b"MAIL FROM:<> X-A=1 x-a=2\r\n", duplicate(m, "X-A")),
     ];
     check_err(&rows);
@@ -522,4 +522,27 @@ fn pipelined_commands_come_out_in_order() {
     assert_eq!(third, Command::Data);
     assert_eq!(rest, b"rest");
     assert_eq!(Command::decode(rest), Err(DecodeError::Incomplete));
+}
+
+/// An exact repeat of a parameter (Python's smtplib sends `SMTPUTF8 SMTPUTF8`) is kept, so
+/// the command still round-trips; a repeat with another value is refused above.
+#[test]
+fn exact_repeats_of_a_parameter_are_kept() {
+    for line in [
+        &b"MAIL FROM:<> SMTPUTF8 SMTPUTF8 BODY=8BITMIME\r\n"[..],
+        b"MAIL FROM:<> SIZE=1 size=1\r\n",
+        b"RCPT TO:<a@b.test> NOTIFY=NEVER NOTIFY=never\r\n",
+    ] {
+        let (rest, command) = Command::decode(line).unwrap();
+        assert!(rest.is_empty());
+        let canonical = command.to_bytes();
+        assert_eq!(Command::decode(&canonical).unwrap().1, command, "{line:?}");
+        match &command {
+            Command::Mail { parameters, .. } => {
+                assert_eq!(parameters.len(), line.split(|&b| b == b' ').count() - 2)
+            }
+            Command::Rcpt { parameters, .. } => assert_eq!(parameters.len(), 2),
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -133,8 +133,8 @@ fn rcpt_errors() {
             b"RCPT TO:<a@b.example> RRVS=yesterday\r\n",
             param_err(r, "RRVS", "expected an RFC 3339 date-time"),
         ),
-        (b"RCPT TO:<a@b.example> NOTIFY=NEVER NOTIFY=NEVER\r\n", duplicate(r, "NOTIFY")),
-        (b"RCPT TO:<a@b.example> ORCPT=x;y orcpt=x;y\r\n", duplicate(r, "ORCPT")),
+        (b"RCPT TO:<a@b.example> NOTIFY=NEVER NOTIFY=SUCCESS\r\n", duplicate(r, "NOTIFY")),
+        (b"RCPT TO:<a@b.example> ORCPT=x;y orcpt=x;z\r\n", duplicate(r, "ORCPT")),
     ];
     check_err(&rows);
     check_syntax(&[

@@ -8,19 +8,37 @@ use time::format_description::well_known::Rfc2822;
 
 use crate::handler::{Envelope, SessionInfo};
 
-/// The `with` protocol of RFC 3848: SMTP, ESMTP, with S for TLS and A for AUTH; LMTP.
-pub fn with_protocol(info: &SessionInfo, lmtp: bool) -> &'static str {
-    match (lmtp, info.esmtp, info.tls.is_some(), info.user.is_some()) {
-        (true, _, false, false) => "LMTP",
-        (true, _, true, false) => "LMTPS",
-        (true, _, false, true) => "LMTPA",
-        (true, _, true, true) => "LMTPSA",
-        (false, false, _, _) => "SMTP",
-        (false, true, false, false) => "ESMTP",
-        (false, true, true, false) => "ESMTPS",
-        (false, true, false, true) => "ESMTPA",
-        (false, true, true, true) => "ESMTPSA",
+/// The `with` protocol of RFC 3848 (SMTP, ESMTP; S for TLS, A for AUTH; LMTP) and
+/// RFC 6531 section 4.3 (UTF8SMTP, UTF8LMTP for SMTPUTF8 transactions).
+///
+/// ```
+/// # use sealpost_server::headers::protocol_name;
+/// assert_eq!(protocol_name(false, true, true, true, false), "ESMTPSA");
+/// assert_eq!(protocol_name(false, true, true, false, true), "UTF8SMTPS");
+/// assert_eq!(protocol_name(true, true, false, false, false), "LMTP");
+/// ```
+pub fn protocol_name(lmtp: bool, esmtp: bool, tls: bool, auth: bool, smtputf8: bool) -> String {
+    let base = match (lmtp, esmtp, smtputf8) {
+        (true, _, false) => "LMTP",
+        (true, _, true) => "UTF8LMTP",
+        (false, false, _) => return String::from("SMTP"),
+        (false, true, false) => "ESMTP",
+        (false, true, true) => "UTF8SMTP",
+    };
+    let mut name = String::from(base);
+    if tls {
+        name.push('S');
     }
+    if auth {
+        name.push('A');
+    }
+    name
+}
+
+/// The `with` protocol of a transaction in this session.
+pub fn with_protocol(info: &SessionInfo, envelope: &Envelope, lmtp: bool) -> String {
+    let smtputf8 = envelope.mail_parameters.smtputf8();
+    protocol_name(lmtp, info.esmtp, info.tls.is_some(), info.user.is_some(), smtputf8)
 }
 
 /// The current time in RFC 5322 form, such as `Sun, 29 Nov 2026 17:05:00 +0000`.
@@ -47,8 +65,12 @@ pub fn received(info: &SessionInfo, envelope: &Envelope, hostname: &str, lmtp: b
     };
     let mut out = String::with_capacity(256);
     let _ = write!(out, "Received: from {helo} ([{ip}])\r\n");
-    let _ =
-        write!(out, "\tby {hostname} (sealpost) with {} id {}", with_protocol(info, lmtp), info.id);
+    let _ = write!(
+        out,
+        "\tby {hostname} (sealpost) with {} id {}",
+        with_protocol(info, envelope, lmtp),
+        info.id
+    );
     if let Some(tls) = &info.tls {
         let _ = write!(out, "\r\n\t({})", tls.received_clause());
     }

@@ -296,8 +296,8 @@ impl fmt::Display for MailParameter<'_> {
     }
 }
 
-/// The parameters of one `MAIL FROM:`, in the order received. Each keyword appears at
-/// most once (RFC 1869 section 6).
+/// The parameters of one `MAIL FROM:`, in the order received. A keyword appears once, or
+/// repeated with the very same value (RFC 1869 section 6; see [`MailParameters::from_vec`]).
 ///
 /// ```
 /// use sealpost_codec::{BodyType, MailParameter, MailParameters};
@@ -320,9 +320,9 @@ impl<'a> MailParameters<'a> {
         MailParameters(Vec::new())
     }
 
-    /// Builds the list, refusing a keyword given twice.
+    /// Builds the list, refusing a keyword given twice with different values.
     pub fn from_vec(params: Vec<MailParameter<'a>>) -> Result<Self, ParamError> {
-        crate::parse::params::check_unique(params.iter().map(MailParameter::keyword))?;
+        crate::parse::params::check_unique(params.iter(), MailParameter::keyword)?;
         Ok(MailParameters(params))
     }
 

@@ -206,7 +206,8 @@ impl fmt::Display for RcptParameter<'_> {
     }
 }
 
-/// The parameters of one `RCPT TO:`, in the order received, each keyword at most once.
+/// The parameters of one `RCPT TO:`, in the order received; a keyword appears once, or
+/// repeated with the very same value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct RcptParameters<'a>(pub(crate) Vec<RcptParameter<'a>>);
 
@@ -216,9 +217,9 @@ impl<'a> RcptParameters<'a> {
         RcptParameters(Vec::new())
     }
 
-    /// Builds the list, refusing a keyword given twice.
+    /// Builds the list, refusing a keyword given twice with different values.
     pub fn from_vec(params: Vec<RcptParameter<'a>>) -> Result<Self, ParamError> {
-        crate::parse::params::check_unique(params.iter().map(RcptParameter::keyword))?;
+        crate::parse::params::check_unique(params.iter(), RcptParameter::keyword)?;
         Ok(RcptParameters(params))
     }
 

@@ -208,7 +208,7 @@ fn rcpt(line: &[u8]) -> PResult<'_, Command<'_>> {
 }
 
 /// `[SP params] CRLF` after a path.
-fn parameters<'a, P>(
+fn parameters<'a, P: std::fmt::Display>(
     rest: &'a [u8],
     text: Option<&'a str>,
     keyword_of: impl Fn(&P) -> &str,

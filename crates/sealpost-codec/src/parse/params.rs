@@ -22,7 +22,7 @@ use super::{PErr, PResult, ParamError, fail, utf8_in};
 /// encoding uses one space.
 ///
 /// `text` is the checked text of the line, if known (see [`super::utf8_in`]).
-pub(crate) fn param_list<'a, P>(
+pub(crate) fn param_list<'a, P: std::fmt::Display>(
     mut input: &'a [u8],
     text: Option<&'a str>,
     keyword_of: impl Fn(&P) -> &str,
@@ -40,9 +40,13 @@ pub(crate) fn param_list<'a, P>(
         let keyword = utf8_in(text, keyword)?;
         let value = value.map(|v| utf8_in(text, v)).transpose()?;
         let param = make(keyword, value).map_err(|e| nom::Err::Failure(PErr::Param(e)))?;
-        if out.iter().any(|p| keyword_of(p).eq_ignore_ascii_case(keyword_of(&param))) {
-            let keyword = keyword.to_ascii_uppercase();
-            return Err(nom::Err::Failure(PErr::Param(ParamError::Duplicate { keyword })));
+        if let Some(first) =
+            out.iter().find(|p| keyword_of(p).eq_ignore_ascii_case(keyword_of(&param)))
+        {
+            if !same_parameter(first, &param) {
+                let keyword = keyword.to_ascii_uppercase();
+                return Err(nom::Err::Failure(PErr::Param(ParamError::Duplicate { keyword })));
+            }
         }
         out.push(param);
         let (rest, spaces) = take_while(|b| b == b' ')(rest)?;
@@ -81,12 +85,27 @@ pub(crate) fn number<T: TryFrom<u64>>(
     T::try_from(n).map_err(|_| err())
 }
 
-pub(crate) fn check_unique<'k>(keywords: impl Iterator<Item = &'k str>) -> Result<(), ParamError> {
-    let keywords: Vec<&str> = keywords.collect();
-    for (i, k) in keywords.iter().enumerate() {
-        if keywords[..i].iter().any(|j| j.eq_ignore_ascii_case(k)) {
-            return Err(ParamError::Duplicate { keyword: k.to_ascii_uppercase() });
+/// A keyword may appear once (RFC 1869 section 6). An exact repeat, such as Python's
+/// smtplib sending `SMTPUTF8 SMTPUTF8`, is harmless and kept (so the command still
+/// round-trips); a repeat with another value is ambiguous and refused.
+pub(crate) fn check_unique<'p, P: std::fmt::Display + 'p>(
+    params: impl Iterator<Item = &'p P>,
+    keyword_of: impl Fn(&P) -> &str,
+) -> Result<(), ParamError> {
+    let params: Vec<&P> = params.collect();
+    for (i, p) in params.iter().enumerate() {
+        let clash = params[..i]
+            .iter()
+            .any(|q| keyword_of(q).eq_ignore_ascii_case(keyword_of(p)) && !same_parameter(*q, *p));
+        if clash {
+            return Err(ParamError::Duplicate { keyword: keyword_of(p).to_ascii_uppercase() });
         }
     }
     Ok(())
+}
+
+/// Two parameters with the same keyword that say the same thing (compared in canonical
+/// form, keywords case-insensitively).
+fn same_parameter<P: std::fmt::Display>(a: &P, b: &P) -> bool {
+    a.to_string().eq_ignore_ascii_case(&b.to_string())
 }
