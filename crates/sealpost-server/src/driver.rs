@@ -146,10 +146,12 @@ impl<H: Handler> Connection<H> {
         self.stream.as_mut().ok_or_else(|| io::Error::other("connection already closed"))
     }
 
-    /// Writes every queued reply.
-    async fn flush(&mut self) -> io::Result<()> {
+    /// Writes every queued reply; true when there was one.
+    async fn flush(&mut self) -> io::Result<bool> {
         let timeout = self.shared.settings.timeouts.write;
+        let mut wrote = false;
         while let Some(out) = self.session.poll_transmit() {
+            wrote = true;
             let stream = self.stream()?;
             match tokio::time::timeout(timeout, async {
                 stream.write_all(&out).await?;
@@ -161,18 +163,28 @@ impl<H: Handler> Connection<H> {
                 Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")),
             }
         }
-        Ok(())
+        Ok(wrote)
     }
 
     /// The read loop.
+    ///
+    /// The command timeout is a deadline for a whole command, not for each read: a client
+    /// that trickles a line in an octet at a time (slow loris) must not keep its session,
+    /// and RFC 5321 section 4.5.3.2 gives the timeouts per command. The deadline starts
+    /// when the server waits for a command and is renewed only when one was handled (an
+    /// event or a reply). Inside DATA the timeout stays per read, as the RFC's "data
+    /// block" timeout is.
     async fn run(&mut self) -> io::Result<()> {
         let mut buf = vec![0u8; READ_BUFFER];
         let mut shutdown = self.shared.shutdown.clone();
+        let mut command_deadline = None;
         loop {
+            let mut progressed = false;
             while let Some(event) = self.session.poll_event() {
+                progressed = true;
                 self.on_event(event).await?;
             }
-            self.flush().await?;
+            progressed |= self.flush().await?;
             if self.session.is_closed() {
                 return Ok(());
             }
@@ -186,10 +198,18 @@ impl<H: Handler> Connection<H> {
             }
             let in_data = self.tx.as_ref().is_some_and(|t| t.sink.is_some() || t.failure.is_some());
             let timeouts = self.shared.settings.timeouts;
-            let wait = if in_data { timeouts.data } else { timeouts.command };
+            let now = tokio::time::Instant::now();
+            if in_data || progressed {
+                command_deadline = None;
+            }
+            let wait = if in_data {
+                now + timeouts.data
+            } else {
+                *command_deadline.get_or_insert(now + timeouts.command)
+            };
             let wait_until = match self.deadline {
-                Some(deadline) => deadline.min(tokio::time::Instant::now() + wait),
-                None => tokio::time::Instant::now() + wait,
+                Some(deadline) => deadline.min(wait),
+                None => wait,
             };
             let watching = self.deadline.is_none();
             let stream = self.stream()?;
@@ -203,7 +223,10 @@ impl<H: Handler> Connection<H> {
             }
             match read {
                 None => continue,
-                Some(Err(_)) if self.deadline.is_some() => continue,
+                // The shutdown deadline passed: the check above closes with 4.3.2.
+                Some(Err(_)) if self.deadline.is_some_and(|d| tokio::time::Instant::now() >= d) => {
+                    continue;
+                }
                 Some(Err(_)) => {
                     // RFC 5321 4.5.3.2: a server may close after its timeout, with 421.
                     self.session.close(reply(

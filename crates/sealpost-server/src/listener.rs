@@ -42,9 +42,11 @@ impl fmt::Display for Role {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Timeouts {
-    /// Waiting for the next command (RFC 5321: at least 5 minutes).
+    /// Waiting for the next command (RFC 5321: at least 5 minutes): a deadline for the
+    /// whole command line, so a client cannot stretch it by sending an octet at a time.
     pub command: Duration,
-    /// Waiting for the next piece of message data (RFC 5321: 3 minutes per data block).
+    /// Waiting for the next piece of message data (RFC 5321: 3 minutes per data block);
+    /// renewed by every read.
     pub data: Duration,
     /// The TLS handshake.
     pub handshake: Duration,

@@ -158,6 +158,34 @@ async fn idle_client_times_out_with_421() {
 }
 
 #[tokio::test]
+async fn a_command_trickled_in_octet_by_octet_times_out_as_a_whole() {
+    let mut settings = settings();
+    settings.timeouts.command = Duration::from_millis(400);
+    let server = start(settings).await;
+    let mut c = Client::connect(server.addr(Role::Mx)).await;
+    c.expect(220).await;
+    // A command that completes in time renews the deadline...
+    c.send(b"NOOP\r\n").await;
+    c.expect(250).await;
+    // ...but octets that do not finish a command do not: one every 100 ms, each well
+    // within the timeout, and the session still ends at the command deadline.
+    let started = std::time::Instant::now();
+    let mut answer = None;
+    for octet in b"EHLO slow.client.test\r\n" {
+        c.send(&[*octet]).await;
+        if let Ok(reply) = tokio::time::timeout(Duration::from_millis(100), c.reply()).await {
+            answer = reply;
+            break;
+        }
+    }
+    let answer = answer.expect("the trickling client was never cut off");
+    assert_eq!(answer.code().get(), 421, "{answer}");
+    assert_eq!(answer.enhanced_status().unwrap().to_string(), "4.4.2");
+    assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn shutdown_sends_421_to_idle_sessions_and_lets_transactions_finish() {
     let mut settings = settings();
     settings.timeouts.shutdown_grace = Duration::from_secs(5);
