@@ -17,6 +17,9 @@ pub(crate) struct CiArgs {
     /// Leave out the fuzz smoke run (for quick local runs; CI never passes this).
     #[arg(long)]
     no_fuzz: bool,
+    /// Leave out the interop suite (for quick local runs; CI never passes this).
+    #[arg(long)]
+    no_interop: bool,
     /// Seconds to run each fuzz target in the smoke run.
     #[arg(long, value_name = "SECS", default_value_t = 5)]
     fuzz_time: u64,
@@ -51,6 +54,7 @@ const STEPS: &[(&str, StepFn)] = &[
     ("doc-tests", doc_tests),
     ("rustdoc", rustdoc),
     ("test PKI", test_pki),
+    ("interop", interop),
     ("cargo deny", cargo_deny),
     ("fuzz smoke", fuzz_smoke),
 ];
@@ -164,6 +168,15 @@ fn rustdoc(ci: &mut Ci<'_>) -> Result<Outcome> {
 fn test_pki(ci: &mut Ci<'_>) -> Result<Outcome> {
     let dir = ci.sh.root().join(certs::DEFAULT_DIR);
     certs::check(ci.sh, &dir)?;
+    Ok(Outcome::Passed)
+}
+
+fn interop(ci: &mut Ci<'_>) -> Result<Outcome> {
+    if ci.args.no_interop {
+        println!("NOT RUN: --no-interop was given (CI runs it)");
+        return Ok(Outcome::NotRun("--no-interop"));
+    }
+    crate::interop::run(ci.sh, &crate::interop::InteropArgs::default())?;
     Ok(Outcome::Passed)
 }
 

@@ -3,6 +3,8 @@
 //! - `cargo xtask ci`: every check CI runs, in order (the one entry point for people and CI).
 //! - `cargo xtask fuzz`: the fuzz targets, for longer than CI's smoke run.
 //! - `cargo xtask certs`: (re)generate and check the test PKI in `tests/pki/`.
+//! - `cargo xtask interop`: real peers against `sealpost serve` on loopback; writes
+//!   `docs/interop.md`.
 
 #![forbid(unsafe_code)]
 // A development tool: a panic here is a bug report with a backtrace, not a crash of a server.
@@ -12,6 +14,7 @@ mod certs;
 mod ci;
 mod fuzz;
 mod install;
+mod interop;
 mod sh;
 
 use std::path::{Path, PathBuf};
@@ -29,12 +32,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run every CI check in order: tools, fmt, clippy, tests, docs, PKI, deny, fuzz smoke.
+    /// Run every CI check in order: tools, fmt, clippy, tests, docs, PKI, interop, deny,
+    /// fuzz smoke.
     Ci(ci::CiArgs),
     /// Run the fuzz targets (all, or the ones named) for a longer time.
     Fuzz(fuzz::FuzzArgs),
     /// Generate the test PKI (certificates, keys, README) and check it with openssl.
     Certs(certs::CertsArgs),
+    /// Run real peers (Postfix, swaks, openssl, gnutls-cli, testssl, msmtp, smtplib)
+    /// against `sealpost serve` on loopback and write docs/interop.md.
+    Interop(interop::InteropArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +51,7 @@ fn main() -> ExitCode {
         Command::Ci(args) => ci::run(&mut sh, args),
         Command::Fuzz(args) => fuzz::run(&mut sh, args),
         Command::Certs(args) => certs::run(&mut sh, args),
+        Command::Interop(args) => interop::run(&mut sh, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

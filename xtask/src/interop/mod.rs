@@ -1,0 +1,166 @@
+//! `cargo xtask interop`: real peers against the real `sealpost serve`, on loopback only.
+//!
+//! The run: make sure every peer is installed ([`peers`]), build the server, start it in a
+//! scratch folder ([`sealpost`]), run each peer group's cases, stop the server with
+//! SIGTERM, then write the result table to `docs/interop.md` ([`report`]) and print it.
+//! Each case asserts what the peer reports (exit status, reply codes, TLS verification)
+//! and what the server stored (the message found in its Maildir by a marker only that
+//! case sends), and becomes one row. Any failed row fails the run, after all rows ran.
+
+mod exec;
+mod maildir;
+mod msmtp;
+mod peers;
+mod postfix;
+mod raw;
+mod report;
+mod scratch;
+mod sealpost;
+mod smtp_source;
+mod smtplib;
+mod swaks;
+mod testssl;
+mod tls;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+
+use crate::sh::Sh;
+use exec::Exec;
+use peers::Versions;
+use scratch::Scratch;
+use sealpost::Sealpost;
+
+/// Options of `cargo xtask interop`.
+#[derive(clap::Args, Default)]
+pub(crate) struct InteropArgs {
+    /// Keep the scratch folder (server data and log, peer configuration and output) and
+    /// print where it is.
+    #[arg(long)]
+    keep: bool,
+}
+
+/// What the cases share.
+pub(crate) struct Ctx<'a> {
+    /// For commands: the workspace root as working folder, the extended search path.
+    pub(crate) sh: &'a Sh,
+    /// Starts peers with a time limit.
+    pub(crate) exec: &'a Exec,
+    /// The server under test.
+    pub(crate) server: &'a Sealpost,
+    /// `tests/pki`.
+    pub(crate) pki: PathBuf,
+    /// The run's scratch folder.
+    pub(crate) scratch: &'a Scratch,
+}
+
+impl Ctx<'_> {
+    /// A file of the test PKI, as an absolute path.
+    pub(crate) fn pki(&self, name: &str) -> String {
+        self.pki.join(name).display().to_string()
+    }
+}
+
+/// One row of the result table.
+pub(crate) struct Row {
+    /// The peer and its version.
+    pub(crate) peer: String,
+    /// The case.
+    pub(crate) case: String,
+    /// What is checked.
+    pub(crate) checks: String,
+    /// What was found (pass) or why it failed.
+    pub(crate) outcome: Result<String, String>,
+}
+
+/// The cases run so far.
+pub(crate) struct Suite<'a> {
+    ctx: Ctx<'a>,
+    versions: &'a Versions,
+    rows: Vec<Row>,
+}
+
+impl<'a> Suite<'a> {
+    /// Runs one case of `peer` and records its row; `run` returns what it found.
+    pub(crate) fn case(
+        &mut self,
+        peer: &str,
+        case: &str,
+        checks: &str,
+        run: impl FnOnce(&Ctx<'a>) -> Result<String>,
+    ) {
+        println!();
+        println!("--- {peer}: {case}");
+        let started = Instant::now();
+        let outcome = run(&self.ctx).map_err(|err| format!("{err:#}"));
+        let secs = started.elapsed().as_secs_f64();
+        match &outcome {
+            Ok(found) => println!("pass ({secs:.1} s): {found}"),
+            Err(why) => println!("FAIL ({secs:.1} s): {why}"),
+        }
+        let peer = self.versions.label(peer);
+        self.rows.push(Row { peer, case: case.to_owned(), checks: checks.to_owned(), outcome });
+    }
+
+    /// The shared context.
+    pub(crate) fn ctx(&self) -> &Ctx<'a> {
+        &self.ctx
+    }
+}
+
+/// `cargo xtask interop`.
+pub(crate) fn run(sh: &mut Sh, args: &InteropArgs) -> Result<()> {
+    let started = Instant::now();
+    let scratch = Scratch::new(args.keep)?;
+    let exec = Exec::new(scratch.dir("output")?);
+    let versions = peers::ensure(sh, &exec)?;
+    let bin = sealpost::build(sh)?;
+    let sh: &Sh = sh;
+    let server = Sealpost::start(sh, &exec, &bin, &scratch.dir("sealpost")?)?;
+    let ctx = Ctx {
+        sh,
+        exec: &exec,
+        server: &server,
+        pki: sh.root().join("tests/pki"),
+        scratch: &scratch,
+    };
+    let mut suite = Suite { ctx, versions: &versions, rows: Vec::new() };
+
+    swaks::run(&mut suite);
+    tls::run(&mut suite);
+    testssl::run(&mut suite);
+    msmtp::run(&mut suite);
+    smtplib::run(&mut suite);
+    postfix::run(&mut suite);
+    smtp_source::run(&mut suite);
+    raw::run(&mut suite);
+
+    let mut rows = suite.rows;
+    if rows.iter().any(|r| r.outcome.is_err()) {
+        println!("\n--- the server's start message and the end of its log:\n{}", server.output());
+    }
+    let stopped = server.stop().map_err(|err| format!("{err:#}"));
+    rows.push(Row {
+        peer: String::from("sealpost serve"),
+        case: String::from("stop with SIGTERM after all cases"),
+        checks: String::from("exits with code 0 within the shutdown grace period"),
+        outcome: stopped,
+    });
+
+    let path = sh.root().join(report::PATH);
+    report::write(&path, &versions, &rows)?;
+    report::print(&rows);
+    let failed = rows.iter().filter(|r| r.outcome.is_err()).count();
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "interop: {} cases, {failed} failed, in {secs:.1} s; wrote {}",
+        rows.len(),
+        path.display()
+    );
+    if failed > 0 {
+        bail!("{failed} of {} interop cases failed (see the table above)", rows.len());
+    }
+    Ok(())
+}

@@ -1,0 +1,240 @@
+//! The peers of the suite: which Debian package gives each, how to tell it works, and its
+//! version for the result table.
+//!
+//! A peer that is missing is installed (as root: `apt-get update` once, then one
+//! `apt-get install` of everything missing); a peer that is still missing or broken
+//! afterwards fails the suite with the command to run by hand. Nothing is skipped.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use super::exec::{Exec, tail};
+use crate::sh::Sh;
+
+/// One peer program.
+pub(crate) struct PeerSpec {
+    /// The name in the result table.
+    pub(crate) name: &'static str,
+    /// The program and the arguments that print its version (and prove it runs).
+    probe: &'static [&'static str],
+    /// What the probe's output must contain for the peer to be usable.
+    must_contain: &'static str,
+    /// The Debian packages that give it (with what it needs beyond their dependencies).
+    packages: &'static [&'static str],
+}
+
+/// Debian's own interpreter: its standard library is the one under test, and Debian's
+/// `python3-*` modules load only in it (another `python3` may come first on `PATH`).
+pub(crate) const PYTHON: &str = "/usr/bin/python3";
+
+/// Every peer the suite runs, in the order of the result table.
+pub(crate) const PEERS: &[PeerSpec] = &[
+    PeerSpec {
+        name: "swaks",
+        // --support proves that the TLS module (Net::SSLeay, only a Recommends of swaks)
+        // loads.
+        probe: &["sh", "-c", "swaks --version && swaks --support"],
+        must_contain: "=== TLS supported",
+        packages: &["swaks", "libnet-ssleay-perl"],
+    },
+    PeerSpec {
+        name: "openssl",
+        probe: &["openssl", "version"],
+        must_contain: "OpenSSL",
+        packages: &["openssl"],
+    },
+    PeerSpec {
+        name: "gnutls-cli",
+        probe: &["gnutls-cli", "--version"],
+        must_contain: "gnutls-cli",
+        packages: &["gnutls-bin"],
+    },
+    PeerSpec {
+        name: "testssl",
+        probe: &["testssl", "--version"],
+        must_contain: "testssl",
+        packages: &["testssl.sh"],
+    },
+    PeerSpec {
+        name: "msmtp",
+        probe: &["msmtp", "--version"],
+        must_contain: "msmtp version",
+        packages: &["msmtp"],
+    },
+    PeerSpec {
+        name: "python3 smtplib",
+        probe: &[PYTHON, "-c", "import smtplib, ssl, sys; print('Python', sys.version.split()[0])"],
+        must_contain: "Python 3",
+        packages: &["python3"],
+    },
+    PeerSpec {
+        name: "postfix",
+        probe: &["postconf", "-d", "-h", "mail_version"],
+        must_contain: ".",
+        packages: &["postfix"],
+    },
+    PeerSpec {
+        name: "smtp-source",
+        // Part of the postfix package; it has no version option of its own.
+        probe: &["sh", "-c", "command -v smtp-source && postconf -d -h mail_version"],
+        must_contain: "smtp-source",
+        packages: &["postfix"],
+    },
+];
+
+impl PeerSpec {
+    /// The Debian packages that give it.
+    pub(crate) fn packages(&self) -> &'static [&'static str] {
+        self.packages
+    }
+}
+
+/// The version of every peer, by name.
+pub(crate) struct Versions(Vec<(&'static str, String)>);
+
+impl Versions {
+    /// `name version`, as the result table shows a peer.
+    pub(crate) fn label(&self, name: &str) -> String {
+        match self.0.iter().find(|(n, _)| *n == name) {
+            Some((_, version)) => format!("{name} {version}"),
+            None => name.to_owned(),
+        }
+    }
+
+    /// The peers and their versions, in table order.
+    pub(crate) fn all(&self) -> &[(&'static str, String)] {
+        &self.0
+    }
+}
+
+/// Makes every peer available (installing what is missing) and returns their versions.
+pub(crate) fn ensure(sh: &mut Sh, exec: &Exec) -> Result<Versions> {
+    // Postfix's programs live in /usr/sbin, which a CI user's PATH may lack.
+    sh.add_path(PathBuf::from("/usr/sbin"));
+    let mut found: Vec<Result<String>> = PEERS.iter().map(|p| probe(sh, exec, p)).collect();
+    let missing: Vec<&PeerSpec> =
+        PEERS.iter().zip(&found).filter(|(_, f)| f.is_err()).map(|(p, _)| p).collect();
+    if !missing.is_empty() {
+        let mut packages: Vec<&str> =
+            missing.iter().flat_map(|p| p.packages.iter().copied()).collect();
+        packages.sort_unstable();
+        packages.dedup();
+        let names: Vec<&str> = missing.iter().map(|p| p.name).collect();
+        println!("interop: missing peers: {}; installing {}", names.join(", "), packages.join(" "));
+        install(sh, exec, &packages)?;
+        found = PEERS.iter().map(|p| probe(sh, exec, p)).collect();
+    }
+    let mut versions = Vec::new();
+    for (peer, found) in PEERS.iter().zip(found) {
+        match found {
+            Ok(version) => {
+                println!("ok: {} {version}", peer.name);
+                versions.push((peer.name, version));
+            }
+            Err(err) => bail!(
+                "peer {} is not usable ({err:#}); install it with `apt-get install {}`",
+                peer.name,
+                peer.packages.join(" ")
+            ),
+        }
+    }
+    Ok(Versions(versions))
+}
+
+/// Runs the probe of `peer`; returns its version.
+fn probe(sh: &Sh, exec: &Exec, peer: &PeerSpec) -> Result<String> {
+    let (program, args) = peer.probe.split_first().expect("a probe names its program");
+    let out = exec.run(sh.cmd(program).args(args), b"", Duration::from_secs(60))?;
+    let text = strip_ansi(&out.text());
+    if !out.status.success() || !text.contains(peer.must_contain) {
+        bail!("`{}` gave exit code {}: {}", peer.probe.join(" "), out.code(), text.trim());
+    }
+    Ok(version_of(peer.name, &text))
+}
+
+/// The version number in a probe's output: the first word that starts with a digit and
+/// holds a dot (`20201014.0`, `3.0.8`, `3.7.11`).
+fn version_of(name: &str, text: &str) -> String {
+    let word = text
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .find(|w| w.starts_with(|c: char| c.is_ascii_digit()) && w.contains('.'));
+    match (name, word) {
+        ("smtp-source", Some(v)) => format!("(Postfix {v})"),
+        (_, Some(v)) => v.to_owned(),
+        (_, None) => String::from("(version unknown)"),
+    }
+}
+
+/// Removes terminal colour sequences (testssl prints them even in `--version`).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // ESC [ parameters final-byte
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `apt-get update` once, then one `apt-get install` of `packages` (as root).
+fn install(sh: &Sh, exec: &Exec, packages: &[&str]) -> Result<()> {
+    let is_root = sh.read(sh.cmd("id").arg("-u")).is_ok_and(|uid| uid.trim() == "0");
+    if !is_root {
+        bail!(
+            "the interop suite needs these Debian packages and installs them only as root: \
+             sudo apt-get install -y {}",
+            packages.join(" ")
+        );
+    }
+    if packages.contains(&"postfix") {
+        // Without this the package asks how to configure the machine's own mail system;
+        // the suite runs a private instance with its own configuration instead.
+        let answer = "postfix postfix/main_mailer_type select No configuration\n";
+        exec.run(&mut sh.cmd("debconf-set-selections"), answer.as_bytes(), MINUTE)?
+            .expect_code(0)?;
+    }
+    let update = exec.run(sh.cmd("apt-get").args(["update", "-q"]), b"", APT_LIMIT)?;
+    update.expect_code(0).context("apt-get update failed")?;
+    let mut install = sh.cmd("apt-get");
+    install
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .args(["install", "-y", "-q", "--no-install-recommends"])
+        .args(packages);
+    let installed = exec.run(&mut install, b"", APT_LIMIT)?;
+    println!("{}", tail(&installed.stdout));
+    installed.expect_code(0).context("apt-get install failed")
+}
+
+const MINUTE: Duration = Duration::from_secs(60);
+/// apt-get downloads: generous, but not forever.
+const APT_LIMIT: Duration = Duration::from_secs(20 * 60);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_found_in_the_probes_output() {
+        assert_eq!(version_of("swaks", "=== TLS supported\n"), "(version unknown)");
+        assert_eq!(version_of("openssl", "OpenSSL 3.0.17 1 Jul 2025 (Library: ...)"), "3.0.17");
+        assert_eq!(version_of("gnutls-cli", "gnutls-cli 3.7.9\nCopyright"), "3.7.9");
+        assert_eq!(version_of("msmtp", "msmtp version 1.8.23\nPlatform"), "1.8.23");
+        assert_eq!(version_of("postfix", "3.7.11\n"), "3.7.11");
+        assert_eq!(
+            version_of("smtp-source", "/usr/sbin/smtp-source\n3.7.11\n"),
+            "(Postfix 3.7.11)"
+        );
+        let testssl = "\u{1b}[1m    testssl       3.0.8 from \u{1b}[m\u{1b}[1mhttps://testssl.sh/";
+        assert_eq!(version_of("testssl", &strip_ansi(testssl)), "3.0.8");
+    }
+}
