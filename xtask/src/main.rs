@@ -5,11 +5,13 @@
 //! - `cargo xtask certs`: (re)generate and check the test PKI in `tests/pki/`.
 //! - `cargo xtask interop`: real peers against `sealpost serve` on loopback; writes
 //!   `docs/interop.md`.
+//! - `cargo xtask bench server`: `sealpost serve` against real peers; docs/performance.md.
 
 #![forbid(unsafe_code)]
 // A development tool: a panic here is a bug report with a backtrace, not a crash of a server.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod bench;
 mod certs;
 mod ci;
 mod fuzz;
@@ -42,6 +44,8 @@ enum Command {
     /// Run real peers (Postfix, swaks, openssl, gnutls-cli, testssl, msmtp, smtplib)
     /// against `sealpost serve` on loopback and write docs/interop.md.
     Interop(interop::InteropArgs),
+    /// Benchmarks of whole processes against real peers (not part of CI).
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
         Command::Fuzz(args) => fuzz::run(&mut sh, args),
         Command::Certs(args) => certs::run(&mut sh, args),
         Command::Interop(args) => interop::run(&mut sh, args),
+        Command::Bench(args) => bench::run(&mut sh, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

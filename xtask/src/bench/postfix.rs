@@ -1,0 +1,243 @@
+//! A private Postfix instance, the reference MTA of the durable and TLS runs: its own
+//! configuration, queue and data folders in a scratch folder, smtpd on a free loopback
+//! port, started as root with `postfix -c DIR start` and stopped when dropped.
+//!
+//! What it does with mail, chosen per run:
+//! - [`Disposition::Hold`]: every recipient triggers the HOLD action, so the cleanup
+//!   server writes the message to the queue (fsync) before smtpd answers 250, and the
+//!   queue manager never touches it again: "accepted into its queue", nothing more.
+//! - [`Disposition::Discard`]: the DISCARD action, for the TLS runs (the counterpart of
+//!   `sealpost serve --handler discard`).
+//!
+//! `in_flow_delay = 0`: Postfix otherwise slows down clients when mail arrives faster than
+//! it is delivered, which is always the case when nothing is delivered.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use super::procs::{free_port, wait_for_port};
+use crate::install;
+use crate::sh::Sh;
+
+/// What the instance does with accepted mail.
+#[derive(Clone, Copy)]
+pub(crate) enum Disposition {
+    Hold,
+    Discard,
+}
+
+/// A running private Postfix.
+pub(crate) struct Postfix {
+    dir: PathBuf,
+    pub(crate) addr: SocketAddr,
+    running: bool,
+}
+
+/// The services a smtpd-only instance needs (Debian's master.cf without the delivery
+/// agents and pipes; nothing chrooted).
+const MASTER_CF: &str = "\
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+";
+
+/// The instance's `main.cf`: everything below `dir`, smtpd only, every recipient in
+/// `y.test` accepted from loopback and given the disposition's action.
+pub(crate) fn main_cf(
+    dir: &str,
+    disposition: Disposition,
+    tls: Option<&(String, String)>,
+) -> String {
+    let action = match disposition {
+        Disposition::Hold => "HOLD",
+        Disposition::Discard => "DISCARD",
+    };
+    let mut main_cf = format!(
+        "compatibility_level = 3.6\n\
+         config_directory = {dir}/etc\n\
+         queue_directory = {dir}/queue\n\
+         data_directory = {dir}/data\n\
+         maillog_file = {dir}/maillog\n\
+         maillog_file_prefixes = {dir}\n\
+         inet_interfaces = 127.0.0.1\n\
+         inet_protocols = ipv4\n\
+         myhostname = postfix.test\n\
+         mydestination =\n\
+         mynetworks = 127.0.0.0/8\n\
+         relay_domains = y.test\n\
+         alias_maps =\n\
+         in_flow_delay = 0\n\
+         smtpd_relay_restrictions = permit_mynetworks, reject\n\
+         smtpd_recipient_restrictions = check_recipient_access static:{action}, permit_mynetworks, reject\n"
+    );
+    if let Some((cert, key)) = tls {
+        main_cf.push_str(&format!(
+            "smtpd_tls_security_level = may\n\
+             smtpd_tls_cert_file = {cert}\n\
+             smtpd_tls_key_file = {key}\n\
+             smtpd_tls_loglevel = 0\n"
+        ));
+    }
+    main_cf
+}
+
+/// Installs Postfix (which brings smtp-source and smtp-sink) if it is missing.
+pub(crate) fn ensure_installed(sh: &mut Sh) -> Result<()> {
+    // The Postfix programs live in /usr/sbin, which a non-login shell may not search.
+    sh.add_path(PathBuf::from("/usr/sbin"));
+    let present = |sh: &Sh| {
+        ["smtp-source", "smtp-sink", "postfix", "postconf", "postsuper"]
+            .iter()
+            .all(|p| sh.probe(sh.cmd("sh").args(["-c", &format!("command -v {p}")])))
+    };
+    if present(sh) {
+        return Ok(());
+    }
+    println!("Postfix (smtpd, smtp-source, smtp-sink) is missing: installing the Debian package");
+    let mut preseed = sh.cmd("debconf-set-selections");
+    preseed.stdin(Stdio::piped());
+    let mut child = preseed.spawn().context("cannot run debconf-set-selections")?;
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().context("no stdin")?;
+        stdin.write_all(b"postfix postfix/main_mailer_type select No configuration\n")?;
+    }
+    if !child.wait()?.success() {
+        bail!("debconf-set-selections failed");
+    }
+    install::apt_install(sh, &["postfix"])?;
+    if !present(sh) {
+        bail!("postfix is installed but smtp-source, smtp-sink or postfix are still missing");
+    }
+    Ok(())
+}
+
+/// The Postfix version (`mail_version`).
+pub(crate) fn version(sh: &Sh) -> Result<String> {
+    Ok(sh.read(sh.cmd("postconf").args(["-d", "-h", "mail_version"]))?.trim().to_owned())
+}
+
+impl Postfix {
+    /// Configures and starts an instance in `dir` (created empty); `tls` is the
+    /// certificate chain and key for STARTTLS.
+    pub(crate) fn start(
+        sh: &Sh,
+        dir: &Path,
+        disposition: Disposition,
+        tls: Option<(&Path, &Path)>,
+    ) -> Result<Postfix> {
+        let _ = std::fs::remove_dir_all(dir);
+        for sub in ["etc", "queue", "data"] {
+            std::fs::create_dir_all(dir.join(sub))?;
+        }
+        let addr: SocketAddr = ([127, 0, 0, 1], free_port()?).into();
+        let tls = tls.map(|(cert, key)| (cert.display().to_string(), key.display().to_string()));
+        let main_cf = main_cf(&dir.display().to_string(), disposition, tls.as_ref());
+        std::fs::write(dir.join("etc/main.cf"), main_cf)?;
+        let smtpd = format!("{addr} inet n - n - - smtpd\n");
+        std::fs::write(dir.join("etc/master.cf"), smtpd + MASTER_CF)?;
+        sh.run(sh.cmd("chown").args(["-R", "postfix"]).arg(dir.join("data")))?;
+        let etc = dir.join("etc");
+        // postfix(1) reports configuration errors only to a terminal or syslog: script(1)
+        // gives it a terminal whose output lands in the error message.
+        let start = format!("postfix -c {} start", etc.display());
+        let out = sh
+            .cmd("script")
+            .args(["-qec", &start, "/dev/null"])
+            .stdin(Stdio::null())
+            .output()
+            .context("cannot run script(1) (util-linux)")?;
+        let instance = Postfix { dir: dir.to_owned(), addr, running: true };
+        if !out.status.success() {
+            bail!(
+                "`{start}` failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                instance.log_tail()
+            );
+        }
+        wait_for_port(addr, "postfix smtpd").map_err(|e| e.context(instance.log_tail()))?;
+        Ok(instance)
+    }
+
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.join("maillog")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().rev().take(20).collect();
+        let tail: Vec<&str> = lines.into_iter().rev().collect();
+        format!("\nlast lines of {}/maillog:\n{}", self.dir.display(), tail.join("\n"))
+    }
+
+    /// Messages in the hold queue.
+    pub(crate) fn held(&self) -> Result<usize> {
+        let hold = self.dir.join("queue/hold");
+        Ok(std::fs::read_dir(&hold).with_context(|| hold.display().to_string())?.count())
+    }
+
+    /// `postfix stop`, then waits for the master process to be gone.
+    pub(crate) fn stop(mut self) -> Result<()> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<()> {
+        if !self.running {
+            return Ok(());
+        }
+        self.running = false;
+        let pid_file = self.dir.join("queue/pid/master.pid");
+        let pid = std::fs::read_to_string(&pid_file).unwrap_or_default().trim().to_owned();
+        let etc = self.dir.join("etc");
+        let stopped = std::process::Command::new("postfix")
+            .arg("-c")
+            .arg(&etc)
+            .arg("stop")
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .stdout(Stdio::null())
+            .status();
+        if !stopped.is_ok_and(|s| s.success()) {
+            bail!("`postfix -c {} stop` failed", etc.display());
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !pid.is_empty() && alive(&pid) {
+            if Instant::now() > deadline {
+                bail!("the Postfix master (pid {pid}) still runs 20 s after `postfix stop`");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+}
+
+/// True while process `pid` exists and is not a zombie (a daemon whose parent does not
+/// reap it stays one).
+fn alive(pid: &str) -> bool {
+    let stat = std::fs::read_to_string(Path::new("/proc").join(pid).join("stat"));
+    // The state follows the command name, which is in parentheses.
+    stat.is_ok_and(|s| s.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')))
+}
+
+impl Drop for Postfix {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown() {
+            eprintln!("warning: {e:#}");
+        }
+    }
+}
