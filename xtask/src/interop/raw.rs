@@ -172,11 +172,35 @@ fn smuggle(
     Ok(codes(&c.rest()?))
 }
 
+/// The end-of-data confusions of attacks.md that contain a bare CR or LF: the default
+/// (`Reject`) drains to the real end and refuses the whole transfer.
+const BARE: [(&str, &[u8]); 10] = [
+    ("lf", b"\n.\n"),
+    ("cr", b"\r.\r"),
+    ("cr-lf", b"\r.\n"),
+    ("lf-cr", b"\n.\r"),
+    ("lf-crlf", b"\n.\r\n"),
+    ("crlf-lf", b"\r\n.\n"),
+    ("cr-crlf", b"\r.\r\n"),
+    ("crlf-cr", b"\r\n.\r"),
+    ("crlf-cr-crlf", b"\r\n.\r\r\n"),
+    ("cr-crlf-cr-crlf", b"\r\r\n.\r\r\n"),
+];
+
+/// The confusions without a bare line ending: the dot line is not the end of data (a NUL
+/// is in it), so the text after it is content, and the message ends at the real end.
+const NUL: [(&str, &[u8]); 2] = [("nul-dot", b"\r\n\x00.\r\n"), ("dot-nul", b"\r\n.\x00\r\n")];
+
+fn shown(sequence: &[u8]) -> String {
+    String::from_utf8_lossy(sequence).replace('\n', "\\n").replace('\r', "\\r").replace('\0', "\\0")
+}
+
 pub(crate) fn run(suite: &mut Suite<'_>) {
-    for (name, sequence) in [("lf", &b"\n.\n"[..]), ("cr", &b"\r\n.\r"[..])] {
-        let shown = String::from_utf8_lossy(sequence).replace('\n', "\\n").replace('\r', "\\r");
-        let case =
-            format!("SMTP smuggling: body `{shown}` + a second transaction, one write and three");
+    for (name, sequence) in BARE {
+        let case = format!(
+            "SMTP smuggling: body `{}` + a second transaction, one write and three",
+            shown(sequence)
+        );
         suite.case(
             PEER,
             &case,
@@ -201,33 +225,40 @@ pub(crate) fn run(suite: &mut Suite<'_>) {
         );
     }
 
-    suite.case(
-        PEER,
-        "control: body `\\r\\n\\0.\\r\\n` + a second transaction (no bare CR/LF)",
-        "250 then 221; exactly one message per send, holding the smuggled commands as text; \
-         nothing for the smuggled recipient",
-        |ctx| {
-            for split in [false, true] {
-                let got =
-                    smuggle(ctx.server.mx, b"\r\n\x00.\r\n", "raw-nul", "raw-nul-victim", split)?;
-                if got != [250, 221] {
-                    bail!("replies {got:?} (split={split}), expected [250, 221]");
+    for (name, sequence) in NUL {
+        let case =
+            format!("control: body `{}` + a second transaction (no bare CR/LF)", shown(sequence));
+        suite.case(
+            PEER,
+            &case,
+            "250 then 221; exactly one message per send, holding the smuggled commands as \
+             text; nothing for the smuggled recipient",
+            |ctx| {
+                let (rcpt, victim) = (format!("raw-{name}"), format!("raw-{name}-victim"));
+                for split in [false, true] {
+                    let got = smuggle(ctx.server.mx, sequence, &rcpt, &victim, split)?;
+                    if got != [250, 221] {
+                        bail!("replies {got:?} (split={split}), expected [250, 221]");
+                    }
                 }
-            }
-            let stored =
-                ctx.server.mailbox("raw-nul").with_marker("MAIL FROM:<smuggled@x.test>\r\n")?;
-            let victim = ctx.server.mailbox("raw-nul-victim").count();
-            if stored.len() != 2 || ctx.server.mailbox("raw-nul").count() != 2 || victim != 0 {
-                bail!(
-                    "{} message(s) with the smuggled text, {victim} for the victim",
-                    stored.len()
-                );
-            }
-            Ok(String::from(
-                "[250, 221] both ways; 2 messages with the smuggled text as content; victim: none",
-            ))
-        },
-    );
+                let stored =
+                    ctx.server.mailbox(&rcpt).with_marker("MAIL FROM:<smuggled@x.test>\r\n")?;
+                let all = ctx.server.mailbox(&rcpt).count();
+                let victim = ctx.server.mailbox(&victim).count();
+                if stored.len() != 2 || all != 2 || victim != 0 {
+                    bail!(
+                        "{} message(s) with the smuggled text ({all} in all), {victim} for \
+                         the victim",
+                        stored.len()
+                    );
+                }
+                Ok(String::from(
+                    "[250, 221] both ways; 2 messages with the smuggled text as content; \
+                     victim: none",
+                ))
+            },
+        );
+    }
 
     suite.case(
         PEER,
@@ -244,6 +275,96 @@ pub(crate) fn run(suite: &mut Suite<'_>) {
                 bail!("replies {:?}, expected [554] then close", codes(&rest));
             }
             Ok(format!("{}, then closed", rest[0].text.trim_end()))
+        },
+    );
+
+    suite.case(
+        PEER,
+        "STARTTLS injection: `EHLO a` | `STARTTLS` + AUTH PLAIN + MAIL + RCPT in one write",
+        "554 and close: none of the injected commands executed",
+        |ctx| {
+            let mut c = Raw::connect(ctx.server.mx)?;
+            c.expect(220)?;
+            c.send(b"EHLO a\r\n")?;
+            c.expect(250)?;
+            let payload = base64(format!("\0{USER}\0{PASSWORD}").as_bytes());
+            c.send(
+                format!(
+                    "STARTTLS\r\nAUTH PLAIN {payload}\r\nMAIL FROM:<x@y.test>\r\n\
+                     RCPT TO:<raw-inject@mail.test>\r\n"
+                )
+                .as_bytes(),
+            )?;
+            let rest = c.rest()?;
+            if codes(&rest) != [554] {
+                bail!("replies {:?}, expected [554] then close", codes(&rest));
+            }
+            Ok(format!("{}, then closed", rest[0].text.trim_end()))
+        },
+    );
+
+    suite.case(
+        PEER,
+        "STARTTLS with bare LFs: `EHLO a` | `STARTTLS\\nRSET\\n` | `NOOP\\r\\n` | `QUIT\\r\\n`",
+        "a bare LF ends no line: `STARTTLS\\nRSET\\nNOOP` is one line, answered by one \
+         500 5.5.2 (no 220, no 250 for RSET or NOOP); then QUIT gets 221",
+        |ctx| {
+            let mut c = Raw::connect(ctx.server.mx)?;
+            c.expect(220)?;
+            c.send(b"EHLO a\r\n")?;
+            c.expect(250)?;
+            c.send(b"STARTTLS\nRSET\n")?;
+            std::thread::sleep(Duration::from_millis(100));
+            c.send(b"NOOP\r\n")?;
+            let refused = c.expect(500)?;
+            if !refused.text.starts_with("500 5.5.2 ") {
+                bail!("expected 500 5.5.2: {}", refused.text.trim_end());
+            }
+            c.send(b"QUIT\r\n")?;
+            let rest = c.rest()?;
+            if codes(&rest) != [221] {
+                bail!("after the refused line: replies {:?}, expected [221]", codes(&rest));
+            }
+            Ok(format!("{}; then 221", refused.text.trim_end()))
+        },
+    );
+
+    suite.case(
+        PEER,
+        "end of data: `.` CRLF straight after 354, then a message whose first line is `..x`",
+        "the empty message (only the added headers) and a message whose body is `.x`",
+        |ctx| {
+            let mut c = Raw::connect(ctx.server.mx)?;
+            c.expect(220)?;
+            c.send(b"EHLO a\r\n")?;
+            c.expect(250)?;
+            for body in [&b".\r\n"[..], b"..x\r\n.\r\n"] {
+                c.send(b"MAIL FROM:<a@attacker.test>\r\nRCPT TO:<raw-dots@mail.test>\r\nDATA\r\n")?;
+                for code in [250, 250, 354] {
+                    c.expect(code)?;
+                }
+                c.send(body)?;
+                c.expect(250)?;
+            }
+            c.send(b"QUIT\r\n")?;
+            c.expect(221)?;
+            let stored = ctx.server.mailbox("raw-dots").messages()?;
+            let texts: Vec<String> = stored.iter().map(|m| m.text()).collect();
+            // The empty message is nothing but the trace headers the server adds.
+            let only_trace = |t: &str| {
+                t.split_terminator("\r\n").all(|line| {
+                    line.starts_with("Return-Path: ")
+                        || line.starts_with("Received: ")
+                        || line.starts_with([' ', '\t'])
+                })
+            };
+            let empty = texts.iter().filter(|t| only_trace(t)).count();
+            let dot =
+                texts.iter().filter(|t| t.ends_with("\r\n.x\r\n") && !t.contains("..x")).count();
+            if texts.len() != 2 || empty != 1 || dot != 1 {
+                bail!("stored {texts:?}: expected one empty message and one ending in `.x`");
+            }
+            Ok(String::from("2 messages: one with only the trace headers, one ending in `.x`"))
         },
     );
 
