@@ -10,9 +10,10 @@
 //!   is no recipient list, or when the list holds it (compared after the folding
 //!   described in [`crate::maildir`]); otherwise "550 5.1.1 User unknown". Its mail goes
 //!   to `maildir/<domain>/<local>/`, created on first delivery.
-//! - Any other recipient is accepted only in an authenticated session, and queued in
-//!   `queue/` (see [`crate::queue`]); without AUTH it gets "550 5.7.1 Relaying denied".
-//!   This server is never an open relay.
+//! - Any other recipient is accepted only in an authenticated session, or from a client
+//!   whose TLS certificate is listed in [`MtaConfig::relay_client_certs`] (Postfix's
+//!   `relay_clientcerts`), and queued in `queue/` (see [`crate::queue`]); otherwise it
+//!   gets "550 5.7.1 Relaying denied". This server is never an open relay.
 //! - A message is acknowledged only when every destination is durable (see
 //!   [`MtaSink`]); anything else is "451 4.3.0".
 //!
@@ -67,6 +68,12 @@ pub struct MtaConfig {
     pub users: Option<Arc<Users>>,
     /// The host name in Maildir file names. Defaults to this machine's name.
     pub hostname: String,
+    /// SHA-256 fingerprints of client certificates (of the whole certificate or of its
+    /// SubjectPublicKeyInfo) whose sessions may relay without AUTH, as Postfix's
+    /// `relay_clientcerts`. The listener must ask for client certificates
+    /// ([`ClientAuth`](sealpost_starttls::ClientAuth) other than `Off`). A match needs
+    /// no CA: the fingerprint is the identity.
+    pub relay_client_certs: Vec<[u8; 32]>,
 }
 
 impl MtaConfig {
@@ -79,6 +86,7 @@ impl MtaConfig {
             recipients: None,
             users: None,
             hostname: maildir::system_hostname(),
+            relay_client_certs: Vec::new(),
         }
     }
 }
@@ -95,6 +103,8 @@ pub struct MtaHandler {
     /// Password checks running at once: each argon2 run takes ~19 MiB and a core, so an
     /// AUTH flood must queue here rather than exhaust memory on the blocking pool.
     auth_slots: Arc<Semaphore>,
+    /// Certificate and SPKI fingerprints that may relay.
+    relay_certs: HashSet<[u8; 32]>,
 }
 
 /// Where a recipient's mail goes.
@@ -164,6 +174,7 @@ impl MtaHandler {
             recipients,
             users: config.users,
             auth_slots: Arc::new(Semaphore::new(cores)),
+            relay_certs: config.relay_client_certs.into_iter().collect(),
         })
     }
 
@@ -184,6 +195,19 @@ impl MtaHandler {
             other => other.to_string(),
         };
         self.domains.iter().find(|d| d.eq_ignore_ascii_case(&name)).map(String::as_str)
+    }
+
+    /// Whether this session may send mail to other domains: it authenticated, or its
+    /// client certificate (or that certificate's key) is listed.
+    fn may_relay(&self, info: &SessionInfo) -> bool {
+        if info.user.is_some() {
+            return true;
+        }
+        let Some(peer) = info.tls.as_ref().and_then(|tls| tls.peer.as_ref()) else {
+            return false;
+        };
+        self.relay_certs.contains(&peer.cert_sha256)
+            || peer.spki_sha256.is_some_and(|spki| self.relay_certs.contains(&spki))
     }
 
     /// Where mail for `path` goes, or why it is refused (relaying is decided by the
@@ -230,7 +254,7 @@ impl Handler for MtaHandler {
     ) -> Verdict {
         match self.route(forward_path) {
             Ok(Route::Local(_)) => Verdict::Accept,
-            Ok(Route::Relay) if info.user.is_some() => Verdict::Accept,
+            Ok(Route::Relay) if self.may_relay(info) => Verdict::Accept,
             Ok(Route::Relay) => relaying_denied(),
             Err(verdict) => verdict,
         }
@@ -250,8 +274,9 @@ impl Handler for MtaHandler {
             match self.route(path)? {
                 Route::Local(root) if !plan.maildirs.contains(&root) => plan.maildirs.push(root),
                 Route::Local(_) => {}
-                // RCPT checked this; the session cannot lose its user within a transaction.
-                Route::Relay if info.user.is_none() => return Err(relaying_denied()),
+                // RCPT checked this; a session cannot lose its user or its certificate
+                // within a transaction, but the check costs nothing.
+                Route::Relay if !self.may_relay(info) => return Err(relaying_denied()),
                 Route::Relay => relayed.push(i),
             }
         }

@@ -141,6 +141,78 @@ async fn relaying_without_auth_is_denied_and_nothing_is_stored() {
     server.stop().await;
 }
 
+/// The SHA-256 of the test client certificate, and of its SubjectPublicKeyInfo.
+fn client_cert_fingerprints() -> ([u8; 32], [u8; 32]) {
+    let chain = sealpost_starttls::read_chain(&support::pki("client-chain.pem")).unwrap();
+    let cert = sealpost_starttls::sha256(chain[0].as_ref());
+    (cert, sealpost_starttls::spki_sha256(&chain[0]).unwrap())
+}
+
+/// One relay attempt over STARTTLS, with or without the client certificate; the reply
+/// to RCPT TO a foreign domain.
+async fn relay_attempt(server: &support::Running, with_cert: bool) -> u16 {
+    let mut c = Client::connect(server.addr(Role::Mx)).await;
+    if with_cert {
+        c.starttls_with_client_cert().await;
+    } else {
+        c.starttls().await;
+    }
+    // EHLO is a synchronisation point (RFC 2920): nothing may follow it in the same write.
+    c.send(b"EHLO client.test\r\n").await;
+    c.expect(250).await;
+    c.send(b"MAIL FROM:<s@client.test>\r\nRCPT TO:<x@elsewhere.test>\r\n").await;
+    c.expect(250).await;
+    let reply = c.reply().await.unwrap();
+    let code = reply.code().get();
+    if code == 250 {
+        c.send(b"DATA\r\n").await;
+        c.expect(354).await;
+        c.send(MESSAGE).await;
+        c.expect(250).await;
+    } else {
+        assert_eq!(reply.enhanced_status().unwrap().to_string(), "5.7.1", "{reply}");
+    }
+    code
+}
+
+#[tokio::test]
+async fn a_listed_client_certificate_may_relay_without_auth() {
+    let (cert, spki) = client_cert_fingerprints();
+    for (name, listed) in [("cert", cert), ("spki", spki)] {
+        let dir = TempDir::new(&format!("certrelay-{name}"));
+        let server = start(dir.path(), |c| c.relay_client_certs = vec![listed]).await;
+        // The listed certificate relays; the message is queued without a user.
+        assert_eq!(relay_attempt(&server, true).await, 250, "{name}");
+        let queue = files(&dir.path().join("queue"));
+        assert_eq!(queue.len(), 2, "{queue:?}");
+        let envelope = QueueEnvelope::from_json(&std::fs::read(&queue[1]).unwrap()).unwrap();
+        assert_eq!(envelope.user, None);
+        assert_eq!(envelope.recipients[0].address, "x@elsewhere.test");
+        // TLS without a certificate does not.
+        assert_eq!(relay_attempt(&server, false).await, 550, "{name}");
+        assert_eq!(files(&dir.path().join("queue")).len(), 2);
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn an_unlisted_client_certificate_may_not_relay() {
+    let dir = TempDir::new("certrelay-other");
+    // The server's own certificate is listed, not the client's.
+    let chain = sealpost_starttls::read_chain(&support::pki("server-chain.pem")).unwrap();
+    let other = sealpost_starttls::sha256(chain[0].as_ref());
+    assert_ne!(other, client_cert_fingerprints().0);
+    let server = start(dir.path(), |c| c.relay_client_certs = vec![other]).await;
+    assert_eq!(relay_attempt(&server, true).await, 550);
+    // And with nothing listed, a certificate alone never relays.
+    server.stop().await;
+    let dir = TempDir::new("certrelay-none");
+    let server = start(dir.path(), |_| {}).await;
+    assert_eq!(relay_attempt(&server, true).await, 550);
+    assert!(files(&dir.path().join("queue")).is_empty());
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn authenticated_mail_for_other_domains_is_queued_with_its_envelope() {
     let dir = TempDir::new("queue");

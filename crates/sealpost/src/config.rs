@@ -28,6 +28,9 @@ pub(crate) struct FileConfig {
     pub(crate) recipients: Option<Vec<String>>,
     /// The users file for AUTH (see `sealpost user add`).
     pub(crate) users: Option<PathBuf>,
+    /// SHA-256 fingerprints (of a client certificate or of its public key) whose TLS
+    /// sessions may relay without AUTH.
+    pub(crate) relay_client_certs: Option<Vec<String>>,
     /// What happens to accepted messages.
     pub(crate) handler: Option<HandlerKind>,
     /// Server certificates.

@@ -54,6 +54,7 @@ async fn serve(plan: ServePlan) -> anyhow::Result<()> {
             let mut config = MtaConfig::new(plan.data_dir.clone(), plan.domains.clone());
             config.recipients = plan.recipients.clone();
             config.users = users;
+            config.relay_client_certs.clone_from(&plan.relay_client_certs);
             let handler = MtaHandler::new(config).with_context(|| {
                 format!("cannot set up delivery under {}", plan.data_dir.display())
             })?;

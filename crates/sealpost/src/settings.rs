@@ -156,6 +156,8 @@ pub(crate) struct ServePlan {
     pub(crate) recipients: Option<Vec<String>>,
     /// The users file.
     pub(crate) users: UsersFile,
+    /// Client certificate (or SPKI) fingerprints that may relay without AUTH.
+    pub(crate) relay_client_certs: Vec<[u8; 32]>,
     /// What happens to accepted mail.
     pub(crate) handler: HandlerKind,
     /// TLS.
@@ -205,8 +207,17 @@ impl ServePlan {
             None => UsersFile::Default(data_dir.join("users")),
         };
 
+        let relay_client_certs = relay_client_certs(file)?;
         let certificates = certificates(args, file, &hostname)?;
         let listeners = listeners(args, file)?;
+        if !relay_client_certs.is_empty()
+            && listeners.iter().all(|l| l.client_certs == ClientCerts::Off)
+        {
+            anyhow::bail!(
+                "relay_client_certs is set but no listener asks for client certificates: \
+                 set client_certificates = \"optional\" (or another mode) on a listener"
+            );
+        }
         let settings = server_settings(args, file, hostname)?;
 
         Ok(ServePlan {
@@ -214,12 +225,44 @@ impl ServePlan {
             domains,
             recipients,
             users,
+            relay_client_certs,
             handler: args.handler.or(file.handler).unwrap_or_default(),
             certificates,
             listeners,
             settings,
         })
     }
+}
+
+/// `relay_client_certs`: each entry 64 hexadecimal digits, with or without colons (the form
+/// `sealpost cert self-signed` and `openssl x509 -fingerprint -sha256` print).
+fn relay_client_certs(file: &FileConfig) -> anyhow::Result<Vec<[u8; 32]>> {
+    let Some(list) = &file.relay_client_certs else { return Ok(Vec::new()) };
+    list.iter()
+        .map(|entry| {
+            parse_sha256(entry).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "invalid fingerprint `{entry}` in relay_client_certs: expected a SHA-256 \
+                     as 64 hexadecimal digits (colons allowed), for instance from \
+                     `openssl x509 -in client.pem -noout -fingerprint -sha256`"
+                )
+            })
+        })
+        .collect()
+}
+
+/// 32 octets from hexadecimal, colons ignored.
+fn parse_sha256(text: &str) -> Option<[u8; 32]> {
+    let digits: Vec<u8> = text.trim().bytes().filter(|b| *b != b':').collect();
+    if digits.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in digits.chunks(2).enumerate() {
+        let pair = std::str::from_utf8(pair).ok()?;
+        out[i] = u8::from_str_radix(pair, 16).ok()?;
+    }
+    Some(out)
 }
 
 /// A domain name as the codec accepts it, in lower case. The host name goes into the
@@ -575,6 +618,38 @@ mod tests {
     }
 
     #[test]
+    fn relay_client_certs_take_both_fingerprint_forms_and_need_a_listener_that_asks() {
+        let colons = "AB:".repeat(31) + "AB";
+        let plain = "0123456789abcdef".repeat(4);
+        let plan = resolve(
+            &[],
+            &format!(
+                "relay_client_certs = [\"{colons}\", \"{plain}\"]\n\
+                 [listeners.smtp]\nclient_certificates = \"optional\"\n"
+            ),
+        )
+        .unwrap();
+        assert_eq!(plan.relay_client_certs[0], [0xab; 32]);
+        assert_eq!(
+            plan.relay_client_certs[1][..8],
+            [0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef]
+        );
+        assert!(resolve(&[], "").unwrap().relay_client_certs.is_empty());
+        let err = error(&[], &format!("relay_client_certs = [\"{plain}\"]\n"));
+        assert!(err.contains("no listener asks for client certificates"), "{err}");
+        for bad in ["abcd", &"g".repeat(64), &format!("{plain}00")] {
+            let err = error(
+                &[],
+                &format!(
+                    "relay_client_certs = [\"{bad}\"]\n\
+                     [listeners.smtp]\nclient_certificates = \"optional\"\n"
+                ),
+            );
+            assert!(err.contains("invalid fingerprint") && err.contains("64 hexadecimal"), "{err}");
+        }
+    }
+
+    #[test]
     fn bad_values_are_refused_with_what_to_fix() {
         let table: &[(&[&str], &str, &str)] = &[
             (&["--hostname", "bad host"], "", "invalid host name `bad host`"),
@@ -635,6 +710,8 @@ mod tests {
         assert_eq!(complete.domains, ["example.org", "mx.example.org"]);
         assert_eq!(complete.recipients.as_ref().map(Vec::len), Some(3));
         assert_eq!(complete.users, UsersFile::Given("/etc/sealpost/users".into()));
+        assert_eq!(complete.relay_client_certs.len(), 1);
+        assert_eq!(complete.relay_client_certs[0][..2], [0x3a, 0x6c]);
         assert_eq!(complete.certificates.sni.len(), 1);
         let addrs: Vec<_> = complete.listeners.iter().map(|l| l.addr.to_string()).collect();
         assert_eq!(addrs, ["0.0.0.0:25", "0.0.0.0:587", "0.0.0.0:465"]);

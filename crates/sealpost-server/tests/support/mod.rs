@@ -70,10 +70,10 @@ pub(crate) fn delivered(data: &Path, domain: &str, user: &str) -> Vec<u8> {
     std::fs::read(&new[0]).unwrap()
 }
 
-fn tls_server() -> TlsServer {
+fn tls_server(client_auth: ClientAuth) -> TlsServer {
     let files = CertificateFiles::new(pki("server-chain.pem"), pki("server-key.pem"));
     let store = Arc::new(CertStore::load(files, vec![]).unwrap());
-    TlsServer::new(store, ClientAuth::Off).unwrap()
+    TlsServer::new(store, client_auth).unwrap()
 }
 
 /// A running server with an MtaHandler over `data`; users alice/secret and bob/hunter2.
@@ -113,8 +113,10 @@ pub(crate) async fn start(data: &Path, adjust: impl FnOnce(&mut MtaConfig)) -> R
     let handler = Arc::new(MtaHandler::new(config).unwrap());
     let local: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let listeners = vec![
-        ListenerConfig::new(local, Role::Mx, Some(tls_server())),
-        ListenerConfig::new(local, Role::Submission, Some(tls_server())),
+        // The MX listener asks for client certificates (any issuer), as a relay by
+        // certificate fingerprint needs.
+        ListenerConfig::new(local, Role::Mx, Some(tls_server(ClientAuth::Optional))),
+        ListenerConfig::new(local, Role::Submission, Some(tls_server(ClientAuth::Off))),
     ];
     let server =
         BoundServer::bind(handler, ServerSettings::new("mx.mail.test"), listeners).await.unwrap();
@@ -198,11 +200,20 @@ impl Client {
     }
 
     pub(crate) async fn starttls(&mut self) {
+        self.starttls_with(connector()).await;
+    }
+
+    /// STARTTLS presenting the test PKI's client certificate (`client-chain.pem`).
+    pub(crate) async fn starttls_with_client_cert(&mut self) {
+        self.starttls_with(client_cert_connector()).await;
+    }
+
+    async fn starttls_with(&mut self, connector: sealpost_starttls::tokio_rustls::TlsConnector) {
         self.send(b"STARTTLS\r\n").await;
         self.expect(220).await;
         assert!(self.input.is_empty());
         let tcp = self.stream.take().unwrap().into_plain().unwrap();
-        let tls = connector().connect(server_name(), tcp).await.unwrap();
+        let tls = connector.connect(server_name(), tcp).await.unwrap();
         self.stream = Some(MaybeTls::from(tls));
     }
 
@@ -233,17 +244,30 @@ fn server_name() -> ServerName<'static> {
     ServerName::try_from("mail.test").unwrap()
 }
 
-fn connector() -> sealpost_starttls::tokio_rustls::TlsConnector {
+fn client_config() -> sealpost_starttls::rustls::ConfigBuilder<
+    sealpost_starttls::rustls::ClientConfig,
+    sealpost_starttls::rustls::client::WantsClientCert,
+> {
     let mut roots = RootCertStore::empty();
     for cert in read_chain(&pki("ca-bundle.pem")).unwrap() {
         roots.add(cert).unwrap();
     }
     let provider = Arc::new(sealpost_starttls::rustls::crypto::ring::default_provider());
-    let config = sealpost_starttls::rustls::ClientConfig::builder_with_provider(provider)
+    sealpost_starttls::rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_root_certificates(roots)
-        .with_no_client_auth();
+}
+
+fn connector() -> sealpost_starttls::tokio_rustls::TlsConnector {
+    let config = client_config().with_no_client_auth();
+    sealpost_starttls::tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+fn client_cert_connector() -> sealpost_starttls::tokio_rustls::TlsConnector {
+    let chain = read_chain(&pki("client-chain.pem")).unwrap();
+    let key = sealpost_starttls::read_key(&pki("client-key.pem")).unwrap();
+    let config = client_config().with_client_auth_cert(chain, key).unwrap();
     sealpost_starttls::tokio_rustls::TlsConnector::from(Arc::new(config))
 }
 
