@@ -13,6 +13,7 @@
 
 pub mod discard;
 mod driver;
+pub mod filter;
 mod handler;
 pub mod headers;
 mod limits;

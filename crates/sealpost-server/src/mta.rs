@@ -33,6 +33,7 @@ use sealpost_codec::sasl::Credentials;
 use sealpost_codec::{DomainPart, ForwardPath, Mailbox, Mechanism, RcptParameters};
 use tokio::sync::Semaphore;
 
+use crate::filter::MessageFilter;
 use crate::handler::{Envelope, Handler, SessionInfo, Verdict};
 use crate::maildir::{self, path_component};
 use crate::queue::{self, QueueEnvelope};
@@ -74,6 +75,9 @@ pub struct MtaConfig {
     /// ([`ClientAuth`](sealpost_starttls::ClientAuth) other than `Off`). A match needs
     /// no CA: the fingerprint is the identity.
     pub relay_client_certs: Vec<[u8; 32]>,
+    /// Looks at every message for the Maildirs before it is stored (to add a
+    /// verification result, or to store it encrypted); see [`crate::filter`].
+    pub filter: Option<Arc<dyn MessageFilter>>,
 }
 
 impl MtaConfig {
@@ -87,6 +91,7 @@ impl MtaConfig {
             users: None,
             hostname: maildir::system_hostname(),
             relay_client_certs: Vec::new(),
+            filter: None,
         }
     }
 }
@@ -109,8 +114,8 @@ pub struct MtaHandler {
 
 /// Where a recipient's mail goes.
 enum Route {
-    /// A Maildir root.
-    Local(PathBuf),
+    /// A Maildir root, and the address it belongs to (folded).
+    Local(PathBuf, String),
     /// The relay queue.
     Relay,
 }
@@ -157,6 +162,7 @@ impl MtaHandler {
             queue: config.data_dir.join("queue"),
             spool: config.data_dir.join("spool"),
             host: maildir::safe_host(&config.hostname),
+            filter: config.filter,
         };
         for dir in [&layout.maildir, &layout.queue, &layout.spool] {
             crate::store::create_private_dir(dir)?;
@@ -232,7 +238,9 @@ impl MtaHandler {
             return Err(Verdict::reject(550, (5, 1, 1), "User unknown"));
         }
         match (path_component(domain), path_component(&local)) {
-            (Some(d), Some(l)) => Ok(Route::Local(self.layout.maildir.join(d).join(l))),
+            (Some(d), Some(l)) => {
+                Ok(Route::Local(self.layout.maildir.join(d).join(l), fold(&local, domain)))
+            }
             _ => Err(Verdict::reject(553, (5, 1, 3), "Mailbox name not allowed")),
         }
     }
@@ -253,7 +261,7 @@ impl Handler for MtaHandler {
         _parameters: &RcptParameters<'_>,
     ) -> Verdict {
         match self.route(forward_path) {
-            Ok(Route::Local(_)) => Verdict::Accept,
+            Ok(Route::Local(..)) => Verdict::Accept,
             Ok(Route::Relay) if self.may_relay(info) => Verdict::Accept,
             Ok(Route::Relay) => relaying_denied(),
             Err(verdict) => verdict,
@@ -272,8 +280,11 @@ impl Handler for MtaHandler {
         let mut relayed = Vec::new();
         for (i, (path, _)) in envelope.recipients.iter().enumerate() {
             match self.route(path)? {
-                Route::Local(root) if !plan.maildirs.contains(&root) => plan.maildirs.push(root),
-                Route::Local(_) => {}
+                Route::Local(root, address) => {
+                    if !plan.maildirs.iter().any(|(r, _)| *r == root) {
+                        plan.maildirs.push((root, address));
+                    }
+                }
                 // RCPT checked this; a session cannot lose its user or its certificate
                 // within a transaction, but the check costs nothing.
                 Route::Relay if !self.may_relay(info) => return Err(relaying_denied()),

@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::filter::MessageFilter;
 use crate::handler::{MessageSink, Verdict};
 use crate::maildir;
 use crate::queue::{self, QueueEnvelope};
@@ -40,13 +41,16 @@ pub(crate) struct Layout {
     pub(crate) spool: PathBuf,
     /// The host name as it appears in Maildir file names.
     pub(crate) host: String,
+    /// Looks at messages for the Maildirs before they are stored.
+    pub(crate) filter: Option<Arc<dyn MessageFilter>>,
 }
 
 /// Where one message goes.
 #[derive(Debug, Default)]
 pub(crate) struct Plan {
-    /// Maildir roots (`maildir/<domain>/<local>`), without duplicates.
-    pub(crate) maildirs: Vec<PathBuf>,
+    /// Maildir roots (`maildir/<domain>/<local>`), without duplicates, each with its
+    /// address (`local@domain`, folded as the recipient list is).
+    pub(crate) maildirs: Vec<(PathBuf, String)>,
     /// The queue entry for relayed recipients, its `message_offset` still to be set.
     pub(crate) queue: Option<QueueEnvelope>,
     /// `Return-Path: <sender>\r\n`, written first when there are Maildirs.
@@ -215,12 +219,13 @@ fn deliver(
     size: u64,
     created: &mut Vec<PathBuf>,
 ) -> io::Result<()> {
-    let name = maildir::file_name(base, &layout.host, size);
-    for root in &plan.maildirs {
+    let versions = Versions::make(layout, plan, spool, size)?;
+    for ((root, _), (source, size)) in plan.maildirs.iter().zip(&versions.sources) {
+        let name = maildir::file_name(base, &layout.host, *size);
         maildir::ensure(&layout.maildir, root)?;
         let new = root.join("new");
         let target = new.join(&name);
-        place(spool, &target, &root.join("tmp").join(&name))?;
+        place(source, &target, &root.join("tmp").join(&name))?;
         created.push(target);
         sync_dir(&new)?;
     }
@@ -228,6 +233,66 @@ fn deliver(
         queue::commit(&layout.queue, spool, queued, created)?;
     }
     Ok(())
+}
+
+/// What each Maildir of a plan gets: the spool file itself, or a version a
+/// [`MessageFilter`] made, written next to it and fsynced. The versions are removed when
+/// this is dropped (the Maildirs hold links to them by then).
+struct Versions {
+    /// Per Maildir of the plan, in order: the file to place and its size.
+    sources: Vec<(PathBuf, u64)>,
+    /// Files written here.
+    written: Vec<PathBuf>,
+}
+
+impl Versions {
+    fn make(layout: &Layout, plan: &Plan, spool: &Path, size: u64) -> io::Result<Versions> {
+        let mut versions = Versions { sources: Vec::new(), written: Vec::new() };
+        let original = (spool.to_path_buf(), size);
+        let filter = match &layout.filter {
+            Some(filter) if !plan.maildirs.is_empty() => filter,
+            _ => {
+                versions.sources = vec![original; plan.maildirs.len()];
+                return Ok(versions);
+            }
+        };
+        let message = fs::read(spool)?;
+        let recipients: Vec<&str> = plan.maildirs.iter().map(|(_, a)| a.as_str()).collect();
+        let filtered = filter.filter(&message, &recipients)?;
+        let common = match &filtered.message {
+            Some(bytes) => versions.write(spool, "filtered", bytes)?,
+            None => original,
+        };
+        for (i, (_, address)) in plan.maildirs.iter().enumerate() {
+            let own = filtered.per_recipient.iter().find(|(r, _)| r == address);
+            let source = match own {
+                Some((_, bytes)) => versions.write(spool, &format!("r{i}"), bytes)?,
+                None => common.clone(),
+            };
+            versions.sources.push(source);
+        }
+        Ok(versions)
+    }
+
+    /// Writes `bytes` durably to `<spool>.<suffix>`.
+    fn write(&mut self, spool: &Path, suffix: &str, bytes: &[u8]) -> io::Result<(PathBuf, u64)> {
+        let mut name = spool.as_os_str().to_owned();
+        name.push(".");
+        name.push(suffix);
+        let path = PathBuf::from(name);
+        let file = create_new(&path)?;
+        self.written.push(path.clone());
+        finish_file(file, bytes)?;
+        Ok((path, bytes.len() as u64))
+    }
+}
+
+impl Drop for Versions {
+    fn drop(&mut self) {
+        for path in &self.written {
+            let _ = fs::remove_file(path);
+        }
+    }
 }
 
 /// Makes the complete, fsynced file `src` appear as `dst`, never replacing an existing
@@ -305,6 +370,7 @@ mod tests {
                 queue: self.0.join("queue"),
                 spool: self.0.join("spool"),
                 host: String::from("mx.test"),
+                filter: None,
             })
         }
     }
@@ -316,7 +382,10 @@ mod tests {
 
     fn plan(dir: &TempDir, users: &[&str]) -> Plan {
         Plan {
-            maildirs: users.iter().map(|u| dir.0.join("maildir/mail.test").join(u)).collect(),
+            maildirs: users
+                .iter()
+                .map(|u| (dir.0.join("maildir/mail.test").join(u), format!("{u}@mail.test")))
+                .collect(),
             queue: None,
             return_path: String::from("Return-Path: <a@b.test>\r\n"),
         }

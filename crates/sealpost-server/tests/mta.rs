@@ -403,3 +403,75 @@ async fn discard_handler_accepts_everything_and_stores_nothing() {
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
 }
+
+/// A filter for the tests: stamps every message, gives bob a version of his own, and
+/// fails on a message that asks for it.
+#[derive(Debug)]
+struct TestFilter;
+
+impl sealpost_server::filter::MessageFilter for TestFilter {
+    fn filter(
+        &self,
+        message: &[u8],
+        recipients: &[&str],
+    ) -> std::io::Result<sealpost_server::filter::Filtered> {
+        let text = String::from_utf8_lossy(message);
+        if text.contains("Subject: fail me") {
+            return Err(std::io::Error::other("the test filter refuses this message"));
+        }
+        let stamp = format!("X-Filtered-For: {}\r\n", recipients.join(","));
+        let stamped = sealpost_server::headers::insert_trace_header(message, &stamp);
+        let mut out = sealpost_server::filter::Filtered::replace(stamped);
+        if recipients.contains(&"bob@mail.test") {
+            out = out.with_recipient(
+                "bob@mail.test",
+                b"Subject: for bob only\r\n\r\nsealed\r\n".to_vec(),
+            );
+        }
+        Ok(out)
+    }
+}
+
+#[tokio::test]
+async fn a_filter_changes_what_local_recipients_get_but_not_the_queue() {
+    let dir = TempDir::new("filter");
+    let server = start(dir.path(), |c| c.filter = Some(std::sync::Arc::new(TestFilter))).await;
+    let mut c = Client::submission(server.addr(Role::Submission), "alice", "secret").await;
+    let reply = c
+        .transaction(
+            "alice@mail.test",
+            &["Alice@Mail.Test", "bob@mail.test", "carol@elsewhere.test"],
+            MESSAGE,
+        )
+        .await;
+    assert_eq!(reply.code().get(), 250, "{reply}");
+    // alice: the stamped message, the stamp right after Return-Path.
+    let alice = String::from_utf8(delivered(dir.path(), "mail.test", "alice")).unwrap();
+    assert!(
+        alice.starts_with(
+            "Return-Path: <alice@mail.test>\r\nX-Filtered-For: alice@mail.test,bob@mail.test\r\nReceived: "
+        ),
+        "{alice}"
+    );
+    assert!(alice.ends_with("\r\nSubject: test\r\n\r\nHello\r\n"), "{alice}");
+    // bob: his own version, not a link to alice's file.
+    let bob = delivered(dir.path(), "mail.test", "bob");
+    assert_eq!(bob, b"Subject: for bob only\r\n\r\nsealed\r\n");
+    let bob_file = &files(&dir.path().join("maildir/mail.test/bob/new"))[0];
+    assert!(bob_file.to_str().unwrap().contains(&format!(",S={}", bob.len())), "{bob_file:?}");
+    // The queue keeps the message as received.
+    let queue = files(&dir.path().join("queue"));
+    let queued = String::from_utf8(std::fs::read(&queue[0]).unwrap()).unwrap();
+    assert!(!queued.contains("X-Filtered-For") && queued.ends_with("Hello\r\n"), "{queued}");
+    assert!(files(&dir.path().join("spool")).is_empty());
+
+    // A filter error is a 451 and nothing is stored anywhere.
+    let reply = c
+        .transaction("alice@mail.test", &["alice@mail.test"], b"Subject: fail me\r\n\r\nx\r\n.\r\n")
+        .await;
+    assert_eq!(reply.code().get(), 451, "{reply}");
+    assert_eq!(reply.enhanced_status().unwrap().to_string(), "4.3.0");
+    assert_eq!(files(&dir.path().join("maildir/mail.test/alice/new")).len(), 1);
+    assert!(files(&dir.path().join("spool")).is_empty());
+    server.stop().await;
+}
