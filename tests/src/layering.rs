@@ -33,6 +33,12 @@ pub const RULES: &[Rule] = &[
         required: true,
     },
     Rule { krate: "sealpost-starttls", forbidden: &["openssl", "openssl-sys"], required: false },
+    // The two drivers sit side by side: the client reaches neither the server nor OpenSSL.
+    Rule {
+        krate: "sealpost-client",
+        forbidden: &["openssl", "openssl-sys", "sealpost-server"],
+        required: false,
+    },
     Rule {
         krate: "sealpost-smime",
         forbidden: &["sealpost-codec", "sealpost-starttls", "sealpost-server", "sealpost-client"],
