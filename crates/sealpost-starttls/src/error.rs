@@ -57,4 +57,43 @@ pub enum TlsError {
     /// A self-signed certificate could not be made or stored.
     #[error("self-signed certificate: {0}")]
     SelfSigned(String),
+    /// The server's certificate failed the outbound policy's check.
+    #[error("the server's certificate was refused ({result_type}): {reason}")]
+    CertificateRejected {
+        /// The RFC 8460 result type of the failure.
+        result_type: crate::tlsrpt::ResultType,
+        /// What rustls found.
+        reason: rustls::Error,
+    },
+    /// Implicit TLS was expected, but the server answered in plaintext: the port is a
+    /// plaintext (STARTTLS) port, so connect without implicit TLS.
+    #[error(
+        "the server answered in plaintext, not TLS: this is not an implicit-TLS port \
+         (connect without implicit TLS and use STARTTLS)"
+    )]
+    NotTls,
+    /// After the server's 220 to STARTTLS, the next bytes were not a TLS handshake: either
+    /// plaintext injected behind the 220 (arriving in a later segment than the 220) or a
+    /// server that does not really start TLS. Nothing was taken as an SMTP reply.
+    #[error(
+        "the server sent plaintext instead of a TLS handshake after its 220 to STARTTLS \
+         (injected or garbled bytes); aborting"
+    )]
+    PlaintextAfterStartTls,
+    /// A name to connect to or to match is neither a DNS name nor an IP address.
+    #[error("{0:?} is not a valid DNS name or IP address")]
+    InvalidServerName(String),
+    /// An outbound TLS policy that cannot work.
+    #[error("TLS policy: {0}")]
+    Policy(String),
+}
+
+impl TlsError {
+    /// The RFC 8460 result type to report for this failure of an outbound session.
+    pub fn result_type(&self) -> crate::tlsrpt::ResultType {
+        match self {
+            TlsError::CertificateRejected { result_type, .. } => *result_type,
+            _ => crate::tlsrpt::ResultType::ValidationFailure,
+        }
+    }
 }

@@ -1,0 +1,132 @@
+//! The outbound TLS security levels, with Postfix's names and meanings
+//! (`smtp_tls_security_level`).
+
+use std::fmt;
+use std::str::FromStr;
+
+/// How much TLS a delivery demands of the receiving server.
+///
+/// The names and meanings are Postfix's, so a policy table written for Postfix reads the
+/// same here. DANE levels are not part of this enum yet; a DANE verifier plugs in through
+/// [`TlsPolicy::with_verifier`](crate::client::TlsPolicy::with_verifier).
+///
+/// ```
+/// use sealpost_starttls::client::SecurityLevel;
+///
+/// let level: SecurityLevel = "verify".parse().unwrap();
+/// assert!(level.requires_tls() && level.authenticates());
+/// assert!(!SecurityLevel::May.requires_tls());
+/// assert_eq!(SecurityLevel::Secure.to_string(), "secure");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum SecurityLevel {
+    /// No TLS, even when the server offers STARTTLS.
+    None,
+    /// Opportunistic TLS: STARTTLS when offered, certificate not checked. When the
+    /// handshake fails, the delivery is retried in clear on a new connection.
+    #[default]
+    May,
+    /// TLS required, certificate not checked: protects against passive eavesdropping only.
+    Encrypt,
+    /// TLS required; the server certificate (or its public key) must match a configured
+    /// SHA-256 fingerprint. Chain, names and dates are not checked (the pin is the trust).
+    Fingerprint,
+    /// TLS required; the chain must lead to a trusted root and the certificate must name
+    /// the MX host (or one of the configured names).
+    Verify,
+    /// TLS required; the chain must lead to a trusted root and the certificate must name
+    /// the next-hop domain (or one of the configured names): immune to forged MX records.
+    Secure,
+}
+
+impl SecurityLevel {
+    /// Every level, weakest first.
+    pub const ALL: [SecurityLevel; 6] = [
+        SecurityLevel::None,
+        SecurityLevel::May,
+        SecurityLevel::Encrypt,
+        SecurityLevel::Fingerprint,
+        SecurityLevel::Verify,
+        SecurityLevel::Secure,
+    ];
+
+    /// The Postfix name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SecurityLevel::None => "none",
+            SecurityLevel::May => "may",
+            SecurityLevel::Encrypt => "encrypt",
+            SecurityLevel::Fingerprint => "fingerprint",
+            SecurityLevel::Verify => "verify",
+            SecurityLevel::Secure => "secure",
+        }
+    }
+
+    /// True when delivery must not happen without TLS.
+    pub const fn requires_tls(self) -> bool {
+        !matches!(self, SecurityLevel::None | SecurityLevel::May)
+    }
+
+    /// True when the server's certificate is checked (and a session is "verified").
+    pub const fn authenticates(self) -> bool {
+        matches!(self, SecurityLevel::Fingerprint | SecurityLevel::Verify | SecurityLevel::Secure)
+    }
+
+    /// True when STARTTLS is attempted at all.
+    pub const fn uses_tls(self) -> bool {
+        !matches!(self, SecurityLevel::None)
+    }
+}
+
+impl fmt::Display for SecurityLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A security level name that is not one of [`SecurityLevel::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown TLS security level {0:?}; expected none, may, encrypt, fingerprint, verify or secure"
+)]
+pub struct UnknownLevel(pub String);
+
+impl FromStr for SecurityLevel {
+    type Err = UnknownLevel;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        SecurityLevel::ALL
+            .into_iter()
+            .find(|l| l.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| UnknownLevel(s.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_names_are_refused() {
+        for level in SecurityLevel::ALL {
+            assert_eq!(level.as_str().parse::<SecurityLevel>(), Ok(level));
+        }
+        assert_eq!("VERIFY".parse::<SecurityLevel>(), Ok(SecurityLevel::Verify));
+        assert_eq!("dane".parse::<SecurityLevel>(), Err(UnknownLevel("dane".into())));
+        assert_eq!("".parse::<SecurityLevel>(), Err(UnknownLevel(String::new())));
+    }
+
+    #[test]
+    fn only_the_checking_levels_authenticate() {
+        let authenticating: Vec<_> =
+            SecurityLevel::ALL.into_iter().filter(|l| l.authenticates()).collect();
+        assert_eq!(
+            authenticating,
+            [SecurityLevel::Fingerprint, SecurityLevel::Verify, SecurityLevel::Secure]
+        );
+        let optional: Vec<_> =
+            SecurityLevel::ALL.into_iter().filter(|l| !l.requires_tls()).collect();
+        assert_eq!(optional, [SecurityLevel::None, SecurityLevel::May]);
+    }
+}

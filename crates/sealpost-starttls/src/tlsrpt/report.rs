@@ -1,0 +1,422 @@
+//! The aggregate TLS-RPT report (RFC 8460 section 4): per-policy session counts and
+//! failure details for one UTC day, written as the RFC's JSON.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::ResultType;
+
+/// The kind of policy a session was held to (RFC 8460 section 4.4, `policy-type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum PolicyType {
+    /// A DANE TLSA policy.
+    #[serde(rename = "tlsa")]
+    Tlsa,
+    /// An MTA-STS policy.
+    #[serde(rename = "sts")]
+    Sts,
+    /// Neither was found for the domain.
+    #[serde(rename = "no-policy-found")]
+    NoPolicyFound,
+}
+
+/// The policy a group of sessions was held to (RFC 8460 section 4.4, `policy`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Policy {
+    /// The kind of policy.
+    #[serde(rename = "policy-type")]
+    pub policy_type: PolicyType,
+    /// The policy as text: for MTA-STS one entry per line of the policy file, for DANE one
+    /// entry per TLSA record in presentation format. Empty for `no-policy-found`.
+    #[serde(rename = "policy-string", default, skip_serializing_if = "Vec::is_empty")]
+    pub policy_strings: Vec<String>,
+    /// The domain the policy belongs to (the recipient domain).
+    #[serde(rename = "policy-domain")]
+    pub policy_domain: String,
+    /// For MTA-STS, the `mx` patterns of the policy.
+    #[serde(rename = "mx-host", default, skip_serializing_if = "Vec::is_empty")]
+    pub mx_hosts: Vec<String>,
+}
+
+impl Policy {
+    /// A policy description with no strings and no MX patterns.
+    ///
+    /// ```
+    /// use sealpost_starttls::tlsrpt::{Policy, PolicyType};
+    ///
+    /// let p = Policy::new(PolicyType::NoPolicyFound, "example.org");
+    /// assert_eq!(p.policy_domain, "example.org");
+    /// ```
+    pub fn new(policy_type: PolicyType, domain: impl Into<String>) -> Policy {
+        Policy {
+            policy_type,
+            policy_strings: Vec::new(),
+            policy_domain: domain.into(),
+            mx_hosts: Vec::new(),
+        }
+    }
+
+    /// Sets the policy strings.
+    pub fn with_strings(mut self, strings: Vec<String>) -> Policy {
+        self.policy_strings = strings;
+        self
+    }
+
+    /// Sets the MX patterns.
+    pub fn with_mx_hosts(mut self, mx_hosts: Vec<String>) -> Policy {
+        self.mx_hosts = mx_hosts;
+        self
+    }
+}
+
+/// One failed session, as the sending MTA saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub struct Failure {
+    /// Why it failed.
+    pub result_type: ResultType,
+    /// The sending MTA's address.
+    pub sending_mta_ip: Option<IpAddr>,
+    /// The MX host name connected to.
+    pub receiving_mx_hostname: Option<String>,
+    /// The name the MX host gave in its greeting or EHLO reply.
+    pub receiving_mx_helo: Option<String>,
+    /// The MX address connected to.
+    pub receiving_ip: Option<IpAddr>,
+    /// A code for the failure from the TLS stack (free text).
+    pub failure_reason_code: Option<String>,
+    /// A URI with more information.
+    pub additional_information: Option<String>,
+}
+
+impl Failure {
+    /// A failure with only its result type set.
+    ///
+    /// ```
+    /// use sealpost_starttls::tlsrpt::{Failure, ResultType};
+    ///
+    /// let f = Failure::new(ResultType::CertificateExpired).with_mx("mx1.example.org");
+    /// assert_eq!(f.receiving_mx_hostname.as_deref(), Some("mx1.example.org"));
+    /// ```
+    pub fn new(result_type: ResultType) -> Failure {
+        Failure {
+            result_type,
+            sending_mta_ip: None,
+            receiving_mx_hostname: None,
+            receiving_mx_helo: None,
+            receiving_ip: None,
+            failure_reason_code: None,
+            additional_information: None,
+        }
+    }
+
+    /// Sets the MX host name.
+    pub fn with_mx(mut self, hostname: impl Into<String>) -> Failure {
+        self.receiving_mx_hostname = Some(hostname.into());
+        self
+    }
+
+    /// Sets the sending and receiving addresses.
+    pub fn with_ips(mut self, sending: Option<IpAddr>, receiving: Option<IpAddr>) -> Failure {
+        self.sending_mta_ip = sending;
+        self.receiving_ip = receiving;
+        self
+    }
+
+    /// Sets the failure reason code.
+    pub fn with_reason_code(mut self, code: impl Into<String>) -> Failure {
+        self.failure_reason_code = Some(code.into());
+        self
+    }
+}
+
+/// Failures with the same details, counted (RFC 8460 section 4.4, `failure-details`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct FailureDetails {
+    /// Why the sessions failed.
+    #[serde(rename = "result-type")]
+    pub result_type: ResultType,
+    /// The sending MTA's address.
+    #[serde(rename = "sending-mta-ip", default, skip_serializing_if = "Option::is_none")]
+    pub sending_mta_ip: Option<IpAddr>,
+    /// The MX host name.
+    #[serde(rename = "receiving-mx-hostname", default, skip_serializing_if = "Option::is_none")]
+    pub receiving_mx_hostname: Option<String>,
+    /// The MX host's HELO name.
+    #[serde(rename = "receiving-mx-helo", default, skip_serializing_if = "Option::is_none")]
+    pub receiving_mx_helo: Option<String>,
+    /// The MX address.
+    #[serde(rename = "receiving-ip", default, skip_serializing_if = "Option::is_none")]
+    pub receiving_ip: Option<IpAddr>,
+    /// How many sessions failed this way.
+    #[serde(rename = "failed-session-count")]
+    pub failed_session_count: u64,
+    /// A URI with more information.
+    #[serde(rename = "additional-information", default, skip_serializing_if = "Option::is_none")]
+    pub additional_information: Option<String>,
+    /// A code from the TLS stack.
+    #[serde(rename = "failure-reason-code", default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason_code: Option<String>,
+}
+
+/// Session counts of one policy (RFC 8460 section 4.4, `summary`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Summary {
+    /// Sessions that negotiated TLS as the policy asked.
+    #[serde(rename = "total-successful-session-count")]
+    pub total_successful_session_count: u64,
+    /// Sessions that did not.
+    #[serde(rename = "total-failure-session-count")]
+    pub total_failure_session_count: u64,
+}
+
+/// The results of one policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PolicyResults {
+    /// The policy.
+    pub policy: Policy,
+    /// The counts.
+    pub summary: Summary,
+    /// The failures, grouped by identical details.
+    #[serde(rename = "failure-details", default, skip_serializing_if = "Vec::is_empty")]
+    pub failure_details: Vec<FailureDetails>,
+}
+
+/// The report period (RFC 8460 section 4.4, `date-range`), as RFC 3339 date-times.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct DateRange {
+    /// The first second of the period.
+    #[serde(rename = "start-datetime")]
+    pub start_datetime: String,
+    /// The last second of the period.
+    #[serde(rename = "end-datetime")]
+    pub end_datetime: String,
+}
+
+/// A TLS-RPT aggregate report (RFC 8460 section 4.4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Report {
+    /// Who sends the report.
+    #[serde(rename = "organization-name")]
+    pub organization_name: String,
+    /// The period covered.
+    #[serde(rename = "date-range")]
+    pub date_range: DateRange,
+    /// Where to write about the report (an address or URI).
+    #[serde(rename = "contact-info")]
+    pub contact_info: String,
+    /// A unique identifier of this report.
+    #[serde(rename = "report-id")]
+    pub report_id: String,
+    /// The results, one entry per policy.
+    pub policies: Vec<PolicyResults>,
+}
+
+impl Report {
+    /// The report as JSON (RFC 8460 section 4.4).
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string_pretty(self)
+    }
+
+    /// Reads a report from JSON.
+    pub fn from_json(json: &str) -> Result<Report, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+}
+
+impl Serialize for ResultType {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ResultType {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        ResultType::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown result-type {s:?}")))
+    }
+}
+
+/// A calendar day in UTC, the period of a daily report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Day {
+    year: u16,
+    month: u8,
+    day: u8,
+}
+
+/// A date that does not exist.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:04}-{1:02}-{2:02} is not a valid date")]
+pub struct InvalidDate(pub u16, pub u8, pub u8);
+
+impl Day {
+    /// The day `year`-`month`-`day` (years 1 to 9999).
+    ///
+    /// ```
+    /// use sealpost_starttls::tlsrpt::Day;
+    ///
+    /// assert!(Day::new(2024, 2, 29).is_ok());
+    /// assert!(Day::new(2023, 2, 29).is_err());
+    /// ```
+    pub fn new(year: u16, month: u8, day: u8) -> Result<Day, InvalidDate> {
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+        let days = match month {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => 0,
+        };
+        if year == 0 || year > 9999 || day == 0 || day > days {
+            return Err(InvalidDate(year, month, day));
+        }
+        Ok(Day { year, month, day })
+    }
+
+    /// The UTC day containing `unix_seconds` (seconds since 1970-01-01T00:00:00Z).
+    ///
+    /// ```
+    /// use sealpost_starttls::tlsrpt::Day;
+    ///
+    /// assert_eq!(Day::from_unix(1_459_468_800).to_string(), "2016-04-01");
+    /// ```
+    pub fn from_unix(unix_seconds: u64) -> Day {
+        // Civil date from a day count (the proleptic Gregorian algorithm of H. Hinnant's
+        // "chrono-Compatible Low-Level Date Algorithms").
+        let z = (unix_seconds / 86_400) as i64 + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+        let year = (yoe + era * 400 + i64::from(month <= 2)) as u16;
+        Day { year, month, day }
+    }
+
+    /// The day's range: `T00:00:00Z` to `T23:59:59Z`.
+    pub fn date_range(&self) -> DateRange {
+        DateRange {
+            start_datetime: format!("{self}T00:00:00Z"),
+            end_datetime: format!("{self}T23:59:59Z"),
+        }
+    }
+}
+
+impl fmt::Display for Day {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+struct Tally {
+    successes: u64,
+    failures: BTreeMap<Failure, u64>,
+}
+
+/// Collects session results for one day and builds the [`Report`].
+///
+/// ```
+/// use sealpost_starttls::tlsrpt::{Day, Failure, Policy, PolicyType, ReportCollector, ResultType};
+///
+/// let mut c = ReportCollector::new(Day::new(2016, 4, 1).unwrap());
+/// let p = Policy::new(PolicyType::NoPolicyFound, "example.org");
+/// c.success(&p);
+/// c.failure(&p, Failure::new(ResultType::StarttlsNotSupported).with_mx("mx.example.org"));
+/// let report = c.report("Example Sender", "tlsrpt@example.net", "2016-04-01-1");
+/// assert_eq!(report.policies[0].summary.total_successful_session_count, 1);
+/// assert_eq!(report.policies[0].failure_details[0].failed_session_count, 1);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ReportCollector {
+    day: Day,
+    policies: BTreeMap<Policy, Tally>,
+}
+
+impl ReportCollector {
+    /// An empty collection for `day`.
+    pub fn new(day: Day) -> ReportCollector {
+        ReportCollector { day, policies: BTreeMap::new() }
+    }
+
+    /// The day collected.
+    pub fn day(&self) -> Day {
+        self.day
+    }
+
+    /// Counts a successful session held to `policy`.
+    pub fn success(&mut self, policy: &Policy) {
+        self.policies.entry(policy.clone()).or_default().successes += 1;
+    }
+
+    /// Counts a failed session held to `policy`.
+    pub fn failure(&mut self, policy: &Policy, failure: Failure) {
+        *self.policies.entry(policy.clone()).or_default().failures.entry(failure).or_default() += 1;
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.policies.is_empty()
+    }
+
+    /// The report of what was collected.
+    pub fn report(
+        &self,
+        organization_name: impl Into<String>,
+        contact_info: impl Into<String>,
+        report_id: impl Into<String>,
+    ) -> Report {
+        let policies = self
+            .policies
+            .iter()
+            .map(|(policy, tally)| {
+                let failure_details: Vec<FailureDetails> = tally
+                    .failures
+                    .iter()
+                    .map(|(f, count)| FailureDetails {
+                        result_type: f.result_type,
+                        sending_mta_ip: f.sending_mta_ip,
+                        receiving_mx_hostname: f.receiving_mx_hostname.clone(),
+                        receiving_mx_helo: f.receiving_mx_helo.clone(),
+                        receiving_ip: f.receiving_ip,
+                        failed_session_count: *count,
+                        additional_information: f.additional_information.clone(),
+                        failure_reason_code: f.failure_reason_code.clone(),
+                    })
+                    .collect();
+                PolicyResults {
+                    policy: policy.clone(),
+                    summary: Summary {
+                        total_successful_session_count: tally.successes,
+                        total_failure_session_count: failure_details
+                            .iter()
+                            .map(|d| d.failed_session_count)
+                            .sum(),
+                    },
+                    failure_details,
+                }
+            })
+            .collect();
+        Report {
+            organization_name: organization_name.into(),
+            date_range: self.day.date_range(),
+            contact_info: contact_info.into(),
+            report_id: report_id.into(),
+            policies,
+        }
+    }
+}
