@@ -1,0 +1,441 @@
+//! One SMTP connection: the tokio loop that drives the codec's `ClientSession` over a
+//! plaintext or TLS stream, with the TLS policy applied at STARTTLS.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use sealpost_codec::client::{ClientEvent, ClientSession, TransactionResult};
+use sealpost_codec::{
+    BodyType, Capability, ClientConfig, EhloResponse, MailParameter, MailParameters, Mechanism,
+};
+use sealpost_starttls::client::{OutboundTls, TlsClient, Trust};
+use sealpost_starttls::tlsrpt::ResultType;
+use sealpost_starttls::{MaybeTls, TlsError};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::config::{DeliveryConfig, Phase};
+use crate::error::DeliveryError;
+use crate::message::Message;
+
+/// Content is handed to the session in blocks of this size (one BDAT chunk each).
+const BLOCK: usize = 256 * 1024;
+
+/// An open SMTP session, greeted, under TLS if the policy wanted it, authenticated if
+/// credentials were given, and ready for messages.
+pub struct Connection {
+    stream: Option<MaybeTls<TcpStream>>,
+    session: ClientSession,
+    config: DeliveryConfig,
+    host: String,
+    addr: SocketAddr,
+    tls: OutboundTls,
+    buf: Vec<u8>,
+    /// Nothing has been read yet (to recognise a TLS server on a plaintext connection).
+    first_read: bool,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("host", &self.host)
+            .field("addr", &self.addr)
+            .field("tls", &self.tls)
+            .field("ready", &self.session.is_ready())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// Connects to `addr` (the host named `host`), reads the greeting, says EHLO, runs
+    /// STARTTLS as `tls` demands and authenticates.
+    ///
+    /// `starttls` is false only for the `may` retry in clear after a failed handshake.
+    pub async fn open(
+        addr: SocketAddr,
+        host: &str,
+        config: &DeliveryConfig,
+        tls: &TlsClient,
+        starttls: bool,
+    ) -> Result<Connection, DeliveryError> {
+        let timeouts = config.timeouts;
+        let connect = TcpStream::connect(addr);
+        let tcp = match tokio::time::timeout(timeouts.connect, connect).await {
+            Err(_) => {
+                return Err(DeliveryError::Timeout {
+                    phase: Phase::Connect,
+                    after: timeouts.connect,
+                });
+            }
+            Ok(Err(error)) => {
+                return Err(DeliveryError::Connect { addr: addr.to_string(), error });
+            }
+            Ok(Ok(tcp)) => tcp,
+        };
+        // Commands are small and pipelined in one write; do not let Nagle hold them.
+        let _ = tcp.set_nodelay(true);
+        let mut session_config = ClientConfig::new(config.helo_name.clone());
+        session_config.pipelining = config.pipelining;
+        session_config.chunking = config.chunking;
+        let level = config.tls.level;
+        let (stream, session, report) = if config.implicit_tls {
+            let (stream, report) = tls.connect(tcp, host).await.map_err(|e| match e {
+                TlsError::NotTls => DeliveryError::TlsModeMismatch(format!(
+                    "{addr} answered in plaintext to implicit TLS: it is not an implicit-TLS \
+                     port; connect without implicit TLS (STARTTLS)"
+                )),
+                error => DeliveryError::Tls { host: host.to_owned(), error },
+            })?;
+            (MaybeTls::from(stream), ClientSession::with_tls(session_config, true), report)
+        } else {
+            let report = OutboundTls::plaintext(level, None, "");
+            (MaybeTls::Plain(tcp), ClientSession::new(session_config), report)
+        };
+        let mut conn = Connection {
+            stream: Some(stream),
+            session,
+            config: config.clone(),
+            host: host.to_owned(),
+            addr,
+            tls: report,
+            buf: vec![0; 16 * 1024],
+            first_read: true,
+        };
+        let ehlo = conn.ready(Phase::Greeting).await?;
+        let wants_tls = level.uses_tls() || config.tls.requires_tls();
+        if !conn.session.is_tls() && wants_tls && starttls {
+            conn.starttls(ehlo.as_ref(), tls).await?;
+        } else if !conn.session.is_tls() && wants_tls {
+            conn.tls = OutboundTls::plaintext(
+                level,
+                Some(ResultType::ValidationFailure),
+                "the TLS handshake failed on an earlier connection; delivered in clear",
+            );
+        }
+        if config.credentials.is_some() {
+            conn.authenticate().await?;
+        }
+        Ok(conn)
+    }
+
+    /// The TLS of this connection.
+    pub fn tls(&self) -> &OutboundTls {
+        &self.tls
+    }
+
+    /// The host name this connection was made to.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The server address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The capabilities of the last EHLO (under TLS: those announced under TLS).
+    pub fn capabilities(&self) -> Option<&EhloResponse<'static>> {
+        self.session.capabilities()
+    }
+
+    /// True when the session takes another message.
+    pub fn is_ready(&self) -> bool {
+        self.session.is_ready()
+    }
+
+    async fn starttls(
+        &mut self,
+        ehlo: Option<&EhloResponse<'static>>,
+        tls: &TlsClient,
+    ) -> Result<(), DeliveryError> {
+        let offered = ehlo.is_some_and(|e| e.has(&Capability::StartTls));
+        if !offered {
+            let reason = if ehlo.is_none() {
+                "the server refused EHLO and took only HELO (no STARTTLS)"
+            } else {
+                "the server does not offer STARTTLS"
+            };
+            return self.without_tls(reason.to_owned()).await;
+        }
+        self.session.start_tls()?;
+        match self.next_event(Phase::Command).await? {
+            ClientEvent::StartTls => {}
+            ClientEvent::StartTlsRefused(reply) => {
+                return self.without_tls(format!("the server refused STARTTLS: {reply}")).await;
+            }
+            ClientEvent::Closed(result) => return Err(self.closed(result, Phase::Command)),
+            other => return Err(unexpected(other)),
+        }
+        let plain = match self.stream.take().map(MaybeTls::into_plain) {
+            Some(Ok(plain)) => plain,
+            _ => return Err(DeliveryError::Closed(Phase::Handshake)),
+        };
+        // The session refused any byte after the 220 (response injection) before it
+        // reported StartTls, and this driver hands every byte it reads to the session:
+        // nothing is buffered here.
+        let (stream, report) = tls
+            .upgrade(plain, 0, &self.host)
+            .await
+            .map_err(|error| DeliveryError::Tls { host: self.host.clone(), error })?;
+        self.stream = Some(MaybeTls::from(stream));
+        self.tls = report;
+        self.session.tls_established();
+        // RFC 3207 section 4.2: everything learned before TLS is forgotten; EHLO again.
+        self.ready(Phase::Command).await?;
+        Ok(())
+    }
+
+    /// STARTTLS is not possible: abort at levels that require TLS, else go on in clear.
+    async fn without_tls(&mut self, reason: String) -> Result<(), DeliveryError> {
+        let level = self.config.tls.level;
+        if self.config.tls.requires_tls() {
+            self.quit_quietly().await;
+            return Err(DeliveryError::TlsRequired {
+                level,
+                result_type: ResultType::StarttlsNotSupported,
+                reason,
+            });
+        }
+        tracing::info!(host = %self.host, %reason, "delivering without TLS (level may)");
+        self.tls = OutboundTls::plaintext(level, Some(ResultType::StarttlsNotSupported), reason);
+        Ok(())
+    }
+
+    async fn authenticate(&mut self) -> Result<(), DeliveryError> {
+        let Some(credentials) = self.config.credentials.clone() else { return Ok(()) };
+        if !self.session.is_tls() {
+            self.quit_quietly().await;
+            return Err(DeliveryError::AuthUnavailable(
+                "the connection is not under TLS and credentials are never sent in clear".into(),
+            ));
+        }
+        let offers = |name: &str| {
+            self.session.capabilities().is_some_and(|e| e.auth_mechanisms().any(|m| m.is(name)))
+        };
+        let mechanism = if offers("PLAIN") {
+            Mechanism::PLAIN
+        } else if offers("LOGIN") {
+            Mechanism::LOGIN
+        } else {
+            self.quit_quietly().await;
+            return Err(DeliveryError::AuthUnavailable(
+                "the server does not offer AUTH PLAIN or LOGIN under TLS".into(),
+            ));
+        };
+        self.session.authenticate(
+            &mechanism,
+            &credentials.username,
+            credentials.password.expose(),
+        )?;
+        match self.next_event(Phase::Command).await? {
+            ClientEvent::Authenticated => Ok(()),
+            ClientEvent::AuthFailed(reply) => {
+                self.quit_quietly().await;
+                Err(DeliveryError::AuthFailed(reply))
+            }
+            ClientEvent::Closed(result) => Err(self.closed(result, Phase::Command)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Sends one message; the result has a reply per recipient.
+    pub async fn send(&mut self, message: &Message) -> Result<TransactionResult, DeliveryError> {
+        let envelope = self.prepare(message)?;
+        self.session.send_mail(envelope)?;
+        let mut phase = Phase::Envelope;
+        loop {
+            match self.next_event(phase).await? {
+                ClientEvent::SendBody => {
+                    let content = &message.content;
+                    let mut blocks = content.chunks(BLOCK).peekable();
+                    if blocks.peek().is_none() {
+                        self.session.send_body(&[], true)?;
+                    }
+                    while let Some(block) = blocks.next() {
+                        self.session.send_body(block, blocks.peek().is_none())?;
+                        self.flush(Phase::Data).await?;
+                    }
+                    phase = Phase::DataEnd;
+                }
+                ClientEvent::TransactionDone(result) => return Ok(result),
+                ClientEvent::Closed(result) => return Err(self.closed(result, phase)),
+                other => return Err(unexpected(other)),
+            }
+        }
+    }
+
+    /// The envelope as sent: REQUIRETLS checked against the session, SIZE and BODY added.
+    fn prepare(
+        &self,
+        message: &Message,
+    ) -> Result<sealpost_codec::client::Envelope, DeliveryError> {
+        let mut envelope = message.envelope.clone();
+        let params = &envelope.parameters;
+        // RFC 8689 section 4.2.1: REQUIRETLS needs TLS with a verified certificate (and the
+        // server's REQUIRETLS, which the session checks).
+        if params.requiretls() && self.tls.trust != Trust::Verified {
+            return Err(DeliveryError::RequireTls(format!(
+                "the session is {} (level {}); it needs a verified certificate (level \
+                 fingerprint, verify or secure)",
+                self.tls.trust, self.tls.level
+            )));
+        }
+        let ehlo = self.session.capabilities();
+        let offers = |c: &Capability<'_>| ehlo.is_some_and(|e| e.has(c));
+        let mut extra = Vec::new();
+        let size = message.content.len() as u64;
+        if let Some(limit) = ehlo.and_then(EhloResponse::size)
+            && limit > 0
+            && size > limit
+        {
+            return Err(sealpost_codec::client::ClientError::MessageTooLarge { size, limit }.into());
+        }
+        if params.size().is_none() && offers(&Capability::Size(None)) {
+            extra.push(MailParameter::Size(size));
+        }
+        let eight_bit = !message.content.is_ascii();
+        if eight_bit && params.body().is_none() {
+            if offers(&Capability::EightBitMime) {
+                extra.push(MailParameter::Body(BodyType::EightBitMime));
+            } else {
+                return Err(DeliveryError::Content(
+                    "it has 8-bit octets and the server does not offer 8BITMIME".into(),
+                ));
+            }
+        }
+        if !extra.is_empty() {
+            let all: Vec<_> = params.iter().cloned().chain(extra).collect();
+            envelope.parameters = MailParameters::from_vec(all)
+                .map_err(|e| DeliveryError::Content(format!("MAIL parameters: {e}")))?;
+        }
+        Ok(envelope)
+    }
+
+    /// QUIT, waiting briefly for the reply.
+    pub async fn quit(mut self) {
+        self.quit_quietly().await;
+    }
+
+    async fn quit_quietly(&mut self) {
+        self.session.quit();
+        let deadline = self.config.timeouts.quit;
+        let _ = tokio::time::timeout(deadline, async {
+            while !matches!(self.next_event(Phase::Quit).await, Ok(ClientEvent::Closed(_)) | Err(_))
+            {
+            }
+        })
+        .await;
+        if let Some(mut stream) = self.stream.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(1), stream.shutdown()).await;
+        }
+    }
+
+    /// Writes what the session has to send.
+    async fn flush(&mut self, phase: Phase) -> Result<(), DeliveryError> {
+        let deadline = self.config.timeouts.of(phase);
+        while let Some(bytes) = self.session.poll_transmit() {
+            let Some(stream) = self.stream.as_mut() else {
+                return Err(DeliveryError::Closed(phase));
+            };
+            let write = async {
+                stream.write_all(&bytes).await?;
+                stream.flush().await
+            };
+            match tokio::time::timeout(deadline, write).await {
+                Err(_) => return Err(DeliveryError::Timeout { phase, after: deadline }),
+                Ok(Err(error)) => return Err(DeliveryError::Io { phase, error }),
+                Ok(Ok(())) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The next event of the session, reading as needed.
+    async fn next_event(&mut self, phase: Phase) -> Result<ClientEvent, DeliveryError> {
+        let deadline = self.config.timeouts.of(phase);
+        loop {
+            if let Some(event) = self.session.poll_event() {
+                self.flush(phase).await?;
+                return Ok(event);
+            }
+            self.flush(phase).await?;
+            if self.session.is_closed() {
+                return Err(DeliveryError::Closed(phase));
+            }
+            let Some(stream) = self.stream.as_mut() else {
+                return Err(DeliveryError::Closed(phase));
+            };
+            let read = match tokio::time::timeout(deadline, stream.read(&mut self.buf)).await {
+                Err(_) if phase == Phase::Greeting && !self.session.is_tls() => {
+                    return Err(DeliveryError::NoGreeting(deadline));
+                }
+                Err(_) => return Err(DeliveryError::Timeout { phase, after: deadline }),
+                // A TLS alert after the handshake (TLS 1.3 servers refuse a client
+                // certificate only then) is a TLS failure, not a network one.
+                Ok(Err(error))
+                    if error
+                        .get_ref()
+                        .is_some_and(|e| e.is::<sealpost_starttls::rustls::Error>()) =>
+                {
+                    return Err(DeliveryError::Tls {
+                        host: self.host.clone(),
+                        error: TlsError::Handshake(error),
+                    });
+                }
+                Ok(Err(error)) => return Err(DeliveryError::Io { phase, error }),
+                Ok(Ok(0)) => return Err(DeliveryError::Closed(phase)),
+                Ok(Ok(n)) => n,
+            };
+            if std::mem::take(&mut self.first_read)
+                && !self.session.is_tls()
+                && matches!(self.buf[0], 0x15 | 0x16)
+            {
+                // A TLS record (alert or handshake) where a "220" greeting belongs.
+                return Err(DeliveryError::TlsModeMismatch(format!(
+                    "{} speaks TLS before any greeting: it is an implicit-TLS port; connect \
+                     with implicit TLS",
+                    self.addr
+                )));
+            }
+            self.session.handle_input(&self.buf[..read]);
+        }
+    }
+
+    /// Waits for the session to be ready (after the greeting and EHLO/HELO).
+    async fn ready(
+        &mut self,
+        first: Phase,
+    ) -> Result<Option<EhloResponse<'static>>, DeliveryError> {
+        let mut phase = first;
+        loop {
+            match self.next_event(phase).await? {
+                ClientEvent::Greeting(_) => phase = Phase::Command,
+                ClientEvent::Ready { ehlo } => return Ok(ehlo),
+                ClientEvent::Closed(result) => return Err(self.closed(result, phase)),
+                other => return Err(unexpected(other)),
+            }
+        }
+    }
+
+    fn closed(
+        &mut self,
+        result: Result<(), sealpost_codec::client::ClientError>,
+        phase: Phase,
+    ) -> DeliveryError {
+        self.stream = None;
+        match result {
+            Ok(()) => DeliveryError::Closed(phase),
+            Err(sealpost_codec::client::ClientError::UnexpectedReply { context, reply }) => {
+                DeliveryError::Refused { context, reply }
+            }
+            Err(e) => DeliveryError::Protocol(e),
+        }
+    }
+}
+
+fn unexpected(event: ClientEvent) -> DeliveryError {
+    DeliveryError::Protocol(sealpost_codec::client::ClientError::InvalidState(match event {
+        ClientEvent::Reply(_) => "an unexpected RSET/NOOP reply",
+        _ => "an unexpected session event",
+    }))
+}
