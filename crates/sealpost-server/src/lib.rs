@@ -21,6 +21,9 @@ mod listener;
 pub mod maildir;
 pub mod mta;
 pub mod queue;
+pub mod relay;
+#[cfg(feature = "smime")]
+pub mod smime;
 mod store;
 mod summary;
 pub mod users;

@@ -246,6 +246,30 @@ impl MtaHandler {
     }
 }
 
+impl crate::relay::LocalDelivery for MtaHandler {
+    /// Delivery status notices for local senders: the same routing as RCPT (recipient
+    /// list included), the same durable storage, with `Return-Path: <>`.
+    fn deliver_local(
+        &self,
+        address: &str,
+        message: &[u8],
+    ) -> io::Result<crate::relay::LocalOutcome> {
+        use crate::relay::LocalOutcome;
+        let Ok(mailbox) = Mailbox::parse(address) else { return Ok(LocalOutcome::NotLocal) };
+        match self.route(&ForwardPath::Mailbox(mailbox)) {
+            Ok(Route::Relay) => Ok(LocalOutcome::NotLocal),
+            Err(verdict) => Ok(LocalOutcome::Refused(format!("{verdict:?}"))),
+            Ok(Route::Local(root, _)) => {
+                let mut bytes = Vec::with_capacity(message.len() + 20);
+                bytes.extend_from_slice(b"Return-Path: <>\r\n");
+                bytes.extend_from_slice(message);
+                crate::store::deliver_bytes(&self.layout, &root, &bytes)?;
+                Ok(LocalOutcome::Delivered)
+            }
+        }
+    }
+}
+
 fn relaying_denied() -> Verdict {
     Verdict::reject(550, (5, 7, 1), "Relaying denied")
 }

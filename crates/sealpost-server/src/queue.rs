@@ -40,8 +40,11 @@
 //!   "recipients": [
 //!     { "address": "bob@example.net", "notify": "SUCCESS,FAILURE",
 //!       "orcpt": "rfc822;bob@example.net",
-//!       "parameters": ["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;bob@example.net"] }
-//!   ]
+//!       "parameters": ["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;bob@example.net"],
+//!       "last_error": "451 4.3.0 try again later" }
+//!   ],
+//!   "attempts": 1,
+//!   "next_attempt": 1700000300
 //! }
 //! ```
 //!
@@ -49,6 +52,10 @@
 //! reverse-path `<>`; `envid` and `orcpt` stay xtext-encoded as received (RFC 3461);
 //! `mail_parameters` and `parameters` hold every ESMTP parameter as it would be sent
 //! (so BODY, SMTPUTF8 and REQUIRETLS survive); `user` is the AUTH identity, or null.
+//! The relay worker ([`crate::relay`]) keeps `recipients` to those still pending and
+//! sets `attempts`, `next_attempt` and each `last_error`, rewriting the file the same
+//! way (`.json.tmp`, fsync, rename); `attempts`, `next_attempt` and `last_error` may be
+//! absent (a message not tried yet).
 //! Readers must ignore fields they do not know.
 
 use std::fs;
@@ -88,8 +95,15 @@ pub struct QueueEnvelope {
     pub mail_parameters: Vec<String>,
     /// Octets at the start of `<id>.eml` that are not part of the message to relay.
     pub message_offset: u64,
-    /// The recipients to relay to, in RCPT order.
+    /// The recipients still to relay to, in RCPT order (the relay worker removes the
+    /// ones it delivered or gave up on).
     pub recipients: Vec<QueuedRecipient>,
+    /// Delivery attempts made so far.
+    #[serde(default)]
+    pub attempts: u32,
+    /// When the next attempt is due, seconds since the Unix epoch; 0 for at once.
+    #[serde(default)]
+    pub next_attempt: u64,
 }
 
 /// One recipient of a queued message.
@@ -104,6 +118,9 @@ pub struct QueuedRecipient {
     pub orcpt: Option<String>,
     /// Every RCPT parameter as it would be sent.
     pub parameters: Vec<String>,
+    /// Why the last attempt did not deliver to this recipient.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 impl QueueEnvelope {
@@ -144,8 +161,11 @@ impl QueueEnvelope {
                     notify: rcpt.notify().map(|n| n.to_string()),
                     orcpt: rcpt.orcpt().map(|o| format!("{};{}", o.addr_type, o.address)),
                     parameters: rcpt.iter().map(ToString::to_string).collect(),
+                    last_error: None,
                 })
                 .collect(),
+            attempts: 0,
+            next_attempt: 0,
         }
     }
 
@@ -198,7 +218,7 @@ pub(crate) fn commit(
 }
 
 /// Creates `path` (which must not exist), writes `bytes` and fsyncs it.
-fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut file = crate::store::create_new(path)?;
     file.write_all(bytes)?;
     file.sync_all()

@@ -235,6 +235,24 @@ fn deliver(
     Ok(())
 }
 
+/// Stores a complete message in the Maildir at `root` the way [`MtaSink`] does (spool,
+/// fsync, link into `new/`, fsync `new/`), for messages made here (delivery status
+/// notices) rather than received.
+pub(crate) fn deliver_bytes(layout: &Layout, root: &Path, message: &[u8]) -> io::Result<()> {
+    let base = maildir::unique_base();
+    let spool = layout.spool.join(&base);
+    let result = (|| {
+        finish_file(create_new(&spool)?, message)?;
+        maildir::ensure(&layout.maildir, root)?;
+        let name = maildir::file_name(&base, &layout.host, message.len() as u64);
+        let new = root.join("new");
+        place(&spool, &new.join(&name), &root.join("tmp").join(&name))?;
+        sync_dir(&new)
+    })();
+    let _ = fs::remove_file(&spool);
+    result
+}
+
 /// What each Maildir of a plan gets: the spool file itself, or a version a
 /// [`MessageFilter`] made, written next to it and fsynced. The versions are removed when
 /// this is dropped (the Maildirs hold links to them by then).
