@@ -27,6 +27,11 @@ pub(crate) enum Command {
     /// Manage the users who may log in (AUTH) to send mail.
     #[command(subcommand)]
     User(UserCommand),
+    /// Send the message on standard input to a server, under a TLS security level.
+    Send(Box<SendArgs>),
+    /// S/MIME: sign, verify, encrypt and decrypt messages (stdin to stdout).
+    #[command(subcommand)]
+    Smime(crate::smime::SmimeCommand),
 }
 
 /// `sealpost serve`.
@@ -76,6 +81,90 @@ pub(crate) struct ServeArgs {
     /// The largest message accepted, in bytes or with a unit: 10M, 512k [default: 25M].
     #[arg(long, value_name = "SIZE")]
     pub(crate) max_message_size: Option<ByteSize>,
+    /// Print how much of a day's outbound mail went encrypted and verified (from the TLS
+    /// journal in DATA_DIR/tls-report/) and exit, instead of serving.
+    #[arg(long)]
+    pub(crate) tls_summary: bool,
+    /// The day for --tls-summary, YYYY-MM-DD (UTC) [default: today].
+    #[arg(long, value_name = "DAY", requires = "tls_summary")]
+    pub(crate) day: Option<String>,
+    /// With --tls-summary: also write that day's RFC 8460 TLS-RPT report (JSON) here.
+    #[arg(long, value_name = "FILE", requires = "tls_summary")]
+    pub(crate) tls_rpt: Option<PathBuf>,
+}
+
+/// `sealpost send`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Reads the message (header and body) from standard input and prints one line per recipient \
+and the TLS outcome (verified, untrusted or none). The exit code is 0 only if every \
+recipient accepted the message. TLS levels (Postfix's names): none, may (STARTTLS when \
+offered, certificate not checked; in clear if the handshake fails), encrypt (TLS required), \
+fingerprint (--fingerprint pins), verify (a trusted chain naming the host or a --match name), \
+secure (a trusted chain naming a --match name, or else the next hop: the recipients' \
+domain, or the --server host). Example:\n  \
+sealpost send --server 127.0.0.1:2525 --tls-level verify --ca ca.pem --match localhost \\\n    \
+--from me@example.org --to postmaster@localhost < message.eml")]
+pub(crate) struct SendArgs {
+    /// The server: HOST:PORT, or an IPv6 address in brackets and :PORT [default: the MX hosts of the
+    /// recipients' domain, port 25].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) server: Option<String>,
+    /// The DNS server for MX lookups (DNSSEC-validating) [default: the nameservers of
+    /// /etc/resolv.conf].
+    #[arg(long, value_name = "ADDR:PORT", conflicts_with = "server")]
+    pub(crate) dns: Option<std::net::SocketAddr>,
+    /// TLS from the first byte (port 465), instead of STARTTLS.
+    #[arg(long)]
+    pub(crate) implicit_tls: bool,
+    /// The TLS security level: none, may, encrypt, fingerprint, verify, secure.
+    #[arg(long, value_name = "LEVEL", default_value = "may")]
+    pub(crate) tls_level: String,
+    /// Trust anchors (PEM) for verify and secure, instead of the Mozilla roots.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ca: Option<PathBuf>,
+    /// A name the server certificate must carry (verify, secure). Repeat for more.
+    #[arg(long = "match", value_name = "NAME")]
+    pub(crate) match_names: Vec<String>,
+    /// SHA-256 of the server certificate or its public key (fingerprint). Repeat for more.
+    #[arg(long = "fingerprint", value_name = "SHA256")]
+    pub(crate) fingerprints: Vec<String>,
+    /// The envelope sender [default: the null sender].
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) from: Option<String>,
+    /// A recipient. Repeat for more.
+    #[arg(long = "to", value_name = "ADDR", required = true)]
+    pub(crate) to: Vec<String>,
+    /// Log in (AUTH PLAIN or LOGIN, only under TLS) as this user.
+    #[arg(long, value_name = "USER", requires = "pass")]
+    pub(crate) user: Option<String>,
+    /// Where the password is: env:VARIABLE.
+    #[arg(long, value_name = "env:VAR", requires = "user")]
+    pub(crate) pass: Option<String>,
+    /// A client certificate (PEM chain) to present when the server asks.
+    #[arg(long, value_name = "PEM", requires = "client_key")]
+    pub(crate) client_cert: Option<PathBuf>,
+    /// The private key of --client-cert.
+    #[arg(long, value_name = "PEM", requires = "client_cert")]
+    pub(crate) client_key: Option<PathBuf>,
+    /// The EHLO name [default: localhost].
+    #[arg(long, value_name = "NAME")]
+    pub(crate) helo: Option<String>,
+    /// Ask for REQUIRETLS (RFC 8689): refuse to send unless TLS is verified end to end.
+    #[arg(long)]
+    pub(crate) require_tls: bool,
+    /// DSN: NEVER, or a list of SUCCESS, FAILURE, DELAY (for every recipient).
+    #[arg(long, value_name = "LIST")]
+    pub(crate) notify: Option<String>,
+    /// DSN: return FULL message or HDRS only in a bounce.
+    #[arg(long, value_name = "FULL|HDRS")]
+    pub(crate) ret: Option<String>,
+    /// DSN: an envelope identifier.
+    #[arg(long, value_name = "ID")]
+    pub(crate) envid: Option<String>,
+    /// One deadline, in seconds, for every step [default: RFC 5321's per-step minimums].
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) timeout: Option<u64>,
 }
 
 /// `sealpost cert ...`.

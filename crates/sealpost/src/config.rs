@@ -48,6 +48,71 @@ pub(crate) struct FileConfig {
     /// Protocol policies.
     #[serde(default)]
     pub(crate) protocol: ProtocolSection,
+    /// S/MIME at the MTA: verification results and encryption at rest.
+    #[serde(default)]
+    pub(crate) smime: SmimeSection,
+    /// Relaying the queue: retries and the TLS policy per destination.
+    #[serde(default)]
+    pub(crate) relay: RelaySection,
+}
+
+/// `[relay]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RelaySection {
+    /// Run the relay worker (default: true).
+    pub(crate) enabled: Option<bool>,
+    /// Send everything through this host (`HOST:PORT`, `[HOST]:PORT`) instead of MX.
+    pub(crate) smarthost: Option<String>,
+    /// The port of MX hosts (default 25).
+    pub(crate) mx_port: Option<u16>,
+    /// Seconds between scans of the queue.
+    pub(crate) scan_interval: Option<u64>,
+    /// Seconds after which undeliverable mail is returned to its sender.
+    pub(crate) max_age: Option<u64>,
+    /// Seconds to wait after the first, second, ... failed attempt.
+    pub(crate) retry: Option<Vec<u64>>,
+    /// The policy of destinations without their own entry.
+    pub(crate) default: Option<RelayPolicySection>,
+    /// Policies per recipient domain (or `[host]:port` of a static route).
+    #[serde(default)]
+    pub(crate) policy: std::collections::BTreeMap<String, RelayPolicySection>,
+}
+
+/// One `[relay.policy."domain"]` (or `[relay.default]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RelayPolicySection {
+    /// none, may, encrypt, fingerprint, verify, secure (Postfix's names).
+    pub(crate) level: Option<String>,
+    /// Names the certificate must carry (verify, secure).
+    #[serde(default, rename = "match")]
+    pub(crate) match_names: Vec<String>,
+    /// SHA-256 pins of the certificate or its public key (fingerprint).
+    #[serde(default)]
+    pub(crate) fingerprints: Vec<String>,
+    /// CA certificates (PEM) replacing the Mozilla roots (verify, secure).
+    pub(crate) ca: Option<PathBuf>,
+    /// A static route for this destination: `HOST:PORT` or `[HOST]:PORT`.
+    pub(crate) route: Option<String>,
+}
+
+/// `[smime]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SmimeSection {
+    /// CA certificates (PEM files) that signers of incoming mail must chain to; given,
+    /// signed mail is verified and gets an Authentication-Results field.
+    #[serde(default)]
+    pub(crate) trust: Vec<PathBuf>,
+    /// Accept SHA-1 and short RSA keys in signatures.
+    pub(crate) allow_legacy: Option<bool>,
+    /// Local recipients whose mail is stored encrypted, and the certificate (PEM) for each.
+    #[serde(default)]
+    pub(crate) encrypt_at_rest: std::collections::BTreeMap<String, PathBuf>,
+    /// The cipher for encryption at rest: aes256-cbc (default), aes128-cbc, aes256-gcm,
+    /// aes128-gcm.
+    pub(crate) cipher: Option<String>,
 }
 
 /// `[tls]`.
@@ -197,6 +262,15 @@ impl FileConfig {
             [&mut self.listeners.smtp, &mut self.listeners.submission, &mut self.listeners.smtps]
         {
             optional(&mut listener.client_ca);
+        }
+        for path in &mut self.smime.trust {
+            anchor(path);
+        }
+        for path in self.smime.encrypt_at_rest.values_mut() {
+            anchor(path);
+        }
+        for policy in self.relay.policy.values_mut().chain(self.relay.default.as_mut()) {
+            optional(&mut policy.ca);
         }
     }
 }

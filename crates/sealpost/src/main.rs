@@ -9,6 +9,8 @@
 //!   (`--config FILE`, described in `docs/config.md`) change any of it.
 //! - `sealpost cert self-signed --host NAME --out DIR` writes a certificate and key.
 //! - `sealpost user add NAME --users FILE` adds a login; the password comes on stdin.
+//! - `sealpost send --server HOST:PORT --to ADDR` sends the message on stdin under a TLS
+//!   security level and reports each recipient and the TLS outcome.
 //!
 //! Errors go to stderr with what to change; the exit code is 0 only on success.
 #![forbid(unsafe_code)]
@@ -18,10 +20,14 @@ mod cert;
 mod cli;
 mod config;
 mod logging;
+mod relay;
+mod send;
 mod serve;
 mod settings;
 mod signals;
+mod smime;
 mod tls;
+mod tls_journal;
 mod user;
 mod values;
 
@@ -38,6 +44,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Cert(CertCommand::SelfSigned(args)) => cert::self_signed(args),
         Command::User(UserCommand::Add(args)) => user::add(args),
+        Command::Send(args) => send::run(args),
+        Command::Smime(command) => smime::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

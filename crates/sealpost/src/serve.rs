@@ -4,6 +4,8 @@ use std::io;
 use std::sync::Arc;
 
 use anyhow::Context;
+use sealpost_server::relay::{LocalDelivery, RelaySettings, RelayWorker};
+use sealpost_server::smime::{SmimeFilter, SmimeSettings};
 use sealpost_server::{
     BoundServer, DiscardHandler, Handler, ListenerConfig, MtaConfig, MtaHandler,
 };
@@ -11,9 +13,11 @@ use sealpost_server::{
 use crate::banner::{self, UsersState};
 use crate::cli::ServeArgs;
 use crate::config::FileConfig;
-use crate::settings::{ListenerPlan, ServePlan};
+use crate::relay::ClientDeliverer;
+use crate::settings::{ListenerPlan, ServePlan, SmimePlan};
 use crate::signals::Signals;
 use crate::tls::{self, Tls};
+use crate::tls_journal;
 use crate::values::HandlerKind;
 use crate::{logging, user};
 
@@ -24,12 +28,94 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<()> {
         None => FileConfig::default(),
     };
     let plan = ServePlan::resolve(args, &file)?;
+    if args.tls_summary {
+        return tls_summary(args, &plan);
+    }
     logging::init()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(serve(plan))
+}
+
+/// The S/MIME layer from `[smime]`: certificates are read now, so a bad file stops the
+/// start with its name.
+fn smime_filter(plan: &SmimePlan, hostname: &str) -> anyhow::Result<SmimeFilter> {
+    let read = |path: &std::path::Path, what: &str| {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read {what} {} ([smime])", path.display()))?;
+        sealpost_smime::load_certificates(&bytes)
+            .with_context(|| format!("{what} {} holds no usable certificate", path.display()))
+    };
+    let trust = if plan.trust.is_empty() {
+        None
+    } else {
+        let mut anchors = Vec::new();
+        for path in &plan.trust {
+            anchors.extend(read(path, "the CA file")?);
+        }
+        Some(anchors)
+    };
+    let mut settings = SmimeSettings::new(hostname, trust);
+    settings.allow_legacy = plan.allow_legacy;
+    settings.cipher = plan.cipher;
+    for (address, path) in &plan.encrypt_at_rest {
+        let cert = read(path, "the certificate")?.into_iter().next().with_context(|| {
+            format!("the certificate {} for {address} is empty", path.display())
+        })?;
+        settings.encrypt_at_rest.insert(address.clone(), cert);
+    }
+    Ok(SmimeFilter::new(settings))
+}
+
+/// `--tls-summary`: the day's outbound TLS from the journal, and its TLS-RPT report.
+fn tls_summary(args: &ServeArgs, plan: &ServePlan) -> anyhow::Result<()> {
+    let day = args.day.clone().unwrap_or_else(|| {
+        sealpost_starttls::tlsrpt::Day::from_unix(sealpost_server_now()).to_string()
+    });
+    let entries = tls_journal::read_day(&plan.data_dir, &day)?;
+    print!("{}", tls_journal::summary(&day, &entries));
+    if let Some(path) = &args.tls_rpt {
+        let contact = format!("postmaster@{}", plan.hostname());
+        let json = tls_journal::tls_rpt(&day, &entries, plan.hostname(), &contact)?;
+        std::fs::write(path, json)
+            .with_context(|| format!("cannot write the TLS-RPT report to {}", path.display()))?;
+        println!("TLS-RPT report (RFC 8460) written to {}", path.display());
+    }
+    Ok(())
+}
+
+fn sealpost_server_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// The relay worker for the queue, unless `[relay] enabled = false`.
+fn relay_worker(
+    plan: &ServePlan,
+    handler: &Arc<MtaHandler>,
+) -> anyhow::Result<Option<RelayWorker<ClientDeliverer>>> {
+    let section = &plan.relay;
+    if section.enabled == Some(false) {
+        return Ok(None);
+    }
+    let journal = tls_journal::Journal::new(&plan.data_dir);
+    let deliverer = ClientDeliverer::new(section, plan.hostname(), journal)?;
+    let mut settings = RelaySettings::new(plan.hostname());
+    if let Some(retry) = &section.retry {
+        if retry.is_empty() || retry.contains(&0) {
+            anyhow::bail!("[relay] retry must list waits of at least 1 second");
+        }
+        settings.backoff = retry.iter().map(|s| std::time::Duration::from_secs(*s)).collect();
+    }
+    if let Some(max_age) = section.max_age {
+        settings.max_age = std::time::Duration::from_secs(max_age);
+    }
+    if let Some(every) = section.scan_interval {
+        settings.scan_interval = std::time::Duration::from_secs(every.max(1));
+    }
+    let local: Arc<dyn LocalDelivery> = handler.clone();
+    Ok(Some(RelayWorker::new(handler.queue_dir(), Arc::new(deliverer), settings).with_local(local)))
 }
 
 async fn serve(plan: ServePlan) -> anyhow::Result<()> {
@@ -55,10 +141,26 @@ async fn serve(plan: ServePlan) -> anyhow::Result<()> {
             config.recipients = plan.recipients.clone();
             config.users = users;
             config.relay_client_certs.clone_from(&plan.relay_client_certs);
-            let handler = MtaHandler::new(config).with_context(|| {
+            if let Some(smime) = &plan.smime {
+                config.filter = Some(Arc::new(smime_filter(smime, plan.hostname())?));
+            }
+            let handler = Arc::new(MtaHandler::new(config).with_context(|| {
                 format!("cannot set up delivery under {}", plan.data_dir.display())
-            })?;
-            start(Arc::new(handler), &plan, listeners, &tls, &users_state).await
+            })?);
+            let worker = relay_worker(&plan, &handler)?;
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let worker = worker.map(|w| {
+                tokio::spawn(w.run(async move {
+                    let _ = stopped.await;
+                }))
+            });
+            let result = start(handler, &plan, listeners, &tls, &users_state).await;
+            // The attempt in progress finishes; the queue keeps the rest.
+            let _ = stop.send(());
+            if let Some(task) = worker {
+                let _ = task.await;
+            }
+            result
         }
         HandlerKind::Discard => {
             start(Arc::new(DiscardHandler::default()), &plan, listeners, &tls, &users_state).await

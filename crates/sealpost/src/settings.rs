@@ -158,6 +158,10 @@ pub(crate) struct ServePlan {
     pub(crate) users: UsersFile,
     /// Client certificate (or SPKI) fingerprints that may relay without AUTH.
     pub(crate) relay_client_certs: Vec<[u8; 32]>,
+    /// The S/MIME layer, when `[smime]` asks for it.
+    pub(crate) smime: Option<SmimePlan>,
+    /// `[relay]` as written (checked when the relay worker is built at start).
+    pub(crate) relay: crate::config::RelaySection,
     /// What happens to accepted mail.
     pub(crate) handler: HandlerKind,
     /// TLS.
@@ -208,6 +212,7 @@ impl ServePlan {
         };
 
         let relay_client_certs = relay_client_certs(file)?;
+        let smime = smime_plan(file, &domains)?;
         let certificates = certificates(args, file, &hostname)?;
         let listeners = listeners(args, file)?;
         if !relay_client_certs.is_empty()
@@ -226,12 +231,69 @@ impl ServePlan {
             recipients,
             users,
             relay_client_certs,
+            smime,
+            relay: file.relay.clone(),
             handler: args.handler.or(file.handler).unwrap_or_default(),
             certificates,
             listeners,
             settings,
         })
     }
+}
+
+/// The `[smime]` section, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SmimePlan {
+    /// CA certificate files; empty: no verification.
+    pub(crate) trust: Vec<PathBuf>,
+    /// Accept legacy algorithms in signatures.
+    pub(crate) allow_legacy: bool,
+    /// `local@domain` (folded as the server compares recipients) and its certificate.
+    pub(crate) encrypt_at_rest: Vec<(String, PathBuf)>,
+    /// The cipher for encryption at rest.
+    pub(crate) cipher: sealpost_smime::ContentCipher,
+}
+
+fn smime_plan(file: &FileConfig, domains: &[String]) -> anyhow::Result<Option<SmimePlan>> {
+    use sealpost_smime::ContentCipher;
+    let section = &file.smime;
+    if section.trust.is_empty() && section.encrypt_at_rest.is_empty() {
+        if section.allow_legacy.is_some() || section.cipher.is_some() {
+            bail!(
+                "[smime] has settings but neither `trust` (CA files to verify signed mail) \
+                 nor `encrypt_at_rest` (recipients and their certificates): add one"
+            );
+        }
+        return Ok(None);
+    }
+    let cipher = match section.cipher.as_deref().unwrap_or("aes256-cbc") {
+        "aes256-cbc" => ContentCipher::Aes256Cbc,
+        "aes128-cbc" => ContentCipher::Aes128Cbc,
+        "aes256-gcm" => ContentCipher::Aes256Gcm,
+        "aes128-gcm" => ContentCipher::Aes128Gcm,
+        other => bail!(
+            "[smime] cipher = \"{other}\" is not one of aes256-cbc, aes128-cbc, aes256-gcm, \
+             aes128-gcm"
+        ),
+    };
+    let mut encrypt_at_rest = Vec::new();
+    for (address, cert) in &section.encrypt_at_rest {
+        let checked = checked_recipients(std::slice::from_ref(address), domains)
+            .with_context(|| format!("in [smime] encrypt_at_rest, for {cert:?}"))?;
+        let mailbox = Mailbox::parse(&checked[0]).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let folded = format!(
+            "{}@{}",
+            mailbox.local_part().value().to_lowercase(),
+            mailbox.domain().to_string().to_ascii_lowercase()
+        );
+        encrypt_at_rest.push((folded, cert.clone()));
+    }
+    Ok(Some(SmimePlan {
+        trust: section.trust.clone(),
+        allow_legacy: section.allow_legacy.unwrap_or(false),
+        encrypt_at_rest,
+        cipher,
+    }))
 }
 
 /// `relay_client_certs`: each entry 64 hexadecimal digits, with or without colons (the form
@@ -650,6 +712,31 @@ mod tests {
     }
 
     #[test]
+    fn the_smime_section_is_checked() {
+        assert!(resolve(&[], "").unwrap().smime.is_none());
+        let plan = resolve(
+            &[],
+            "[smime]\nencrypt_at_rest = { \"Alice@LOCALHOST\" = \"a.pem\" }\ncipher = \"aes128-gcm\"\n",
+        )
+        .unwrap();
+        let smime = plan.smime.unwrap();
+        assert!(smime.trust.is_empty() && !smime.allow_legacy);
+        assert_eq!(smime.encrypt_at_rest, [(String::from("alice@localhost"), "a.pem".into())]);
+        assert_eq!(smime.cipher, sealpost_smime::ContentCipher::Aes128Gcm);
+        for (text, expected) in [
+            ("[smime]\nallow_legacy = true\n", "neither `trust`"),
+            ("[smime]\ntrust = [\"ca.pem\"]\ncipher = \"des\"\n", "is not one of aes256-cbc"),
+            (
+                "[smime]\nencrypt_at_rest = { \"a@elsewhere.example\" = \"a.pem\" }\n",
+                "encrypt_at_rest",
+            ),
+        ] {
+            let err = error(&[], text);
+            assert!(err.contains(expected), "{text}: {err}");
+        }
+    }
+
+    #[test]
     fn bad_values_are_refused_with_what_to_fix() {
         let table: &[(&[&str], &str, &str)] = &[
             (&["--hostname", "bad host"], "", "invalid host name `bad host`"),
@@ -712,6 +799,13 @@ mod tests {
         assert_eq!(complete.users, UsersFile::Given("/etc/sealpost/users".into()));
         assert_eq!(complete.relay_client_certs.len(), 1);
         assert_eq!(complete.relay_client_certs[0][..2], [0x3a, 0x6c]);
+        let smime = complete.smime.as_ref().unwrap();
+        assert_eq!(smime.trust, [PathBuf::from("/etc/sealpost/smime/ca.pem")]);
+        assert_eq!(
+            smime.encrypt_at_rest,
+            [(String::from("alice@example.org"), PathBuf::from("/etc/sealpost/smime/alice.pem"))]
+        );
+        assert_eq!(smime.cipher, sealpost_smime::ContentCipher::Aes256Cbc);
         assert_eq!(complete.certificates.sni.len(), 1);
         let addrs: Vec<_> = complete.listeners.iter().map(|l| l.addr.to_string()).collect();
         assert_eq!(addrs, ["0.0.0.0:25", "0.0.0.0:587", "0.0.0.0:465"]);

@@ -302,3 +302,77 @@ fn the_printed_openssl_command_delivers_a_first_message() {
     );
     assert!(server.stop().success());
 }
+
+#[test]
+fn the_smime_section_verifies_signed_mail_and_encrypts_at_rest() {
+    let pki = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/pki");
+    let pem = |name: &str| pki.join(name).display().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("sealpost.toml"),
+        format!(
+            "hostname = \"mx.example.test\"\n\
+             domains = [\"example.test\"]\n\
+             [listeners.smtp]\naddress = \"127.0.0.1:0\"\n\
+             [listeners.submission]\naddress = \"off\"\n\
+             [listeners.smtps]\naddress = \"off\"\n\
+             [smime]\ntrust = [\"{}\"]\n\
+             encrypt_at_rest = {{ \"bob@example.test\" = \"{}\" }}\n",
+            pem("root-ca.pem"),
+            pem("smime-bob-rsa.pem")
+        ),
+    )
+    .unwrap();
+    let server = Server::start(dir.path(), &["--config", "sealpost.toml"]);
+    let alice = sealpost_smime::Identity::from_cert_and_key(
+        &std::fs::read(pki.join("smime-alice-rsa-chain.pem")).unwrap(),
+        &std::fs::read(pki.join("smime-alice-rsa-key.pem")).unwrap(),
+        None,
+    )
+    .unwrap();
+    let message = b"From: alice@example.org\r\nSubject: signed\r\n\r\nSigned words.\r\n";
+    let signed =
+        sealpost_smime::sign_message(&alice, message, &sealpost_smime::SignOptions::default())
+            .unwrap();
+    let mut c = Smtp::connect(server.addr("smtp"));
+    c.expect(220);
+    c.send(b"EHLO client.example\r\n");
+    c.expect(250);
+    c.send(b"MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.test>\r\nRCPT TO:<carol@example.test>\r\nDATA\r\n");
+    c.expect(250);
+    c.expect(250);
+    c.expect(250);
+    c.expect(354);
+    // A forged result first; no line of a signed message starts with a dot.
+    c.send(b"Authentication-Results: mx.example.test; smime=pass\r\n");
+    c.send(&signed);
+    c.send(b".\r\n");
+    c.expect(250);
+    c.send(b"QUIT\r\n");
+    c.expect(221);
+
+    let data = dir.path().join("sealpost-data/maildir/example.test");
+    let carol = new_messages(&data.join("carol/new"));
+    assert_eq!(carol.len(), 1);
+    let carol = std::fs::read_to_string(&carol[0]).unwrap();
+    assert_eq!(carol.matches("Authentication-Results:").count(), 1, "{carol}");
+    assert!(
+        carol.contains("Authentication-Results: mx.example.test;\r\n\tsmime=pass body.smime-identifier=alice@example.org"),
+        "{carol}"
+    );
+    let bob = new_messages(&data.join("bob/new"));
+    assert_eq!(bob.len(), 1);
+    let bob = std::fs::read(&bob[0]).unwrap();
+    assert!(!String::from_utf8_lossy(&bob).contains("Signed words."));
+    let key = sealpost_smime::Identity::from_cert_and_key(
+        &std::fs::read(pki.join("smime-bob-rsa.pem")).unwrap(),
+        &std::fs::read(pki.join("smime-bob-rsa-key.pem")).unwrap(),
+        None,
+    )
+    .unwrap();
+    let opened = sealpost_smime::decrypt_message(&key, &bob).unwrap();
+    // Inside: the signed message, its signature still verifiable.
+    let inner = String::from_utf8_lossy(&opened.message).into_owned();
+    assert!(inner.contains("multipart/signed") && inner.contains("Signed words."), "{inner}");
+    assert!(server.stop().success());
+}

@@ -1,0 +1,244 @@
+//! `sealpost send`: deliver the message on standard input to one server under a TLS
+//! security level, and report each recipient and the TLS outcome.
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use sealpost_client::{Client, Credentials, DeliveryConfig, DnsMx, Message, Route, Timeouts};
+use sealpost_codec::client::{Envelope, TransactionResult};
+use sealpost_codec::{
+    ForwardPath, MailParameter, MailParameters, Mailbox, Notify, RcptParameter, RcptParameters,
+    Ret, ReversePath, XText,
+};
+use sealpost_starttls::client::{Fingerprint, SecurityLevel, TlsPolicy};
+use sealpost_starttls::dns::{DnsResolver, HickoryResolver};
+use sealpost_starttls::{CertificateFiles, ClientAuth};
+
+use crate::cli::SendArgs;
+
+/// Runs `sealpost send`. Succeeds only when every recipient accepted the message.
+pub(crate) fn run(args: &SendArgs) -> anyhow::Result<()> {
+    let config = delivery_config(args)?;
+    let envelope = envelope(args)?;
+    let (route, resolver) = match &args.server {
+        Some(server) => (server.parse::<Route>()?, None),
+        None => (mx_route(&envelope)?, Some(resolver(args.dns)?)),
+    };
+    let mut content = Vec::new();
+    std::io::stdin().read_to_end(&mut content).context("cannot read the message from stdin")?;
+    if content.is_empty() {
+        bail!("no message on standard input");
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let message = Message::new(envelope, content);
+    let mut client = Client::new(config);
+    if let Some(resolver) = resolver {
+        client = client.with_resolver(Arc::new(DnsMx::new(resolver)));
+    }
+    let delivery = runtime
+        .block_on(client.deliver(&route, &[message]))
+        .with_context(|| format!("delivery to {route} failed"))?;
+    println!("server: {} ({})", delivery.host, delivery.addr);
+    println!("tls: {}", delivery.tls);
+    let Some(result) = delivery.results.into_iter().next() else {
+        bail!("the server took no message");
+    };
+    let result = result.with_context(|| format!("the message was not sent to {route}"))?;
+    report(&result)
+}
+
+/// The MX route of the recipients' domain (one domain only: one delivery per run).
+fn mx_route(envelope: &Envelope) -> anyhow::Result<Route> {
+    let mut domains: Vec<String> = envelope
+        .recipients
+        .iter()
+        .filter_map(|(path, _)| path.mailbox().map(|m| m.domain().to_string().to_ascii_lowercase()))
+        .collect();
+    domains.sort();
+    domains.dedup();
+    match &domains[..] {
+        [domain] => Ok(Route::Mx { domain: domain.clone() }),
+        _ => bail!(
+            "the recipients are in several domains ({}); send once per domain, or give \
+             --server HOST:PORT",
+            domains.join(", ")
+        ),
+    }
+}
+
+/// The DNS resolver for MX lookups: `--dns`, or the nameservers of /etc/resolv.conf.
+fn resolver(dns: Option<std::net::SocketAddr>) -> anyhow::Result<Arc<dyn DnsResolver>> {
+    let timeout = Duration::from_secs(10);
+    let resolver = match dns {
+        Some(addr) => HickoryResolver::new(&[addr], timeout),
+        None => HickoryResolver::from_resolv_conf(Path::new("/etc/resolv.conf"), timeout),
+    }
+    .context("no DNS resolver for the MX lookup (give --dns ADDR:PORT or --server HOST:PORT)")?;
+    Ok(Arc::new(resolver))
+}
+
+/// Prints one line per recipient; fails unless all were accepted.
+fn report(result: &TransactionResult) -> anyhow::Result<()> {
+    if !result.mail.code().is_positive() {
+        println!("MAIL FROM refused: {}", one_line(&result.mail.to_string()));
+    }
+    let mut refused = 0;
+    for recipient in &result.recipients {
+        let reply = recipient.final_reply().map(|r| one_line(&r.to_string()));
+        let reply = reply.as_deref().unwrap_or("no reply");
+        if recipient.delivered() {
+            println!("{}: accepted: {reply}", recipient.path);
+        } else {
+            refused += 1;
+            let kind = match recipient.final_reply() {
+                Some(r) if r.code().is_permanent_failure() => "rejected",
+                _ => "deferred",
+            };
+            println!("{}: {kind}: {reply}", recipient.path);
+        }
+    }
+    if refused > 0 {
+        bail!("{refused} of {} recipient(s) did not accept the message", result.recipients.len());
+    }
+    Ok(())
+}
+
+fn one_line(text: &str) -> String {
+    text.split("\r\n").filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" / ")
+}
+
+fn delivery_config(args: &SendArgs) -> anyhow::Result<DeliveryConfig> {
+    let level: SecurityLevel = args.tls_level.parse()?;
+    let mut policy = TlsPolicy::new(level);
+    if let Some(ca) = &args.ca {
+        policy =
+            policy
+                .roots(ClientAuth::roots_from_pem(ca).with_context(|| {
+                    format!("--ca {}: cannot load trust anchors", ca.display())
+                })?);
+    }
+    for name in &args.match_names {
+        policy = policy.match_name(name.clone());
+    }
+    for pin in &args.fingerprints {
+        policy = policy.fingerprint(pin.parse::<Fingerprint>()?);
+    }
+    if level == SecurityLevel::Fingerprint && args.fingerprints.is_empty() {
+        bail!("--tls-level fingerprint needs at least one --fingerprint SHA256");
+    }
+    if let (Some(cert), Some(key)) = (&args.client_cert, &args.client_key) {
+        policy = policy.client_certificate(CertificateFiles::new(cert, key).load()?);
+    }
+    let mut timeouts = Timeouts::default();
+    if let Some(seconds) = args.timeout {
+        timeouts = Timeouts::all(Duration::from_secs(seconds.max(1)));
+    }
+    let mut config = DeliveryConfig::new(args.helo.clone().unwrap_or_else(|| "localhost".into()))
+        .tls(policy)
+        .implicit_tls(args.implicit_tls)
+        .timeouts(timeouts);
+    if let Some(user) = &args.user {
+        let Some(pass) = &args.pass else { bail!("--user needs --pass env:VARIABLE") };
+        config = config.credentials(Credentials::new(user.clone(), password(pass)?));
+    }
+    Ok(config)
+}
+
+/// The password named by `--pass`: only `env:VAR`, so it never appears in the process
+/// list.
+fn password(spec: &str) -> anyhow::Result<String> {
+    let Some(var) = spec.strip_prefix("env:") else {
+        bail!(
+            "--pass takes env:VARIABLE (the name of an environment variable holding the \
+             password), never the password itself"
+        );
+    };
+    std::env::var(var).with_context(|| format!("--pass env:{var}: the variable is not set"))
+}
+
+fn mailbox(address: &str, flag: &str) -> anyhow::Result<Mailbox<'static>> {
+    let address = address.trim().trim_start_matches('<').trim_end_matches('>');
+    address
+        .parse::<Mailbox<'_>>()
+        .map(Mailbox::into_owned)
+        .map_err(|e| anyhow::anyhow!("{flag} {address:?} is not a valid address: {e}"))
+}
+
+fn envelope(args: &SendArgs) -> anyhow::Result<Envelope> {
+    let reverse_path = match args.from.as_deref() {
+        None | Some("" | "<>") => ReversePath::Null,
+        Some(from) => ReversePath::Mailbox(mailbox(from, "--from")?),
+    };
+    let mut mail = Vec::new();
+    if let Some(ret) = &args.ret {
+        mail.push(MailParameter::Ret(match ret.to_ascii_uppercase().as_str() {
+            "FULL" => Ret::Full,
+            "HDRS" => Ret::Hdrs,
+            _ => bail!("--ret takes FULL or HDRS"),
+        }));
+    }
+    if let Some(envid) = &args.envid {
+        let envid = XText::encode(envid.as_bytes())
+            .map_err(|e| anyhow::anyhow!("--envid {envid:?}: {e}"))?;
+        mail.push(MailParameter::EnvId(envid));
+    }
+    if args.require_tls {
+        mail.push(MailParameter::RequireTls);
+    }
+    let parameters = MailParameters::from_vec(mail)?;
+    let notify = args.notify.as_deref().map(notify).transpose()?;
+    let mut envelope = Envelope::new(reverse_path).parameters(parameters);
+    for to in &args.to {
+        let path = ForwardPath::Mailbox(mailbox(to, "--to")?);
+        let params = match notify {
+            Some(n) => RcptParameters::from_vec(vec![RcptParameter::Notify(n)])?,
+            None => RcptParameters::default(),
+        };
+        envelope = envelope.recipient_with(path, params);
+    }
+    Ok(envelope)
+}
+
+/// `--notify NEVER` or a list of SUCCESS, FAILURE, DELAY (RFC 3461 section 4.1).
+fn notify(list: &str) -> anyhow::Result<Notify> {
+    if list.eq_ignore_ascii_case("never") {
+        return Ok(Notify::Never);
+    }
+    let (mut success, mut failure, mut delay) = (false, false, false);
+    for word in list.split(',') {
+        match word.trim().to_ascii_uppercase().as_str() {
+            "SUCCESS" => success = true,
+            "FAILURE" => failure = true,
+            "DELAY" => delay = true,
+            _ => bail!("--notify takes NEVER or a list of SUCCESS, FAILURE, DELAY"),
+        }
+    }
+    Ok(Notify::On { success, failure, delay })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notify_lists_parse() {
+        assert_eq!(notify("never").unwrap(), Notify::Never);
+        assert_eq!(
+            notify("SUCCESS,delay").unwrap(),
+            Notify::On { success: true, failure: false, delay: true }
+        );
+        assert!(notify("sometimes").is_err());
+    }
+
+    #[test]
+    fn passwords_come_only_from_the_environment() {
+        assert!(password("hunter2").is_err());
+        assert!(password("env:SEALPOST_TEST_SURELY_UNSET_VARIABLE").is_err());
+    }
+}
