@@ -17,18 +17,40 @@ pub fn pki(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// The shared corpora: `$SEALPOST_CORPORA`, else `../shared/corpora` next to the workspace
-/// root (the same rule as the `sealpost-tests` crate).
-pub fn corpora_dir() -> PathBuf {
-    match std::env::var_os("SEALPOST_CORPORA") {
-        Some(dir) => PathBuf::from(dir),
-        None => workspace_root().join("..").join("shared").join("corpora"),
+/// The shared corpora: `$SEALPOST_CORPORA`, else the nearest `shared/corpora` with an
+/// `rfc4134` folder beside the workspace root or beside one of its ancestors
+/// (`../shared/corpora` in the usual layout).
+pub fn corpora_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("SEALPOST_CORPORA") {
+        return Some(PathBuf::from(dir));
     }
+    let root = workspace_root().canonicalize().ok()?;
+    root.ancestors()
+        .skip(1)
+        .map(|dir| dir.join("shared").join("corpora"))
+        .find(|dir| dir.join("rfc4134").is_dir())
+}
+
+/// Whether the corpus tests run: always, unless the machine has no corpora and the CI
+/// script said so explicitly with `SEALPOST_NO_CORPORA=1` (it prints that loudly). A
+/// corpus that is merely not found fails the tests.
+pub fn corpus_tests_run() -> bool {
+    if std::env::var_os("SEALPOST_NO_CORPORA").is_some_and(|v| v == "1") {
+        eprintln!("NOT RUN: SEALPOST_NO_CORPORA=1 says this machine has no shared corpora");
+        return false;
+    }
+    true
 }
 
 /// A file of the RFC 4134 corpus; a missing corpus fails loudly.
 pub fn rfc4134(name: &str) -> Vec<u8> {
-    let path = corpora_dir().join("rfc4134").join(name);
+    let Some(dir) = corpora_dir() else {
+        panic!(
+            "the shared corpora (RFC 4134 examples) were not found beside the workspace or \
+             its parent folders: set SEALPOST_CORPORA to the corpora folder"
+        )
+    };
+    let path = dir.join("rfc4134").join(name);
     std::fs::read(&path).unwrap_or_else(|e| {
         panic!("{}: {e} (set SEALPOST_CORPORA to the shared corpora folder)", path.display())
     })
