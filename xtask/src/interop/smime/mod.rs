@@ -17,6 +17,7 @@ mod mime;
 mod nss;
 mod openssl;
 mod pyca;
+mod rfc4134;
 mod snail;
 
 use std::path::{Path, PathBuf};
@@ -32,7 +33,7 @@ use mime::Message;
 /// The names of the S/MIME peers in the result table; [`super::report`] puts their rows in
 /// a table of their own.
 pub(crate) const PEERS: &[&str] =
-    &["openssl cms", "gpgsm", "NSS cmsutil", "python3 cryptography", "s-nail"];
+    &["openssl cms", "gpgsm", "NSS cmsutil", "python3 cryptography", "s-nail", rfc4134::PEER];
 
 /// The time limit of every program the group runs (each takes well under a second).
 const LIMIT: Duration = Duration::from_secs(30);
@@ -413,6 +414,7 @@ pub(crate) fn run(suite: &mut Suite<'_>) {
     nss::run(suite);
     pyca::run(suite);
     snail::run(suite);
+    rfc4134::run(suite);
 }
 
 #[cfg(test)]
