@@ -54,6 +54,17 @@ pub(crate) struct FileConfig {
     /// Relaying the queue: retries and the TLS policy per destination.
     #[serde(default)]
     pub(crate) relay: RelaySection,
+    /// The async runtime.
+    #[serde(default)]
+    pub(crate) runtime: RuntimeSection,
+}
+
+/// `[runtime]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RuntimeSection {
+    /// Threads that run the sessions (default: one per CPU core).
+    pub(crate) worker_threads: Option<usize>,
 }
 
 /// `[relay]`.

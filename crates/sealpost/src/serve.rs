@@ -32,10 +32,11 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<()> {
         return tls_summary(args, &plan);
     }
     logging::init()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = plan.worker_threads {
+        builder.worker_threads(threads);
+    }
+    let runtime = builder.enable_all().build().context("cannot start the async runtime")?;
     runtime.block_on(serve(plan))
 }
 

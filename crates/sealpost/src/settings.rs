@@ -162,6 +162,8 @@ pub(crate) struct ServePlan {
     pub(crate) smime: Option<SmimePlan>,
     /// `[relay]` as written (checked when the relay worker is built at start).
     pub(crate) relay: crate::config::RelaySection,
+    /// `[runtime] worker_threads`; `None`: one per core.
+    pub(crate) worker_threads: Option<usize>,
     /// What happens to accepted mail.
     pub(crate) handler: HandlerKind,
     /// TLS.
@@ -233,6 +235,10 @@ impl ServePlan {
             relay_client_certs,
             smime,
             relay: file.relay.clone(),
+            worker_threads: match file.runtime.worker_threads {
+                Some(0) => bail!("[runtime] worker_threads must be at least 1"),
+                n => n,
+            },
             handler: args.handler.or(file.handler).unwrap_or_default(),
             certificates,
             listeners,
@@ -712,6 +718,17 @@ mod tests {
     }
 
     #[test]
+    fn worker_threads_are_at_least_one() {
+        assert_eq!(resolve(&[], "").unwrap().worker_threads, None);
+        assert_eq!(
+            resolve(&[], "[runtime]\nworker_threads = 1\n").unwrap().worker_threads,
+            Some(1)
+        );
+        let err = error(&[], "[runtime]\nworker_threads = 0\n");
+        assert!(err.contains("worker_threads must be at least 1"), "{err}");
+    }
+
+    #[test]
     fn the_smime_section_is_checked() {
         assert!(resolve(&[], "").unwrap().smime.is_none());
         let plan = resolve(
@@ -799,6 +816,7 @@ mod tests {
         assert_eq!(complete.users, UsersFile::Given("/etc/sealpost/users".into()));
         assert_eq!(complete.relay_client_certs.len(), 1);
         assert_eq!(complete.relay_client_certs[0][..2], [0x3a, 0x6c]);
+        assert_eq!(complete.worker_threads, Some(4));
         let smime = complete.smime.as_ref().unwrap();
         assert_eq!(smime.trust, [PathBuf::from("/etc/sealpost/smime/ca.pem")]);
         assert_eq!(

@@ -185,6 +185,7 @@ fn setup() -> String {
         &pki("server-chain.pem"),
         &pki("server-key.pem"),
         1000,
+        None,
     );
     let tls =
         (String::from("tests/pki/server-chain.pem"), String::from("tests/pki/server-key.pem"));
@@ -192,7 +193,9 @@ fn setup() -> String {
     format!(
         "- sealpost: `target/release/sealpost serve --config DIR/sealpost.toml`, its log \
          (standard error, one line per session) to a file, with\n\n```toml\n{toml}```\n\n\
-         \x20 and `handler = \"maildir\"` for the durable runs; for the idle runs \
+         \x20 and `[runtime] worker_threads = 1` for the runs against smtp-sink (one \
+         process with one event loop, so both sides have one thread of protocol work and \
+         smtp-source the other core); `handler = \"maildir\"` for the durable runs; for the idle runs \
          `max_connections` and `max_connections_per_ip` are the count plus 100, and the \
          server starts under `prlimit --nofile=N:N` with N the count plus 1000.\n\
          - smtp-sink: `smtp-sink -u root 127.0.0.1:PORT 1000`.\n\
@@ -277,6 +280,7 @@ impl Bench<'_> {
             key: &self.key,
             max_connections: 1000,
             nofile: None,
+            worker_threads: None,
         }
     }
 
@@ -284,7 +288,10 @@ impl Bench<'_> {
     fn plain(&self) -> Result<Vec<Comparison>> {
         println!("\n== plain: sealpost serve --handler discard vs smtp-sink");
         let dir = self.scratch.join("plain");
-        let sealpost = Sealpost::start(&self.sealpost_config(&dir, Handler::Discard))?;
+        // smtp-sink is one process with one event loop: one worker thread here too.
+        let mut config = self.sealpost_config(&dir, Handler::Discard);
+        config.worker_threads = Some(1);
+        let sealpost = Sealpost::start(&config)?;
         let sink = SmtpSink::start(self.sh)?;
         let mut out = Vec::new();
         for reuse in [false, true] {

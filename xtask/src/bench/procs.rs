@@ -87,8 +87,11 @@ pub(crate) fn sealpost_toml(
     cert: &str,
     key: &str,
     max_connections: usize,
+    worker_threads: Option<usize>,
 ) -> String {
     let handler = if handler == Handler::Discard { "discard" } else { "maildir" };
+    let runtime =
+        worker_threads.map_or(String::new(), |n| format!("[runtime]\nworker_threads = {n}\n"));
     format!(
         "hostname = \"bench.test\"\n\
          domains = [\"y.test\"]\n\
@@ -99,7 +102,7 @@ pub(crate) fn sealpost_toml(
          [listeners.submission]\naddress = \"off\"\n\
          [listeners.smtps]\naddress = \"off\"\n\
          [limits]\nmax_connections = {max_connections}\n\
-         max_connections_per_ip = {max_connections}\n"
+         max_connections_per_ip = {max_connections}\n{runtime}"
     )
 }
 
@@ -124,6 +127,8 @@ pub(crate) struct SealpostConfig<'a> {
     pub(crate) max_connections: usize,
     /// RLIMIT_NOFILE of the process (set with prlimit(1)), if more than inherited.
     pub(crate) nofile: Option<u64>,
+    /// `[runtime] worker_threads`, if not one per core.
+    pub(crate) worker_threads: Option<usize>,
 }
 
 impl Sealpost {
@@ -137,6 +142,7 @@ impl Sealpost {
             &format!("{:?}", config.cert),
             &format!("{:?}", config.key),
             config.max_connections,
+            config.worker_threads,
         );
         let file = config.dir.join("sealpost.toml");
         std::fs::write(&file, toml)?;
