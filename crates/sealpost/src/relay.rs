@@ -20,7 +20,8 @@ use sealpost_starttls::client::{Fingerprint, SecurityLevel, TlsPolicy};
 use sealpost_starttls::dns::{DnsResolver, HickoryResolver};
 
 use crate::config::{RelayPolicySection, RelaySection};
-use crate::tls_journal::{Entry, Journal};
+use crate::send::one_line;
+use crate::tls_journal::{Entry, Journal, unix_now};
 
 /// The policy for one destination, checked.
 #[derive(Debug, Clone)]
@@ -182,7 +183,7 @@ impl ClientDeliverer {
     ) -> Vec<RecipientOutcome> {
         let level = self.destination(domain).0.tls.level.to_string();
         let mut entry = Entry {
-            time: sealpost_server_now(),
+            time: unix_now(),
             domain: domain.to_owned(),
             mx: None,
             level,
@@ -284,14 +285,6 @@ fn failed(remote_mta: Option<String>, status: &str, diagnostic: &str) -> Recipie
 
 fn deferred(remote_mta: Option<String>, diagnostic: &str) -> RecipientOutcome {
     RecipientOutcome::Deferred { remote_mta, diagnostic: diagnostic.to_owned() }
-}
-
-fn sealpost_server_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-fn one_line(text: &str) -> String {
-    text.split("\r\n").filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" / ")
 }
 
 /// The SMTP envelope of recipients `indexes` of `job`, parsed back from the queue's

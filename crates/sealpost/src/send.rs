@@ -109,7 +109,8 @@ fn report(result: &TransactionResult) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn one_line(text: &str) -> String {
+/// A multi-line reply on one line, its lines joined by " / ".
+pub(crate) fn one_line(text: &str) -> String {
     text.split("\r\n").filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" / ")
 }
 

@@ -73,7 +73,7 @@ fn smime_filter(plan: &SmimePlan, hostname: &str) -> anyhow::Result<SmimeFilter>
 /// `--tls-summary`: the day's outbound TLS from the journal, and its TLS-RPT report.
 fn tls_summary(args: &ServeArgs, plan: &ServePlan) -> anyhow::Result<()> {
     let day = args.day.clone().unwrap_or_else(|| {
-        sealpost_starttls::tlsrpt::Day::from_unix(sealpost_server_now()).to_string()
+        sealpost_starttls::tlsrpt::Day::from_unix(tls_journal::unix_now()).to_string()
     });
     let entries = tls_journal::read_day(&plan.data_dir, &day)?;
     print!("{}", tls_journal::summary(&day, &entries));
@@ -85,10 +85,6 @@ fn tls_summary(args: &ServeArgs, plan: &ServePlan) -> anyhow::Result<()> {
         println!("TLS-RPT report (RFC 8460) written to {}", path.display());
     }
     Ok(())
-}
-
-fn sealpost_server_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// The relay worker for the queue, unless `[relay] enabled = false`.

@@ -42,6 +42,11 @@ pub(crate) struct Journal {
     lock: Mutex<()>,
 }
 
+/// Seconds since the Unix epoch.
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
 fn today(time: u64) -> String {
     Day::from_unix(time).to_string()
 }
