@@ -30,6 +30,9 @@ pub struct Connection {
     host: String,
     addr: SocketAddr,
     tls: OutboundTls,
+    /// The level of the TLS client in use, and whether it forbids going on in clear.
+    level: sealpost_starttls::client::SecurityLevel,
+    requires_tls: bool,
     buf: Vec<u8>,
     /// Nothing has been read yet (to recognise a TLS server on a plaintext connection).
     first_read: bool,
@@ -77,7 +80,7 @@ impl Connection {
         let mut session_config = ClientConfig::new(config.helo_name.clone());
         session_config.pipelining = config.pipelining;
         session_config.chunking = config.chunking;
-        let level = config.tls.level;
+        let level = tls.level();
         let (stream, session, report) = if config.implicit_tls {
             let (stream, report) = tls.connect(tcp, host).await.map_err(|e| match e {
                 TlsError::NotTls => DeliveryError::TlsModeMismatch(format!(
@@ -98,11 +101,13 @@ impl Connection {
             host: host.to_owned(),
             addr,
             tls: report,
+            level,
+            requires_tls: tls.requires_tls(),
             buf: vec![0; 16 * 1024],
             first_read: true,
         };
         let ehlo = conn.ready(Phase::Greeting).await?;
-        let wants_tls = level.uses_tls() || config.tls.requires_tls();
+        let wants_tls = level.uses_tls() || tls.requires_tls();
         if !conn.session.is_tls() && wants_tls && starttls {
             conn.starttls(ehlo.as_ref(), tls).await?;
         } else if !conn.session.is_tls() && wants_tls {
@@ -187,8 +192,8 @@ impl Connection {
 
     /// STARTTLS is not possible: abort at levels that require TLS, else go on in clear.
     async fn without_tls(&mut self, reason: String) -> Result<(), DeliveryError> {
-        let level = self.config.tls.level;
-        if self.config.tls.requires_tls() {
+        let level = self.level;
+        if self.requires_tls {
             self.quit_quietly().await;
             return Err(DeliveryError::TlsRequired {
                 level,

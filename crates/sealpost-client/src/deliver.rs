@@ -5,16 +5,20 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use sealpost_starttls::client::{SecurityLevel, TlsClient};
+use sealpost_starttls::client::{SecurityLevel, TlsClient, TlsPolicy};
+use sealpost_starttls::dns::{Answer, DnsResolver, Dnssec, weakest};
+use sealpost_starttls::mta_sts::{PolicyCache, PolicyFetcher, StsLookup};
+use sealpost_starttls::tlsrpt::ResultType;
 
 use crate::config::{DeliveryConfig, Phase};
 use crate::connection::Connection;
 use crate::error::DeliveryError;
 use crate::message::{Delivery, Message};
-use crate::route::{MxError, MxResolver, Route, StaticMx, mx_hosts};
+use crate::plan::{ClientCache, Fallback, HostPlan, PlanInput, StsState, plan, sts_report};
+use crate::route::{DnsMx, MxError, MxRecord, MxResolver, Route, StaticMx, mx_hosts};
 
 /// Delivers messages under one [`DeliveryConfig`]. Keeps one [`TlsClient`] (and so one
-/// TLS session-resumption cache) per destination.
+/// TLS session-resumption cache) per destination and policy.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -34,20 +38,60 @@ use crate::route::{MxError, MxResolver, Route, StaticMx, mx_hosts};
 pub struct Client {
     config: DeliveryConfig,
     resolver: Arc<dyn MxResolver>,
+    dns: Option<Arc<dyn DnsResolver>>,
+    sts: Option<Sts>,
     tls: Mutex<HashMap<String, TlsClient>>,
+}
+
+/// MTA-STS: how policies are fetched, and the ones already known.
+struct Sts {
+    fetcher: Arc<dyn PolicyFetcher>,
+    cache: PolicyCache,
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("config", &self.config)
+            .field("dns", &self.dns.is_some())
+            .field("mta_sts", &self.sts.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One host to try: its name, port, and how securely its name was found (the MX answer).
+struct Hop {
+    host: String,
+    port: u16,
+    dnssec: Dnssec,
+}
+
+impl ClientCache for Client {
+    fn client(&self, key: String, policy: &TlsPolicy) -> Result<TlsClient, DeliveryError> {
+        let mut cache = self.tls.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(client) = cache.get(&key) {
+            return Ok(client.clone());
+        }
+        let client = TlsClient::new(policy).map_err(|error| DeliveryError::Tls {
+            host: key.split('|').next().unwrap_or_default().to_owned(),
+            error,
+        })?;
+        cache.insert(key, client.clone());
+        Ok(client)
     }
 }
 
 impl Client {
-    /// A client. Without [`Client::with_resolver`], MX routes see no MX records and go to
-    /// the domain itself.
+    /// A client. Without [`Client::with_resolver`] or [`Client::with_dns`], MX routes see
+    /// no MX records and go to the domain itself.
     pub fn new(config: DeliveryConfig) -> Self {
-        Client { config, resolver: Arc::new(StaticMx::new()), tls: Mutex::new(HashMap::new()) }
+        Client {
+            config,
+            resolver: Arc::new(StaticMx::new()),
+            dns: None,
+            sts: None,
+            tls: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Uses `resolver` for MX lookups.
@@ -57,71 +101,166 @@ impl Client {
         self
     }
 
+    /// Uses `dns` for everything DNS: MX lookups (with their DNSSEC status), the addresses
+    /// and TLSA records of MX hosts at the `dane` levels, and the `_mta-sts` TXT records.
+    /// Give it a validating resolver
+    /// ([`HickoryResolver`](sealpost_starttls::dns::HickoryResolver)) for DANE to apply.
+    #[must_use]
+    pub fn with_dns(mut self, dns: Arc<dyn DnsResolver>) -> Self {
+        self.resolver = Arc::new(DnsMx::new(dns.clone()));
+        self.dns = Some(dns);
+        self
+    }
+
+    /// Applies MTA-STS (RFC 8461) to MX deliveries at the levels `may`, `encrypt` and
+    /// `dane` (where no TLSA records apply), fetching policies with `fetcher` and keeping
+    /// them in a cache of this client. Needs [`Client::with_dns`] for the TXT records.
+    ///
+    /// In mode `enforce`, only the MX hosts the policy lists are tried, and only under TLS
+    /// with a certificate that chains to the configured roots (or the Mozilla roots) and
+    /// names the MX host; failures defer ([`DeliveryError::PolicyNotMet`]). In mode
+    /// `testing`, the same checks run, failures are reported in
+    /// [`OutboundTls::failure`](sealpost_starttls::client::OutboundTls::failure), and the
+    /// message goes out under the configured level.
+    #[must_use]
+    pub fn with_mta_sts(mut self, fetcher: Arc<dyn PolicyFetcher>) -> Self {
+        self.sts = Some(Sts { fetcher, cache: PolicyCache::new() });
+        self
+    }
+
     /// The configuration.
     pub fn config(&self) -> &DeliveryConfig {
         &self.config
     }
 
-    /// The TLS client of a destination, made on first use.
-    fn tls_client(&self, route: &Route) -> Result<TlsClient, DeliveryError> {
-        let key = route.to_string();
-        let mut cache = self.tls.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(client) = cache.get(&key) {
-            return Ok(client.clone());
-        }
+    /// The configured policy of a destination: `secure` matches the next-hop domain, not
+    /// the (DNS-supplied) MX host name, unless names are configured.
+    fn base_policy(&self, route: &Route) -> TlsPolicy {
         let mut policy = self.config.tls.clone();
-        // `secure` matches the next-hop domain, not the (DNS-supplied) MX host name, unless
-        // names are configured.
         if policy.level == SecurityLevel::Secure && policy.match_names.is_empty() {
             policy.match_names.push(route.next_hop().to_owned());
         }
-        let client = TlsClient::new(&policy)
-            .map_err(|error| DeliveryError::Tls { host: route.next_hop().to_owned(), error })?;
-        cache.insert(key, client.clone());
-        Ok(client)
+        policy
     }
 
-    /// The hosts and ports to try, best first.
-    async fn hosts(&self, route: &Route) -> Result<Vec<(String, u16)>, DeliveryError> {
-        match route {
-            Route::Host { host, port } => Ok(vec![(host.clone(), *port)]),
-            Route::Mx { domain } => {
-                let deadline = self.config.timeouts.resolve;
-                let records =
-                    match tokio::time::timeout(deadline, self.resolver.lookup_mx(domain)).await {
-                        Err(_) => {
-                            return Err(DeliveryError::Timeout {
-                                phase: Phase::Resolve,
-                                after: deadline,
-                            });
-                        }
-                        Ok(Err(MxError::NoSuchDomain)) => {
-                            return Err(DeliveryError::NoSuchDomain(domain.clone()));
-                        }
-                        Ok(Err(e)) => {
-                            return Err(DeliveryError::Resolve {
-                                name: domain.clone(),
-                                reason: e.to_string(),
-                            });
-                        }
-                        Ok(Ok(records)) => records,
-                    };
-                let hosts = mx_hosts(domain, records)
-                    .map_err(|()| DeliveryError::NullMx(domain.clone()))?;
-                Ok(hosts.into_iter().map(|h| (h, self.config.port)).collect())
+    /// The hosts to try, best first.
+    async fn hosts(&self, route: &Route) -> Result<Vec<Hop>, DeliveryError> {
+        let domain = match route {
+            // A configured host: no MX answer to distrust.
+            Route::Host { host, port } => {
+                return Ok(vec![Hop { host: host.clone(), port: *port, dnssec: Dnssec::Secure }]);
+            }
+            Route::Mx { domain } => domain,
+        };
+        let deadline = self.config.timeouts.resolve;
+        let lookup = async {
+            match &self.dns {
+                Some(dns) => match dns.mx(domain).await {
+                    Err(e) => Err(MxError::Failed(e.to_string())),
+                    Ok(answer) if answer.dnssec() == Dnssec::Bogus => {
+                        Err(MxError::Failed(format!("the MX answer for {domain} is DNSSEC-bogus")))
+                    }
+                    Ok(Answer::NxDomain { .. }) => Err(MxError::NoSuchDomain),
+                    Ok(answer) => Ok((
+                        answer
+                            .records()
+                            .iter()
+                            .map(|mx| MxRecord::new(mx.preference, mx.exchange.clone()))
+                            .collect(),
+                        answer.dnssec(),
+                    )),
+                },
+                None => self.resolver.lookup_mx(domain).await.map(|r| (r, Dnssec::Insecure)),
+            }
+        };
+        let (records, dnssec) = match tokio::time::timeout(deadline, lookup).await {
+            Err(_) => {
+                return Err(DeliveryError::Timeout { phase: Phase::Resolve, after: deadline });
+            }
+            Ok(Err(MxError::NoSuchDomain)) => {
+                return Err(DeliveryError::NoSuchDomain(domain.clone()));
+            }
+            Ok(Err(e)) => {
+                return Err(DeliveryError::Resolve { name: domain.clone(), reason: e.to_string() });
+            }
+            Ok(Ok(found)) => found,
+        };
+        let hosts =
+            mx_hosts(domain, records).map_err(|()| DeliveryError::NullMx(domain.clone()))?;
+        Ok(hosts.into_iter().map(|host| Hop { host, port: self.config.port, dnssec }).collect())
+    }
+
+    /// The addresses of a host, and how securely they were found (for DANE the address
+    /// answer must be secure too, RFC 7672 section 2.2.2). The configured DNS resolver
+    /// answers when there is one; the system's resolver when not, or when DNS has no
+    /// address for the name (a name from the hosts file).
+    async fn addresses(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> Result<(Vec<SocketAddr>, Dnssec), DeliveryError> {
+        if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+            return Ok((vec![SocketAddr::new(ip, port)], Dnssec::Insecure));
+        }
+        let deadline = self.config.timeouts.resolve;
+        let timeout = DeliveryError::Timeout { phase: Phase::Resolve, after: deadline };
+        if let Some(dns) = &self.dns {
+            match tokio::time::timeout(deadline, dns.ip(host)).await {
+                Err(_) => return Err(timeout),
+                Ok(Ok(answer)) if answer.dnssec() == Dnssec::Bogus => {
+                    return Ok((Vec::new(), Dnssec::Bogus));
+                }
+                Ok(Ok(answer)) if !answer.records().is_empty() => {
+                    let addrs = answer.records().iter().map(|ip| SocketAddr::new(*ip, port));
+                    return Ok((addrs.collect(), answer.dnssec()));
+                }
+                // No answer from DNS: the system's resolver may know the name (hosts file).
+                Ok(_) => {}
             }
         }
-    }
-
-    async fn addresses(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, DeliveryError> {
-        let deadline = self.config.timeouts.resolve;
         let lookup = tokio::net::lookup_host((host, port));
         match tokio::time::timeout(deadline, lookup).await {
-            Err(_) => Err(DeliveryError::Timeout { phase: Phase::Resolve, after: deadline }),
+            Err(_) => Err(timeout),
             Ok(Err(e)) => {
                 Err(DeliveryError::Resolve { name: host.to_owned(), reason: e.to_string() })
             }
-            Ok(Ok(addrs)) => Ok(addrs.collect()),
+            Ok(Ok(addrs)) => Ok((addrs.collect(), Dnssec::Insecure)),
+        }
+    }
+
+    /// The MTA-STS state of an MX route's domain, when MTA-STS is on and the configured
+    /// level is one it can raise.
+    async fn sts_state(&self, route: &Route) -> Option<StsState> {
+        let (Some(sts), Some(dns), Route::Mx { domain }) = (&self.sts, &self.dns, route) else {
+            return None;
+        };
+        let level = self.config.tls.level;
+        if !matches!(level, SecurityLevel::May | SecurityLevel::Encrypt | SecurityLevel::Dane) {
+            return None;
+        }
+        let now = std::time::SystemTime::now();
+        let deadline = self.config.timeouts.resolve;
+        let lookup = sts.cache.lookup(dns.as_ref(), sts.fetcher.as_ref(), domain, now);
+        let Ok(found) = tokio::time::timeout(deadline, lookup).await else {
+            return Some(StsState::Unavailable {
+                report: sts_report(domain, None),
+                failure: (
+                    ResultType::StsPolicyFetchError,
+                    format!("looking for the policy took more than {deadline:?}"),
+                ),
+            });
+        };
+        match found {
+            StsLookup::Policy { policy, failure, .. } => Some(StsState::Policy {
+                report: sts_report(domain, Some(&policy)),
+                policy,
+                failure: failure.map(|f| (f.result_type, f.reason)),
+            }),
+            StsLookup::NoPolicy { failure: Some(f) } => Some(StsState::Unavailable {
+                report: sts_report(domain, None),
+                failure: (f.result_type, f.reason),
+            }),
+            _ => None,
         }
     }
 
@@ -130,36 +269,48 @@ impl Client {
     /// answered yet; once one has, the results stand (a message is never sent twice by
     /// this call).
     ///
-    /// At level `may`, a failed TLS handshake is followed by a new connection in clear to
-    /// the same address.
+    /// At level `may` (and `dane` at a host without TLSA records), a failed TLS handshake
+    /// is followed by a new connection in clear to the same address. At the DANE levels
+    /// and under MTA-STS, each host gets the TLS policy its published records call for
+    /// (see [`Client::with_dns`] and [`Client::with_mta_sts`]); the
+    /// [`OutboundTls::policy`](sealpost_starttls::client::OutboundTls::policy) of the
+    /// delivery names it.
     pub async fn deliver(
         &self,
         route: &Route,
         messages: &[Message],
     ) -> Result<Delivery, DeliveryError> {
-        let tls = self.tls_client(route)?;
+        let base = self.base_policy(route);
+        let sts = self.sts_state(route).await;
         let mut last = None;
-        for (host, port) in self.hosts(route).await? {
-            let addrs = match self.addresses(&host, port).await {
-                Ok(addrs) => addrs,
+        for hop in self.hosts(route).await? {
+            let (addrs, address_dnssec) = match self.addresses(&hop.host, hop.port).await {
+                Ok(found) => found,
                 Err(e) => {
                     last = Some(e);
                     continue;
                 }
             };
+            let input = PlanInput {
+                base: &base,
+                next_hop: route.next_hop(),
+                host: &hop.host,
+                port: hop.port,
+                dnssec: weakest(hop.dnssec, address_dnssec),
+                implicit_tls: self.config.implicit_tls,
+                dns: self.dns.as_deref(),
+                sts: sts.as_ref(),
+            };
+            let plan = match plan(&input, self).await {
+                Ok(plan) => plan,
+                Err(e) => {
+                    tracing::info!(host = %hop.host, error = %e, "host skipped");
+                    last = Some(e);
+                    continue;
+                }
+            };
             for addr in addrs {
-                let attempt = match self.attempt(addr, &host, &tls, messages, true).await {
-                    Err(DeliveryError::Tls { host: _, error })
-                        if self.config.tls.level == SecurityLevel::May
-                            && !self.config.tls.requires_tls()
-                            && !self.config.implicit_tls =>
-                    {
-                        tracing::info!(%host, %addr, %error, "TLS failed at level may; retrying in clear");
-                        self.attempt(addr, &host, &tls, messages, false).await
-                    }
-                    other => other,
-                };
-                match attempt {
+                match self.attempt_with_plan(addr, &hop.host, &plan, messages).await {
                     Ok(delivery) => return Ok(delivery),
                     // A host that refuses the session (554 greeting, EHLO and HELO refused)
                     // says nothing about the others: RFC 5321 section 5.1 tries the next.
@@ -167,7 +318,7 @@ impl Client {
                         return Err(e);
                     }
                     Err(e) => {
-                        tracing::info!(%host, %addr, error = %e, "delivery attempt failed");
+                        tracing::info!(host = %hop.host, %addr, error = %e, "delivery attempt failed");
                         last = Some(e);
                     }
                 }
@@ -177,6 +328,59 @@ impl Client {
             name: route.to_string(),
             reason: "no address to connect to".into(),
         }))
+    }
+
+    /// One address under a host's plan: the first attempt, then its fallbacks while the
+    /// TLS part fails.
+    async fn attempt_with_plan(
+        &self,
+        addr: SocketAddr,
+        host: &str,
+        plan: &HostPlan,
+        messages: &[Message],
+    ) -> Result<Delivery, DeliveryError> {
+        let mut attempt = self.attempt(addr, host, &plan.tls, messages, true).await;
+        let mut first_failure = None;
+        for fallback in &plan.fallbacks {
+            let error = match &attempt {
+                Err(error @ DeliveryError::Tls { .. }) => error,
+                _ => break,
+            };
+            tracing::info!(%host, %addr, %error, "TLS failed; trying again as the level allows");
+            first_failure.get_or_insert_with(|| {
+                (
+                    error.tls_result_type().unwrap_or(ResultType::ValidationFailure),
+                    error.to_string(),
+                )
+            });
+            attempt = match fallback {
+                Fallback::Clear => self.attempt(addr, host, &plan.tls, messages, false).await,
+                Fallback::Tls(client) => self.attempt(addr, host, client, messages, true).await,
+            };
+        }
+        match attempt {
+            Ok(mut delivery) => {
+                delivery.tls.policy.clone_from(&plan.policy);
+                if delivery.tls.failure.is_none() {
+                    if let Some((result_type, detail)) =
+                        first_failure.or_else(|| plan.report_only.clone())
+                    {
+                        delivery.tls.failure = Some(result_type);
+                        delivery.tls.detail = Some(detail);
+                    }
+                }
+                Ok(delivery)
+            }
+            Err(e) if plan.enforced => match (e.tls_result_type(), &plan.policy) {
+                (Some(result_type), Some(policy)) => Err(DeliveryError::PolicyNotMet {
+                    policy: Box::new(policy.clone()),
+                    result_type,
+                    reason: format!("{host}: {e}"),
+                }),
+                _ => Err(e),
+            },
+            Err(e) => Err(e),
+        }
     }
 
     async fn attempt(
@@ -209,5 +413,20 @@ impl Client {
         let host = conn.host().to_owned();
         conn.quit().await;
         Ok(Delivery { host, addr, tls, results })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Queue runners spawn deliveries on multi-threaded runtimes: the future must be Send.
+    #[test]
+    fn deliveries_are_send() {
+        fn send<T: Send>(_: &T) {}
+        let client = Client::new(DeliveryConfig::new("client.test"));
+        let route = Route::Mx { domain: "example.org".into() };
+        let future = client.deliver(&route, &[]);
+        send(&future);
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use sealpost_codec::Reply;
 use sealpost_codec::client::ClientError;
 use sealpost_starttls::TlsError;
-use sealpost_starttls::tlsrpt::ResultType;
+use sealpost_starttls::tlsrpt::{Policy, ResultType};
 
 use crate::config::Phase;
 
@@ -77,6 +77,19 @@ pub enum DeliveryError {
         host: String,
         /// Why.
         error: TlsError,
+    },
+    /// A policy the destination publishes (DANE TLSA records, RFC 7672, or an MTA-STS
+    /// policy in mode enforce, RFC 8461) could not be met at this host: bogus or failed
+    /// DNSSEC lookups, no usable TLSA records at `dane-only`, an MX host the MTA-STS policy
+    /// does not list, or a certificate the policy refuses. Temporary: nothing was sent.
+    #[error("{} policy of {}: {reason} ({result_type})", policy.policy_type, policy.policy_domain)]
+    PolicyNotMet {
+        /// The policy (for TLS-RPT).
+        policy: Box<Policy>,
+        /// The RFC 8460 result type.
+        result_type: ResultType,
+        /// What happened.
+        reason: String,
     },
     /// The SMTP session failed (STARTTLS response injection, a malformed reply, 421) or
     /// refused a call (SIZE exceeded, extension not offered).
@@ -151,10 +164,19 @@ impl DeliveryError {
         }
     }
 
+    /// The published policy (DANE or MTA-STS) that a TLS failure happened under.
+    pub fn tls_policy(&self) -> Option<&Policy> {
+        match self {
+            DeliveryError::PolicyNotMet { policy, .. } => Some(policy),
+            _ => None,
+        }
+    }
+
     /// The RFC 8460 result type, for a failure of the TLS part.
     pub fn tls_result_type(&self) -> Option<ResultType> {
         match self {
-            DeliveryError::TlsRequired { result_type, .. } => Some(*result_type),
+            DeliveryError::TlsRequired { result_type, .. }
+            | DeliveryError::PolicyNotMet { result_type, .. } => Some(*result_type),
             DeliveryError::Tls { error, .. } => Some(error.result_type()),
             DeliveryError::Protocol(ClientError::ResponseInjection { .. }) => {
                 Some(ResultType::ValidationFailure)
@@ -206,6 +228,17 @@ mod tests {
                 false,
             ),
             (DeliveryError::NotAttempted, false),
+            (
+                DeliveryError::PolicyNotMet {
+                    policy: Box::new(Policy::new(
+                        sealpost_starttls::tlsrpt::PolicyType::Tlsa,
+                        "example.org",
+                    )),
+                    result_type: ResultType::DnssecInvalid,
+                    reason: "x".into(),
+                },
+                false,
+            ),
         ];
         for (error, permanent) in table {
             assert_eq!(error.is_permanent(), permanent, "{error}");

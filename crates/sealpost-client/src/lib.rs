@@ -19,6 +19,7 @@ mod connection;
 mod deliver;
 mod error;
 mod message;
+mod plan;
 mod route;
 
 pub use config::{Credentials, DeliveryConfig, Phase, Timeouts};

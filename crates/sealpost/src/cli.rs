@@ -102,7 +102,9 @@ recipient accepted the message. TLS levels (Postfix's names): none, may (STARTTL
 offered, certificate not checked; in clear if the handshake fails), encrypt (TLS required), \
 fingerprint (--fingerprint pins), verify (a trusted chain naming the host or a --match name), \
 secure (a trusted chain naming a --match name, or else the next hop: the recipients' \
-domain, or the --server host). Example:\n  \
+domain, or the --server host), dane (the host's DNSSEC-validated TLSA records when it has \
+some, else may), dane-only (TLSA records required). --mta-sts applies the recipient domain's \
+MTA-STS policy (RFC 8461) at may and encrypt. Example:\n  \
 sealpost send --server 127.0.0.1:2525 --tls-level verify --ca ca.pem --match localhost \\\n    \
 --from me@example.org --to postmaster@localhost < message.eml")]
 pub(crate) struct SendArgs {
@@ -110,17 +112,29 @@ pub(crate) struct SendArgs {
     /// recipients' domain, port 25].
     #[arg(long, value_name = "HOST:PORT")]
     pub(crate) server: Option<String>,
-    /// The DNS server for MX lookups (DNSSEC-validating) [default: the nameservers of
-    /// /etc/resolv.conf].
-    #[arg(long, value_name = "ADDR:PORT", conflicts_with = "server")]
+    /// The DNS server for MX, TLSA, MTA-STS and address lookups; this process validates
+    /// DNSSEC itself [default: the nameservers of /etc/resolv.conf].
+    #[arg(long, value_name = "ADDR:PORT")]
     pub(crate) dns: Option<std::net::SocketAddr>,
+    /// DNSSEC trust anchors (DNSKEY records in zone-file syntax) instead of the IANA root
+    /// keys, for a private signed zone.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) dns_trust_anchor: Option<PathBuf>,
+    /// Apply the recipient domain's MTA-STS policy (RFC 8461; MX deliveries at may,
+    /// encrypt or dane). The policy host is checked against --ca or the Mozilla roots.
+    #[arg(long, conflicts_with = "server")]
+    pub(crate) mta_sts: bool,
+    /// The port of the MX hosts (without --server).
+    #[arg(long, value_name = "PORT", default_value_t = 25, conflicts_with = "server")]
+    pub(crate) mx_port: u16,
     /// TLS from the first byte (port 465), instead of STARTTLS.
     #[arg(long)]
     pub(crate) implicit_tls: bool,
-    /// The TLS security level: none, may, encrypt, fingerprint, verify, secure.
+    /// The TLS security level: none, may, encrypt, fingerprint, verify, secure, dane,
+    /// dane-only.
     #[arg(long, value_name = "LEVEL", default_value = "may")]
     pub(crate) tls_level: String,
-    /// Trust anchors (PEM) for verify and secure, instead of the Mozilla roots.
+    /// Trust anchors (PEM) for verify, secure and MTA-STS, instead of the Mozilla roots.
     #[arg(long, value_name = "FILE")]
     pub(crate) ca: Option<PathBuf>,
     /// A name the server certificate must carry (verify, secure). Repeat for more.

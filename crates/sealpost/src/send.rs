@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use sealpost_client::{Client, Credentials, DeliveryConfig, DnsMx, Message, Route, Timeouts};
+use sealpost_client::{Client, Credentials, DeliveryConfig, Message, Route, Timeouts};
 use sealpost_codec::client::{Envelope, TransactionResult};
 use sealpost_codec::{
     ForwardPath, MailParameter, MailParameters, Mailbox, Notify, RcptParameter, RcptParameters,
@@ -15,6 +15,7 @@ use sealpost_codec::{
 };
 use sealpost_starttls::client::{Fingerprint, SecurityLevel, TlsPolicy};
 use sealpost_starttls::dns::{DnsResolver, HickoryResolver};
+use sealpost_starttls::mta_sts::HttpsPolicyFetcher;
 use sealpost_starttls::{CertificateFiles, ClientAuth};
 
 use crate::cli::SendArgs;
@@ -23,10 +24,14 @@ use crate::cli::SendArgs;
 pub(crate) fn run(args: &SendArgs) -> anyhow::Result<()> {
     let config = delivery_config(args)?;
     let envelope = envelope(args)?;
-    let (route, resolver) = match &args.server {
-        Some(server) => (server.parse::<Route>()?, None),
-        None => (mx_route(&envelope)?, Some(resolver(args.dns)?)),
+    let level = config.tls.level;
+    let route = match &args.server {
+        Some(server) => server.parse::<Route>()?,
+        None => mx_route(&envelope)?,
     };
+    // DNS is needed for MX routes, for TLSA records and for MTA-STS.
+    let needs_dns = args.server.is_none() || level.is_dane() || args.dns.is_some();
+    let resolver = needs_dns.then(|| resolver(args)).transpose()?;
     let mut content = Vec::new();
     std::io::stdin().read_to_end(&mut content).context("cannot read the message from stdin")?;
     if content.is_empty() {
@@ -38,8 +43,12 @@ pub(crate) fn run(args: &SendArgs) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     let message = Message::new(envelope, content);
     let mut client = Client::new(config);
-    if let Some(resolver) = resolver {
-        client = client.with_resolver(Arc::new(DnsMx::new(resolver)));
+    if let Some(resolver) = &resolver {
+        client = client.with_dns(resolver.clone());
+    }
+    if args.mta_sts {
+        let Some(resolver) = resolver else { bail!("--mta-sts needs DNS") };
+        client = client.with_mta_sts(Arc::new(policy_fetcher(args)?.with_resolver(resolver)));
     }
     let delivery = runtime
         .block_on(client.deliver(&route, &[message]))
@@ -72,15 +81,30 @@ fn mx_route(envelope: &Envelope) -> anyhow::Result<Route> {
     }
 }
 
-/// The DNS resolver for MX lookups: `--dns`, or the nameservers of /etc/resolv.conf.
-fn resolver(dns: Option<std::net::SocketAddr>) -> anyhow::Result<Arc<dyn DnsResolver>> {
+/// The validating DNS resolver: `--dns` (with `--dns-trust-anchor`), or the nameservers
+/// of /etc/resolv.conf.
+fn resolver(args: &SendArgs) -> anyhow::Result<Arc<dyn DnsResolver>> {
     let timeout = Duration::from_secs(10);
-    let resolver = match dns {
-        Some(addr) => HickoryResolver::new(&[addr], timeout),
-        None => HickoryResolver::from_resolv_conf(Path::new("/etc/resolv.conf"), timeout),
+    let resolver = match (args.dns, &args.dns_trust_anchor) {
+        (Some(addr), Some(anchors)) => {
+            HickoryResolver::with_trust_anchors(&[addr], timeout, anchors)
+        }
+        (Some(addr), None) => HickoryResolver::new(&[addr], timeout),
+        (None, Some(_)) => bail!("--dns-trust-anchor needs --dns ADDR:PORT"),
+        (None, None) => {
+            HickoryResolver::from_resolv_conf(Path::new("/etc/resolv.conf"), timeout)
+        }
     }
-    .context("no DNS resolver for the MX lookup (give --dns ADDR:PORT or --server HOST:PORT)")?;
+    .context("no DNS resolver (give --dns ADDR:PORT, or --server HOST:PORT at a level that needs no DNS)")?;
     Ok(Arc::new(resolver))
+}
+
+/// The MTA-STS policy fetcher: web PKI against `--ca` or the Mozilla roots.
+fn policy_fetcher(args: &SendArgs) -> anyhow::Result<HttpsPolicyFetcher> {
+    let Some(ca) = &args.ca else { return Ok(HttpsPolicyFetcher::with_mozilla_roots()) };
+    let roots = ClientAuth::roots_from_pem(ca)
+        .with_context(|| format!("--ca {}: cannot load trust anchors", ca.display()))?;
+    Ok(HttpsPolicyFetcher::new(roots.as_ref().clone()))
 }
 
 /// Prints one line per recipient; fails unless all were accepted.
@@ -144,6 +168,7 @@ fn delivery_config(args: &SendArgs) -> anyhow::Result<DeliveryConfig> {
         .tls(policy)
         .implicit_tls(args.implicit_tls)
         .timeouts(timeouts);
+    config.port = args.mx_port;
     if let Some(user) = &args.user {
         let Some(pass) = &args.pass else { bail!("--user needs --pass env:VARIABLE") };
         config = config.credentials(Credentials::new(user.clone(), password(pass)?));

@@ -243,9 +243,19 @@ fn send_without_a_server_or_a_recipient_is_a_clear_error() {
     let output = send(dir.path(), &["--server", "127.0.0.1:1"]);
     assert_eq!(output.status.code(), Some(2), "clap usage error");
     let output =
-        send(dir.path(), &["--server", "127.0.0.1:1", "--tls-level", "dane", "--to", "a@b"]);
+        send(dir.path(), &["--server", "127.0.0.1:1", "--tls-level", "danger", "--to", "a@b"]);
     assert!(
         text(&output.stderr).contains("unknown TLS security level"),
+        "{}",
+        text(&output.stderr)
+    );
+    // MTA-STS is about MX deliveries; a trust anchor file needs a DNS server to use it.
+    let output = send(dir.path(), &["--server", "127.0.0.1:1", "--mta-sts", "--to", "a@b"]);
+    assert_eq!(output.status.code(), Some(2), "clap usage error");
+    let output = send(dir.path(), &["--dns-trust-anchor", "/nonexistent", "--to", "a@example.org"]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("--dns-trust-anchor needs --dns"),
         "{}",
         text(&output.stderr)
     );

@@ -7,7 +7,11 @@ use std::str::FromStr;
 /// How much TLS a delivery demands of the receiving server.
 ///
 /// The names and meanings are Postfix's, so a policy table written for Postfix reads the
-/// same here. DANE levels are not part of this enum yet; a DANE verifier plugs in through
+/// same here. The DANE levels depend on DNS answers for each MX host: a
+/// [`TlsClient`](crate::client::TlsClient) alone treats `dane` as `may` and cannot be built
+/// for `dane-only`; sealpost-client looks the TLSA records up per host
+/// ([`dane_policy`](crate::dane::dane_policy)) and plugs a
+/// [`DaneVerifier`](crate::dane::DaneVerifier) in through
 /// [`TlsPolicy::with_verifier`](crate::client::TlsPolicy::with_verifier).
 ///
 /// ```
@@ -38,17 +42,24 @@ pub enum SecurityLevel {
     /// TLS required; the chain must lead to a trusted root and the certificate must name
     /// the next-hop domain (or one of the configured names): immune to forged MX records.
     Secure,
+    /// DANE (RFC 7672): when the MX host has DNSSEC-validated TLSA records, TLS is required
+    /// and the server must match them; when it has none, as `may`. Bogus DNS answers defer.
+    Dane,
+    /// DANE only: deliver only to MX hosts authenticated by DNSSEC-validated TLSA records.
+    DaneOnly,
 }
 
 impl SecurityLevel {
     /// Every level, weakest first.
-    pub const ALL: [SecurityLevel; 6] = [
+    pub const ALL: [SecurityLevel; 8] = [
         SecurityLevel::None,
         SecurityLevel::May,
         SecurityLevel::Encrypt,
         SecurityLevel::Fingerprint,
         SecurityLevel::Verify,
         SecurityLevel::Secure,
+        SecurityLevel::Dane,
+        SecurityLevel::DaneOnly,
     ];
 
     /// The Postfix name.
@@ -60,15 +71,19 @@ impl SecurityLevel {
             SecurityLevel::Fingerprint => "fingerprint",
             SecurityLevel::Verify => "verify",
             SecurityLevel::Secure => "secure",
+            SecurityLevel::Dane => "dane",
+            SecurityLevel::DaneOnly => "dane-only",
         }
     }
 
-    /// True when delivery must not happen without TLS.
+    /// True when delivery must not happen without TLS (`dane` requires it only for hosts
+    /// with TLSA records, decided per host).
     pub const fn requires_tls(self) -> bool {
-        !matches!(self, SecurityLevel::None | SecurityLevel::May)
+        !matches!(self, SecurityLevel::None | SecurityLevel::May | SecurityLevel::Dane)
     }
 
-    /// True when the server's certificate is checked (and a session is "verified").
+    /// True when the level itself checks the server's certificate (and a session is
+    /// "verified"). At the DANE levels the TLSA records of each host decide.
     pub const fn authenticates(self) -> bool {
         matches!(self, SecurityLevel::Fingerprint | SecurityLevel::Verify | SecurityLevel::Secure)
     }
@@ -76,6 +91,11 @@ impl SecurityLevel {
     /// True when STARTTLS is attempted at all.
     pub const fn uses_tls(self) -> bool {
         !matches!(self, SecurityLevel::None)
+    }
+
+    /// True for `dane` and `dane-only`, whose checks come from each host's TLSA records.
+    pub const fn is_dane(self) -> bool {
+        matches!(self, SecurityLevel::Dane | SecurityLevel::DaneOnly)
     }
 }
 
@@ -88,7 +108,8 @@ impl fmt::Display for SecurityLevel {
 /// A security level name that is not one of [`SecurityLevel::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown TLS security level {0:?}; expected none, may, encrypt, fingerprint, verify or secure"
+    "unknown TLS security level {0:?}; expected none, may, encrypt, fingerprint, verify, secure, \
+     dane or dane-only"
 )]
 pub struct UnknownLevel(pub String);
 
@@ -113,7 +134,8 @@ mod tests {
             assert_eq!(level.as_str().parse::<SecurityLevel>(), Ok(level));
         }
         assert_eq!("VERIFY".parse::<SecurityLevel>(), Ok(SecurityLevel::Verify));
-        assert_eq!("dane".parse::<SecurityLevel>(), Err(UnknownLevel("dane".into())));
+        assert_eq!("dane-only".parse::<SecurityLevel>(), Ok(SecurityLevel::DaneOnly));
+        assert_eq!("danger".parse::<SecurityLevel>(), Err(UnknownLevel("danger".into())));
         assert_eq!("".parse::<SecurityLevel>(), Err(UnknownLevel(String::new())));
     }
 
@@ -127,6 +149,8 @@ mod tests {
         );
         let optional: Vec<_> =
             SecurityLevel::ALL.into_iter().filter(|l| !l.requires_tls()).collect();
-        assert_eq!(optional, [SecurityLevel::None, SecurityLevel::May]);
+        assert_eq!(optional, [SecurityLevel::None, SecurityLevel::May, SecurityLevel::Dane]);
+        let dane: Vec<_> = SecurityLevel::ALL.into_iter().filter(|l| l.is_dane()).collect();
+        assert_eq!(dane, [SecurityLevel::Dane, SecurityLevel::DaneOnly]);
     }
 }

@@ -6,7 +6,7 @@ use std::fmt;
 use crate::certs::hex_colon;
 use crate::client::SecurityLevel;
 use crate::outcome::TlsOutcome;
-use crate::tlsrpt::ResultType;
+use crate::tlsrpt::{Policy, ResultType};
 
 /// How far the server was trusted, in the words Postfix logs use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -72,6 +72,10 @@ pub struct OutboundTls {
     /// The TLS session was resumed from the destination's cache (an abbreviated
     /// handshake; the certificate was checked when the session was first made).
     pub resumed: bool,
+    /// The published policy the connection was held to (DANE TLSA records or an MTA-STS
+    /// policy), for TLS-RPT; `None` when only local configuration applied
+    /// (`no-policy-found`).
+    pub policy: Option<Policy>,
 }
 
 impl OutboundTls {
@@ -89,6 +93,7 @@ impl OutboundTls {
             failure,
             detail: (!detail.is_empty()).then_some(detail),
             resumed: false,
+            policy: None,
         }
     }
 
@@ -101,6 +106,7 @@ impl OutboundTls {
             failure: None,
             detail: None,
             resumed: false,
+            policy: None,
         }
     }
 
@@ -126,6 +132,9 @@ impl fmt::Display for OutboundTls {
             }
         }
         write!(f, " (level {}", self.level)?;
+        if let Some(policy) = &self.policy {
+            write!(f, "; policy {}", policy.policy_type)?;
+        }
         match (&self.failure, &self.detail) {
             (Some(failure), Some(detail)) => write!(f, "; {failure}: {detail}")?,
             (Some(failure), None) => write!(f, "; {failure}")?,

@@ -150,6 +150,14 @@ impl TlsPolicy {
                 PolicyVerifier::pkix(roots, names)
                     .map_err(|e| TlsError::Policy(format!("trust anchors: {e}")))?
             }
+            SecurityLevel::DaneOnly => {
+                return Err(TlsError::Policy(
+                    "level dane-only needs the DNSSEC-validated TLSA records of the MX host: \
+                     plug a DaneVerifier in with TlsPolicy::with_verifier (sealpost-client \
+                     does this per host)"
+                        .into(),
+                ));
+            }
             _ => PolicyVerifier::new(Check::Nothing),
         };
         Ok(Arc::new(verifier))
@@ -177,6 +185,7 @@ impl ResolvesClientCert for FixedClientCert {
 pub struct TlsClient {
     level: SecurityLevel,
     authenticates: bool,
+    requires_tls: bool,
     connector: tokio_rustls::TlsConnector,
     handshake_timeout: Duration,
 }
@@ -186,6 +195,7 @@ impl fmt::Debug for TlsClient {
         f.debug_struct("TlsClient")
             .field("level", &self.level)
             .field("authenticates", &self.authenticates)
+            .field("requires_tls", &self.requires_tls)
             .field("handshake_timeout", &self.handshake_timeout)
             .finish_non_exhaustive()
     }
@@ -208,6 +218,7 @@ impl TlsClient {
         Ok(TlsClient {
             level: policy.level,
             authenticates: policy.authenticates(),
+            requires_tls: policy.requires_tls(),
             connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
             handshake_timeout: policy.handshake_timeout.unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT),
         })
@@ -216,6 +227,16 @@ impl TlsClient {
     /// The level of the policy.
     pub fn level(&self) -> SecurityLevel {
         self.level
+    }
+
+    /// True when the policy forbids going on without TLS.
+    pub fn requires_tls(&self) -> bool {
+        self.requires_tls
+    }
+
+    /// True when sessions of this client are authenticated (reported verified).
+    pub fn authenticates(&self) -> bool {
+        self.authenticates
     }
 
     /// Implicit TLS (RFC 8314): the handshake on a fresh connection to `server_name` (a

@@ -179,9 +179,14 @@ impl ServerCertVerifier for PolicyVerifier {
     }
 }
 
-/// The RFC 8460 result type of a handshake error.
+/// The RFC 8460 result type of a handshake error (a [`DaneFailure`] carries its own).
+///
+/// [`DaneFailure`]: crate::dane::DaneFailure
 pub fn result_type_of(error: &rustls::Error) -> ResultType {
     use CertificateError as C;
+    if let Some(dane) = crate::dane::DaneFailure::from_rustls(error) {
+        return dane.result_type;
+    }
     match error {
         rustls::Error::InvalidCertificate(cert) => match cert {
             C::NotValidForName | C::NotValidForNameContext { .. } => {

@@ -149,6 +149,7 @@ pub struct HttpsPolicyFetcher {
     timeout: Duration,
     max_size: usize,
     addresses: HashMap<String, SocketAddr>,
+    resolver: Option<Arc<dyn crate::dns::DnsResolver>>,
 }
 
 impl std::fmt::Debug for HttpsPolicyFetcher {
@@ -157,6 +158,7 @@ impl std::fmt::Debug for HttpsPolicyFetcher {
             .field("timeout", &self.timeout)
             .field("max_size", &self.max_size)
             .field("addresses", &self.addresses)
+            .field("resolver", &self.resolver.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -182,6 +184,7 @@ impl HttpsPolicyFetcher {
             timeout: DEFAULT_FETCH_TIMEOUT,
             max_size: DEFAULT_MAX_POLICY_SIZE,
             addresses: HashMap::new(),
+            resolver: None,
         }
     }
 
@@ -216,16 +219,40 @@ impl HttpsPolicyFetcher {
         self
     }
 
+    /// Resolves the policy host through `resolver` (the one the delivery uses for MX and
+    /// TXT records) instead of the system's resolver.
+    pub fn with_resolver(mut self, resolver: Arc<dyn crate::dns::DnsResolver>) -> Self {
+        self.resolver = Some(resolver);
+        self
+    }
+
+    /// The addresses of the policy host, port 443.
+    async fn addresses_of(&self, host: &str) -> Result<Vec<SocketAddr>, String> {
+        if let Some(addr) = self.addresses.get(host) {
+            return Ok(vec![*addr]);
+        }
+        let Some(resolver) = &self.resolver else {
+            return Ok(tokio::net::lookup_host((host, 443))
+                .await
+                .map_err(|e| e.to_string())?
+                .collect());
+        };
+        let answer = resolver.ip(host).await.map_err(|e| e.to_string())?;
+        // The policy is authenticated by web PKI, not DNSSEC: any answer will do.
+        Ok(answer.records().iter().map(|ip| SocketAddr::new(*ip, 443)).collect())
+    }
+
     async fn fetch_inner(&self, domain: &str) -> Result<StsPolicy, FetchError> {
         let host = policy_host(domain);
         let connect_err = |reason: String| FetchError::Connect { host: host.clone(), reason };
         let server_name =
             ServerName::try_from(host.clone()).map_err(|e| connect_err(e.to_string()))?;
-        let tcp = match self.addresses.get(&host) {
-            Some(addr) => TcpStream::connect(addr).await,
-            None => TcpStream::connect((host.as_str(), 443)).await,
+        let addresses = self.addresses_of(&host).await.map_err(connect_err)?;
+        if addresses.is_empty() {
+            return Err(connect_err("the name has no address".into()));
         }
-        .map_err(|e| connect_err(e.to_string()))?;
+        let tcp =
+            TcpStream::connect(&addresses[..]).await.map_err(|e| connect_err(e.to_string()))?;
         let tls = self.tls.connect(server_name, tcp).await.map_err(|e| tls_error(&host, e))?;
 
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))

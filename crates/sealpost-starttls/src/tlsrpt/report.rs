@@ -24,6 +24,27 @@ pub enum PolicyType {
     NoPolicyFound,
 }
 
+impl PolicyType {
+    /// The RFC 8460 name: `tlsa`, `sts` or `no-policy-found`.
+    ///
+    /// ```
+    /// assert_eq!(sealpost_starttls::tlsrpt::PolicyType::Sts.as_str(), "sts");
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PolicyType::Tlsa => "tlsa",
+            PolicyType::Sts => "sts",
+            PolicyType::NoPolicyFound => "no-policy-found",
+        }
+    }
+}
+
+impl fmt::Display for PolicyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The policy a group of sessions was held to (RFC 8460 section 4.4, `policy`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[non_exhaustive]
