@@ -77,6 +77,15 @@ pub(crate) struct RelaySection {
     pub(crate) smarthost: Option<String>,
     /// The port of MX hosts (default 25).
     pub(crate) mx_port: Option<u16>,
+    /// Name servers (`ADDR:PORT`) for MX, TLSA, MTA-STS and address lookups; this process
+    /// validates DNSSEC itself (default: the nameservers of /etc/resolv.conf).
+    pub(crate) dns: Option<Vec<std::net::SocketAddr>>,
+    /// DNSSEC trust anchors (DNSKEY records, zone-file syntax) instead of the IANA root
+    /// keys, for a private signed zone.
+    pub(crate) dns_trust_anchor: Option<PathBuf>,
+    /// Apply recipient domains' MTA-STS policies (RFC 8461) to MX deliveries at the levels
+    /// may, encrypt and dane (default: false).
+    pub(crate) mta_sts: Option<bool>,
     /// Seconds between scans of the queue.
     pub(crate) scan_interval: Option<u64>,
     /// Seconds after which undeliverable mail is returned to its sender.
@@ -94,7 +103,7 @@ pub(crate) struct RelaySection {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RelayPolicySection {
-    /// none, may, encrypt, fingerprint, verify, secure (Postfix's names).
+    /// none, may, encrypt, fingerprint, verify, secure, dane, dane-only (Postfix's names).
     pub(crate) level: Option<String>,
     /// Names the certificate must carry (verify, secure).
     #[serde(default, rename = "match")]
@@ -102,7 +111,8 @@ pub(crate) struct RelayPolicySection {
     /// SHA-256 pins of the certificate or its public key (fingerprint).
     #[serde(default)]
     pub(crate) fingerprints: Vec<String>,
-    /// CA certificates (PEM) replacing the Mozilla roots (verify, secure).
+    /// CA certificates (PEM) replacing the Mozilla roots (verify, secure, and MTA-STS: the
+    /// policy host and the MX hosts).
     pub(crate) ca: Option<PathBuf>,
     /// A static route for this destination: `HOST:PORT` or `[HOST]:PORT`.
     pub(crate) route: Option<String>,

@@ -11,32 +11,32 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use sealpost_client::{Client, DeliveryConfig, DeliveryError, DnsMx, Message, Route};
+use sealpost_client::{Client, DeliveryConfig, DeliveryError, Message, Route};
 use sealpost_codec::client::{ClientError, Envelope};
 use sealpost_codec::{Command, ReversePath};
 use sealpost_server::relay::{Deliverer, RecipientOutcome, RelayJob};
 use sealpost_starttls::ClientAuth;
 use sealpost_starttls::client::{Fingerprint, SecurityLevel, TlsPolicy};
 use sealpost_starttls::dns::{DnsResolver, HickoryResolver};
+use sealpost_starttls::mta_sts::HttpsPolicyFetcher;
 
 use crate::config::{RelayPolicySection, RelaySection};
 use crate::send::one_line;
 use crate::tls_journal::{Entry, Journal, unix_now};
 
-/// The policy for one destination, checked.
+/// The policy for one destination, checked, and the client that delivers under it (kept
+/// for the life of the server: its TLS session and MTA-STS policy caches live in it).
 #[derive(Debug, Clone)]
 struct Destination {
     tls: TlsPolicy,
     route: Option<Route>,
+    client: Option<Arc<Client>>,
 }
 
 /// Delivers queued mail with sealpost-client.
 pub(crate) struct ClientDeliverer {
-    helo: String,
     default: Destination,
     by_domain: BTreeMap<String, Destination>,
-    resolver: Option<Arc<dyn DnsResolver>>,
-    port: u16,
     journal: Journal,
 }
 
@@ -70,7 +70,24 @@ fn destination(name: &str, section: &RelayPolicySection) -> anyhow::Result<Desti
         ),
         None => None,
     };
-    Ok(Destination { tls, route })
+    Ok(Destination { tls, route, client: None })
+}
+
+/// The validating resolver of `[relay]`: `dns` (with `dns_trust_anchor`), or the
+/// nameservers of /etc/resolv.conf.
+fn relay_resolver(section: &RelaySection) -> anyhow::Result<HickoryResolver> {
+    let timeout = Duration::from_secs(10);
+    Ok(match (&section.dns, &section.dns_trust_anchor) {
+        (Some(servers), Some(anchors)) => {
+            HickoryResolver::with_trust_anchors(servers, timeout, anchors)
+                .context("[relay] dns_trust_anchor")?
+        }
+        (Some(servers), None) => HickoryResolver::new(servers, timeout).context("[relay] dns")?,
+        (None, Some(_)) => bail!("[relay] dns_trust_anchor needs `dns` (name servers)"),
+        (None, None) => {
+            HickoryResolver::from_resolv_conf(std::path::Path::new("/etc/resolv.conf"), timeout)?
+        }
+    })
 }
 
 impl ClientDeliverer {
@@ -82,7 +99,9 @@ impl ClientDeliverer {
     ) -> anyhow::Result<Self> {
         let mut default = match &section.default {
             Some(policy) => destination("the default", policy)?,
-            None => Destination { tls: TlsPolicy::new(SecurityLevel::May), route: None },
+            None => {
+                Destination { tls: TlsPolicy::new(SecurityLevel::May), route: None, client: None }
+            }
         };
         if let Some(smarthost) = &section.smarthost {
             default.route = Some(smarthost.parse::<Route>().context("[relay] smarthost")?);
@@ -95,14 +114,20 @@ impl ClientDeliverer {
             }
             by_domain.insert(domain.trim_end_matches('.').to_ascii_lowercase(), checked);
         }
-        // MX lookups need DNS only when some destination has no fixed route.
-        let needs_dns = default.route.is_none() || by_domain.values().any(|d| d.route.is_none());
+        let mta_sts = section.mta_sts.unwrap_or(false);
+        // DNS is needed for MX lookups (a destination without a fixed route), for TLSA
+        // records (the dane levels) and for MTA-STS.
+        let needs_dns = mta_sts
+            || std::iter::once(&default)
+                .chain(by_domain.values())
+                .any(|d| d.route.is_none() || d.tls.level.is_dane());
         let resolver: Option<Arc<dyn DnsResolver>> = if needs_dns {
-            match HickoryResolver::from_resolv_conf(
-                std::path::Path::new("/etc/resolv.conf"),
-                Duration::from_secs(10),
-            ) {
+            match relay_resolver(section) {
                 Ok(resolver) => Some(Arc::new(resolver)),
+                // A configured resolver that cannot be built is a configuration error.
+                Err(e) if section.dns.is_some() || section.dns_trust_anchor.is_some() => {
+                    return Err(e);
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "no DNS resolver: MX deliveries will be deferred");
                     None
@@ -111,14 +136,24 @@ impl ClientDeliverer {
         } else {
             None
         };
-        Ok(ClientDeliverer {
-            helo: helo.to_owned(),
-            default,
-            by_domain,
-            resolver,
-            port: section.mx_port.unwrap_or(25),
-            journal,
-        })
+        let port = section.mx_port.unwrap_or(25);
+        for destination in std::iter::once(&mut default).chain(by_domain.values_mut()) {
+            let mut config = DeliveryConfig::new(helo.to_owned()).tls(destination.tls.clone());
+            config.port = port;
+            let mut client = Client::new(config);
+            if let Some(resolver) = &resolver {
+                client = client.with_dns(resolver.clone());
+                if mta_sts {
+                    let fetcher = match &destination.tls.roots {
+                        Some(roots) => HttpsPolicyFetcher::new(roots.as_ref().clone()),
+                        None => HttpsPolicyFetcher::with_mozilla_roots(),
+                    };
+                    client = client.with_mta_sts(Arc::new(fetcher.with_resolver(resolver.clone())));
+                }
+            }
+            destination.client = Some(Arc::new(client));
+        }
+        Ok(ClientDeliverer { default, by_domain, journal })
     }
 
     fn destination(&self, domain: &str) -> (&Destination, Route) {
@@ -136,12 +171,9 @@ impl ClientDeliverer {
         content: &bytes::Bytes,
     ) -> Vec<RecipientOutcome> {
         let (destination, route) = self.destination(domain);
-        let mut config = DeliveryConfig::new(self.helo.clone()).tls(destination.tls.clone());
-        config.port = self.port;
-        let mut client = Client::new(config);
-        if let Some(resolver) = &self.resolver {
-            client = client.with_resolver(Arc::new(DnsMx::new(resolver.clone())));
-        }
+        let Some(client) = destination.client.clone() else {
+            return vec![deferred(None, "no client for this destination"); indexes.len()];
+        };
         let mut dsn_passed_on = true;
         let mut result = None;
         for with_dsn in [true, false] {
@@ -193,9 +225,11 @@ impl ClientDeliverer {
             delivered: 0,
             deferred: 0,
             failed: 0,
+            policy: None,
         };
         if let Err(e) = &result {
             entry.result_type = e.tls_result_type().map(|r| r.as_str().to_owned());
+            entry.policy = e.tls_policy().cloned();
         }
         if let Ok(delivery) = &result {
             entry.mx = Some(delivery.host.clone());
@@ -203,6 +237,7 @@ impl ClientDeliverer {
             entry.tls =
                 delivery.tls.session.as_ref().map(|s| format!("{} {}", s.version, s.cipher));
             entry.result_type = delivery.tls.failure.map(|r| r.as_str().to_owned());
+            entry.policy.clone_from(&delivery.tls.policy);
         }
         let outcomes = self.classify(id, domain, route, result, count, dsn_passed_on);
         for outcome in &outcomes {

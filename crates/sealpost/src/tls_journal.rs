@@ -33,6 +33,10 @@ pub(crate) struct Entry {
     pub(crate) delivered: usize,
     pub(crate) deferred: usize,
     pub(crate) failed: usize,
+    /// The published policy the attempt was held to (DANE TLSA or MTA-STS); absent when
+    /// only the local configuration applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) policy: Option<Policy>,
 }
 
 /// Appends entries to the day's file.
@@ -156,8 +160,9 @@ pub(crate) fn summary(day: &str, entries: &[Entry]) -> String {
     out
 }
 
-/// The RFC 8460 report of a day: one policy per destination domain (`no-policy-found`:
-/// the levels of the configuration are local policy, not a published one).
+/// The RFC 8460 report of a day: sessions grouped by the policy they were held to: the
+/// destination's DANE TLSA records or MTA-STS policy, or `no-policy-found` where only
+/// the levels of the configuration (local policy, not a published one) applied.
 pub(crate) fn tls_rpt(
     day: &str,
     entries: &[Entry],
@@ -171,7 +176,10 @@ pub(crate) fn tls_rpt(
     let day_value = Day::new(y, m, d).map_err(|e| anyhow::anyhow!("--day {day}: {e}"))?;
     let mut collector = ReportCollector::new(day_value);
     for e in entries {
-        let policy = Policy::new(PolicyType::NoPolicyFound, e.domain.clone());
+        let policy = e
+            .policy
+            .clone()
+            .unwrap_or_else(|| Policy::new(PolicyType::NoPolicyFound, e.domain.clone()));
         match e.result_type.as_deref().and_then(ResultType::parse) {
             Some(result_type) => {
                 let mut failure = Failure::new(result_type);
@@ -206,6 +214,7 @@ mod tests {
             delivered,
             deferred: 0,
             failed: 0,
+            policy: None,
         }
     }
 
@@ -250,5 +259,34 @@ mod tests {
         assert_eq!(policy["summary"]["total-failure-session-count"], 1);
         assert_eq!(policy["failure-details"][0]["result-type"], "certificate-host-mismatch");
         assert!(tls_rpt("29.11.2026", &entries, "x", "y").is_err());
+    }
+
+    #[test]
+    fn sessions_under_published_policies_are_reported_under_them() {
+        let tlsa =
+            Policy::new(PolicyType::Tlsa, "a.example").with_strings(vec!["3 1 1 00ff".into()]);
+        let mut dane = entry("a.example", "verified", 1, None);
+        dane.policy = Some(tlsa.clone());
+        let mut refused = entry("a.example", "none", 0, Some("tlsa-invalid"));
+        refused.policy = Some(tlsa);
+        let local = entry("b.example", "untrusted", 1, None);
+        // Old journal lines (without "policy") still read.
+        let old: Entry = serde_json::from_str(
+            r#"{"time":1,"domain":"c","mx":null,"level":"may","trust":"none","tls":null,
+            "result_type":null,"delivered":1,"deferred":0,"failed":0}"#,
+        )
+        .unwrap();
+        assert_eq!(old.policy, None);
+        let json = tls_rpt("2026-11-29", &[dane, refused, local], "mx", "pm@x").unwrap();
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let policies = value["policies"].as_array().unwrap();
+        let of = |kind: &str| {
+            policies.iter().find(|p| p["policy"]["policy-type"] == kind).unwrap().clone()
+        };
+        let tlsa = of("tlsa");
+        assert_eq!(tlsa["policy"]["policy-string"][0], "3 1 1 00ff");
+        assert_eq!(tlsa["summary"]["total-successful-session-count"], 1);
+        assert_eq!(tlsa["failure-details"][0]["result-type"], "tlsa-invalid");
+        assert_eq!(of("no-policy-found")["policy"]["policy-domain"], "b.example");
     }
 }
