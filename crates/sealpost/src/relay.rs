@@ -385,3 +385,41 @@ impl Deliverer for ClientDeliverer {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RelayPolicySection;
+
+    fn build(section: &RelaySection) -> anyhow::Result<ClientDeliverer> {
+        let dir = tempfile::tempdir()?;
+        ClientDeliverer::new(section, "mx.example.org", Journal::new(dir.path()))
+    }
+
+    fn error(section: &RelaySection) -> String {
+        build(section).err().map(|e| format!("{e:#}")).unwrap_or_default()
+    }
+
+    #[test]
+    fn dane_levels_and_dns_settings_are_checked() {
+        let dane = RelayPolicySection { level: Some("dane-only".into()), ..Default::default() };
+        let mut section = RelaySection {
+            default: Some(dane),
+            dns: Some(vec!["127.0.0.1:53".parse().unwrap()]),
+            mta_sts: Some(true),
+            ..Default::default()
+        };
+        let built = build(&section).unwrap();
+        assert_eq!(built.default.tls.level, SecurityLevel::DaneOnly);
+        assert!(built.default.client.is_some(), "a client per destination, made once");
+
+        section.dns_trust_anchor = Some("/nonexistent/anchor.key".into());
+        assert!(error(&section).contains("dns_trust_anchor"), "{}", error(&section));
+        section.dns = None;
+        assert!(error(&section).contains("needs `dns`"), "{}", error(&section));
+
+        let bad = RelayPolicySection { level: Some("danish".into()), ..Default::default() };
+        let section = RelaySection { default: Some(bad), ..Default::default() };
+        assert!(error(&section).contains("unknown TLS security level"), "{}", error(&section));
+    }
+}

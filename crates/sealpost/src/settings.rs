@@ -842,6 +842,10 @@ mod tests {
         assert_eq!(s.session.bare_line_endings, default.session.bare_line_endings);
         assert_eq!(s.session.starttls_trailing, default.session.starttls_trailing);
 
+        assert_eq!(complete.relay.mta_sts, Some(true));
+        let default_level = complete.relay.default.as_ref().and_then(|d| d.level.as_deref());
+        assert_eq!(default_level, Some("dane"));
+
         let small = resolve(&[], &blocks[1]).unwrap();
         let names: Vec<_> = small.listeners.iter().map(|l| l.name).collect();
         assert_eq!(names, [ListenerName::Smtp, ListenerName::Submission]);

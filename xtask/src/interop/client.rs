@@ -37,14 +37,14 @@ fn send(ctx: &Ctx<'_>, args: &[&str], message: &[u8]) -> Result<Output> {
 
 /// A one-connection TCP relay from a local port to `target` that records the chunks the
 /// client wrote, one entry per read.
-struct Relay {
-    addr: SocketAddr,
+pub(crate) struct Relay {
+    pub(crate) addr: SocketAddr,
     chunks: Arc<Mutex<Vec<Vec<u8>>>>,
     thread: JoinHandle<()>,
 }
 
 impl Relay {
-    fn start(target: SocketAddr) -> Result<Self> {
+    pub(crate) fn start(target: SocketAddr) -> Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
         let chunks = Arc::new(Mutex::new(Vec::new()));

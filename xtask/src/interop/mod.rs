@@ -10,6 +10,7 @@
 //! rows get their own table.
 
 mod client;
+mod client_dane;
 mod client_postfix;
 mod exec;
 mod maildir;
@@ -146,6 +147,7 @@ pub(crate) fn run(sh: &mut Sh, args: &InteropArgs) -> Result<()> {
     raw::run(&mut suite);
     client::run(&mut suite);
     client_postfix::run(&mut suite);
+    client_dane::run(&mut suite);
     smime::run(&mut suite);
 
     let mut rows = suite.rows;

@@ -129,6 +129,22 @@ pub(crate) const PEERS: &[PeerSpec] = &[
         pypi: None,
     },
     PeerSpec {
+        name: "nsd",
+        // The authoritative server of the DANE and MTA-STS cases' DNSSEC-signed zone.
+        probe: &["nsd", "-v"],
+        must_contain: "NSD version",
+        packages: &["nsd"],
+        pypi: None,
+    },
+    PeerSpec {
+        name: "ldns-signzone",
+        // Signs that zone (ldns-keygen makes its key).
+        probe: &["sh", "-c", "command -v ldns-keygen >/dev/null && ldns-signzone -v"],
+        must_contain: "zone signer version",
+        packages: &["ldnsutils"],
+        pypi: None,
+    },
+    PeerSpec {
         name: "openssl cms",
         // The S/MIME peer: the same program as `openssl`, named apart so that the S/MIME
         // rows get their own table.
