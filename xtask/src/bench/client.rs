@@ -6,8 +6,12 @@
 //! the other on that connection (MAIL, RCPT and DATA pipelined when the server offers
 //! PIPELINING, as smtp-sink does). smtp-source runs as `smtp-source -s 10 -m N -l 5120 -d`.
 //! Every message must be accepted, or the run fails.
+//!
+//! Then STARTTLS delivery with and without TLS session resumption, against
+//! `sealpost serve` and Postfix smtpd ([`super::client_tls`]).
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,6 +21,7 @@ use sealpost_client::sealpost_codec::{ForwardPath, Mailbox, ReversePath};
 use sealpost_client::sealpost_starttls::client::{SecurityLevel, TlsPolicy};
 use sealpost_client::{Client, DeliveryConfig, Message, Route};
 
+use super::client_tls::{self, Servers, Workload};
 use super::procs::SmtpSink;
 use super::report::{self, Run};
 use crate::sh::Sh;
@@ -33,6 +38,9 @@ pub(crate) struct ClientArgs {
     /// Messages per run.
     #[arg(long, default_value_t = 20_000)]
     messages: usize,
+    /// Messages per STARTTLS run (one connection each).
+    #[arg(long, default_value_t = 2_000)]
+    tls_messages: usize,
     /// Print the results without writing docs/performance.md.
     #[arg(long)]
     no_write: bool,
@@ -113,7 +121,7 @@ fn sealpost_client_run(
 }
 
 /// `cargo xtask bench client`.
-pub(crate) fn run(sh: &mut Sh, args: &ClientArgs) -> Result<()> {
+pub(crate) fn run(sh: &mut Sh, args: &ClientArgs, sealpost: &Path) -> Result<()> {
     super::postfix::ensure_installed(sh)?;
     let sh: &Sh = sh;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -130,6 +138,20 @@ pub(crate) fn run(sh: &mut Sh, args: &ClientArgs) -> Result<()> {
         theirs.times.push(super::smtp_source(sh, sink.addr, args.messages, true)?);
     }
     sink.process.stop()?;
+    let pki = sh.root().join(crate::certs::DEFAULT_DIR);
+    let (cert, key, ca) =
+        (pki.join("server-chain.pem"), pki.join("server-key.pem"), pki.join("ca-bundle.pem"));
+    let workload =
+        Workload::new(args.tls_messages, bytes::Bytes::from(message()), envelope()?, &ca)?;
+    let servers = Servers {
+        sh,
+        sealpost,
+        scratch: &super::target_dir(sh).join("bench-client"),
+        cert: &cert,
+        key: &key,
+        ca: &ca,
+    };
+    let tls_rows = servers.measure(&runtime, &workload, args.runs)?;
     let load_after = report::load_average();
     let machine = report::Machine::probe(sh)?;
     let best = |run: &Run| {
@@ -158,7 +180,7 @@ pub(crate) fn run(sh: &mut Sh, args: &ClientArgs) -> Result<()> {
          | --- | --- | --- | --- | --- |\n\
          | 10 connections, reused, 5 KiB messages | **{ours_best:.0}** msg/s (runs: {ours_all}) | \
          **{theirs_best:.0}** msg/s (runs: {theirs_all}) | {ratio:.2}x | >= 1.0x: {verdict} |\n\n\
-         {END}\n",
+         {tls}\n{END}\n",
         n = args.messages,
         runs = args.runs,
         machine = machine.one_line(),
@@ -166,6 +188,7 @@ pub(crate) fn run(sh: &mut Sh, args: &ClientArgs) -> Result<()> {
         ours_all = all(&ours),
         theirs_best = best(&theirs),
         theirs_all = all(&theirs),
+        tls = client_tls::render(&tls_rows, args.tls_messages, args.runs),
     );
     println!("\n{section}");
     if args.no_write {

@@ -18,6 +18,7 @@
 //! it fails only when a peer or a run fails, never on a ratio.
 
 mod client;
+mod client_tls;
 mod load;
 mod postfix;
 mod procs;
@@ -47,8 +48,8 @@ enum What {
     /// `sealpost serve` against smtp-sink and Postfix: throughput, durable throughput,
     /// STARTTLS sessions and memory per idle connection; writes docs/performance.md.
     Server(ServerArgs),
-    /// sealpost-client against smtp-source, both sending to one smtp-sink; writes
-    /// docs/performance.md.
+    /// sealpost-client against smtp-source, both sending to one smtp-sink, then STARTTLS
+    /// delivery with and without session resumption; writes docs/performance.md.
     Client(client::ClientArgs),
 }
 
@@ -109,7 +110,10 @@ pub(crate) fn run(sh: &mut Sh, args: &BenchArgs) -> Result<()> {
             sh.run(sh.cmd("cargo").args(["build", "--release", "-p", "sealpost"]))?;
             server(sh, args, &target.join("release/sealpost"))
         }
-        What::Client(args) => client::run(sh, args),
+        What::Client(args) => {
+            sh.run(sh.cmd("cargo").args(["build", "--release", "-p", "sealpost"]))?;
+            client::run(sh, args, &target.join("release/sealpost"))
+        }
     }
 }
 
