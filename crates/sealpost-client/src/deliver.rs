@@ -375,7 +375,7 @@ impl Client {
                 (Some(result_type), Some(policy)) => Err(DeliveryError::PolicyNotMet {
                     policy: Box::new(policy.clone()),
                     result_type,
-                    reason: format!("{host}: {e}"),
+                    reason: format!("{host}: {}", policy_failure(&e)),
                 }),
                 _ => Err(e),
             },
@@ -414,6 +414,19 @@ impl Client {
         conn.quit().await;
         Ok(Delivery { host, addr, tls, results })
     }
+}
+
+/// Why a delivery failed under a published policy, in the policy's terms: a DANE
+/// verifier's own reason rather than the rustls error that wraps it.
+fn policy_failure(error: &DeliveryError) -> String {
+    if let DeliveryError::Tls {
+        error: sealpost_starttls::TlsError::CertificateRejected { reason, .. }, ..
+    } = error
+        && let Some(dane) = sealpost_starttls::dane::DaneFailure::from_rustls(reason)
+    {
+        return format!("TLSA authentication failed: {}", dane.reason);
+    }
+    error.to_string()
 }
 
 #[cfg(test)]

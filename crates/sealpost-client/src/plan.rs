@@ -124,7 +124,8 @@ pub(crate) async fn plan(
                     Arc::new(sealpost_starttls::rustls::crypto::ring::default_provider());
                 // RFC 7672 section 3.2.2: DANE-TA names are the TLSA base domain (the MX
                 // host) and the next-hop domain.
-                let names = vec![input.host.to_owned(), input.next_hop.to_owned()];
+                let mut names = vec![input.host.to_owned(), input.next_hop.to_owned()];
+                names.dedup();
                 let verifier = DaneVerifier::new(records, names, provider)
                     .map_err(|f| not_met(report.clone(), f.result_type, f.reason.clone()))?;
                 let policy = base.clone().with_verifier(Arc::new(verifier));

@@ -18,7 +18,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use super::exec::{Chat, Output};
-use super::sealpost::DOMAIN;
+use super::sealpost::{DOMAIN, PASSWORD, Sealpost, USER};
 use super::{Ctx, Suite};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -233,6 +233,84 @@ fn fixture<'a>(fixtures: &'a [Fixture], host: &str, usage: &str) -> Result<&'a F
         .with_context(|| format!("no fixture for {host} {usage}"))
 }
 
+/// `sealpost serve` relaying at `dane-only`: a second server (`a.test`) whose `[relay]`
+/// section names the zone's server and trust anchor takes a message by submission and
+/// relays it to the MX of mail.test; its TLS journal and TLS-RPT report name the policy.
+fn relay_dane(ctx: &Ctx<'_>, dns: &Dns) -> Result<String> {
+    let dir = ctx.scratch.dir("relay-dane")?;
+    let config = dir.join("relay.toml");
+    let toml = format!(
+        "[relay]\nscan_interval = 1\nretry = [3600]\nmx_port = {port}\n\
+         dns = [\"127.0.0.1:{dns_port}\"]\ndns_trust_anchor = {anchor:?}\n\
+         [relay.default]\nlevel = \"dane-only\"\n",
+        port = ctx.server.mx.port(),
+        dns_port = dns.port,
+        anchor = dns.anchor.display().to_string(),
+    );
+    std::fs::write(&config, toml)?;
+    let config = config.display().to_string();
+    let relay =
+        Sealpost::start_as(ctx.sh, ctx.exec, ctx.bin, &dir, "a.test", &["--config", &config])?;
+    let marker = "relay-dane";
+    let mut cmd = ctx.sh.cmd(&ctx.bin.display().to_string());
+    cmd.env("SEALPOST_INTEROP_PASS", PASSWORD)
+        .args(["send", "--timeout", "20", "--server", &relay.submission.to_string()])
+        .args(["--tls-level", "encrypt", "--user", USER, "--pass", "env:SEALPOST_INTEROP_PASS"])
+        .args(["--from", &format!("{USER}@a.test"), "--to", &format!("{marker}@{DOMAIN}")]);
+    let message = format!("Subject: {marker}\n\nrelayed under TLSA records\n");
+    ctx.exec.run(&mut cmd, message.as_bytes(), LIMIT)?.expect_code(0)?;
+    let stored = ctx.server.mailbox(marker).wait_for(marker, Duration::from_secs(30))?;
+    if !stored.text().contains("with ESMTPS") {
+        bail!("{} does not say `with ESMTPS`", stored.path.display());
+    }
+    // The journal line is written right after the attempt; give it a moment.
+    let journal = relay.data_dir().join("tls-report");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let line = loop {
+        let text: String = std::fs::read_dir(&journal)
+            .map(|dir| {
+                dir.filter_map(|e| e.ok())
+                    .map(|e| super::exec::read_lossy(&e.path()))
+                    .collect::<Vec<_>>()
+                    .join("")
+            })
+            .unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.contains("\"delivered\":1")) {
+            break line.to_owned();
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("no delivered attempt in {}:\n{text}", journal.display());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    for wanted in ["\"level\":\"dane-only\"", "\"trust\":\"verified\"", "\"policy-type\":\"tlsa\""]
+    {
+        if !line.contains(wanted) {
+            bail!("the journal line lacks {wanted}: {line}");
+        }
+    }
+    let report = dir.join("tls-rpt.json");
+    let mut cmd = ctx.sh.cmd(&ctx.bin.display().to_string());
+    cmd.arg("serve").arg("--data-dir").arg(relay.data_dir()).arg("--tls-summary");
+    cmd.arg("--tls-rpt").arg(&report);
+    ctx.exec.run(&mut cmd, b"", LIMIT)?.expect_code(0)?;
+    let json: serde_json::Value = serde_json::from_str(&super::exec::read_lossy(&report))
+        .with_context(|| format!("{} is not JSON", report.display()))?;
+    let policy = json["policies"]
+        .as_array()
+        .and_then(|all| all.iter().find(|p| p["policy"]["policy-type"] == "tlsa"))
+        .with_context(|| format!("no tlsa policy in the TLS-RPT report: {json}"))?;
+    let successes = &policy["summary"]["total-successful-session-count"];
+    if successes != 1 {
+        bail!("the tlsa policy counts {successes} successful sessions, not 1: {policy}");
+    }
+    relay.stop()?;
+    Ok(String::from(
+        "submitted, relayed and stored `with ESMTPS`; the journal line says dane-only, verified, \
+         policy tlsa; the TLS-RPT report has the tlsa policy with 1 successful session",
+    ))
+}
+
 /// An HTTPS policy host: `openssl s_server -WWW` on 127.0.0.1:443 serving `policy` (or
 /// nothing: 404) with a certificate for `mta-sts.mail.test`, issued by the test
 /// intermediate CA (`trusted`) or self-signed.
@@ -440,6 +518,14 @@ pub(crate) fn run(suite: &mut Suite<'_>) {
             let out = send(ctx, dns, &dns.wrong_anchor, "dane-bogus", &args)?;
             deferred(ctx, &out, "dane-bogus", "dnssec-invalid")
         },
+    );
+    suite.case(
+        "sealpost serve",
+        "a second `sealpost serve` with `[relay] dns`, `dns_trust_anchor` and `[relay.default] \
+         level = \"dane-only\"` relays a submitted message to the MX of mail.test",
+        "stored by the interop server `with ESMTPS`; the relay's TLS journal and `serve \
+         --tls-summary --tls-rpt` report it under the tlsa policy, verified",
+        |ctx| relay_dane(ctx, dns),
     );
     let sts_rows: [StsRow; 5] = [
         (

@@ -57,6 +57,19 @@ impl Sealpost {
     /// Adds the test user to a users file in `dir` and starts the server with its data
     /// in `dir/data`.
     pub(crate) fn start(sh: &Sh, exec: &Exec, bin: &Path, dir: &Path) -> Result<Self> {
+        Sealpost::start_as(sh, exec, bin, dir, DOMAIN, &[])
+    }
+
+    /// [`Sealpost::start`] with another host name and local domain, and more arguments
+    /// (such as `--config FILE`).
+    pub(crate) fn start_as(
+        sh: &Sh,
+        exec: &Exec,
+        bin: &Path,
+        dir: &Path,
+        domain: &str,
+        extra: &[&str],
+    ) -> Result<Self> {
         let users = dir.join("users");
         let mut add = Command::new(bin);
         add.current_dir(sh.root()).args(["user", "add", USER, "--users"]).arg(&users);
@@ -72,7 +85,7 @@ impl Sealpost {
             .arg("serve")
             .arg("--data-dir")
             .arg(&data_dir)
-            .args(["--hostname", DOMAIN, "--domain", DOMAIN])
+            .args(["--hostname", domain, "--domain", domain])
             .arg("--cert")
             .arg(pki.join("server-chain.pem"))
             .arg("--key")
@@ -80,7 +93,8 @@ impl Sealpost {
             .arg("--users")
             .arg(&users)
             .args(["--smtp", "127.0.0.1:0", "--submission", "127.0.0.1:0"])
-            .args(["--smtps", "127.0.0.1:0"]);
+            .args(["--smtps", "127.0.0.1:0"])
+            .args(extra);
         let line = display(&serve);
         println!("$ {line}");
         let stdout = dir.join("serve.stdout");
@@ -134,6 +148,11 @@ impl Sealpost {
     /// The start message and the log so far.
     pub(crate) fn output(&self) -> String {
         format!("{}{}", read_lossy(&self.stdout), tail(&read_lossy(&self.stderr)))
+    }
+
+    /// The data folder.
+    pub(crate) fn data_dir(&self) -> &Path {
+        &self.data_dir
     }
 
     /// The Maildir of `local@mail.test`.

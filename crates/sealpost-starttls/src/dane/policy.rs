@@ -88,7 +88,7 @@ pub async fn dane_policy(
         Dnssec::Bogus => {
             return defer(
                 ResultType::DnssecInvalid,
-                format!("the MX answer for {mx_host} is bogus"),
+                format!("the DNS answers that lead to {mx_host} (MX or address) are DNSSEC-bogus"),
             );
         }
         Dnssec::Insecure => {
