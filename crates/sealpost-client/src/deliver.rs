@@ -420,7 +420,8 @@ impl Client {
 /// verifier's own reason rather than the rustls error that wraps it.
 fn policy_failure(error: &DeliveryError) -> String {
     if let DeliveryError::Tls {
-        error: sealpost_starttls::TlsError::CertificateRejected { reason, .. }, ..
+        error: sealpost_starttls::TlsError::CertificateRejected { reason, .. },
+        ..
     } = error
         && let Some(dane) = sealpost_starttls::dane::DaneFailure::from_rustls(reason)
     {
