@@ -77,14 +77,12 @@ impl ClientAuth {
 /// anyone replay a certificate it saw).
 #[derive(Debug)]
 struct AnyClientCert {
-    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+    signatures: crate::signatures::HandshakeSignatures,
 }
 
 impl AnyClientCert {
     fn new() -> Self {
-        AnyClientCert {
-            algorithms: rustls::crypto::ring::default_provider().signature_verification_algorithms,
-        }
+        AnyClientCert { signatures: crate::signatures::HandshakeSignatures::ring() }
     }
 }
 
@@ -116,7 +114,7 @@ impl ClientCertVerifier for AnyClientCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+        self.signatures.tls12(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -125,10 +123,10 @@ impl ClientCertVerifier for AnyClientCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+        self.signatures.tls13(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
+        self.signatures.schemes()
     }
 }

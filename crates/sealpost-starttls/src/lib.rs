@@ -31,6 +31,7 @@ mod outcome;
 mod resolver;
 mod self_signed;
 mod server;
+mod signatures;
 mod stream;
 pub mod tlsrpt;
 

@@ -226,6 +226,25 @@ fn dane_case(
 }
 
 /// The fixture of `host` whose record starts with `usage`.
+/// `sealpost send --server NAME.test:PORT` at `dane` (delivered, the report holding each of
+/// `wanted`), then at `dane-only` (deferred with `result_type`).
+fn dane_then_dane_only(
+    ctx: &Ctx<'_>,
+    dns: &Dns,
+    name: &str,
+    wanted: &[&str],
+    result_type: &str,
+) -> Result<String> {
+    let server = format!("{name}.test:{}", ctx.server.mx.port());
+    let args = |level| ["--server", server.as_str(), "--tls-level", level];
+    let (marker, only) = (format!("dane-{name}"), format!("dane-only-{name}"));
+    let out = send(ctx, dns, &dns.anchor, &marker, &args("dane"))?;
+    let first = delivered(ctx, &out, &marker, wanted)?;
+    let out = send(ctx, dns, &dns.anchor, &only, &args("dane-only"))?;
+    let second = deferred(ctx, &out, &only, result_type)?;
+    Ok(format!("{first} / {second}"))
+}
+
 fn fixture<'a>(fixtures: &'a [Fixture], host: &str, usage: &str) -> Result<&'a Fixture> {
     fixtures
         .iter()
@@ -470,15 +489,7 @@ pub(crate) fn run(suite: &mut Suite<'_>) {
         "no TLSA records (a signed NXDOMAIN) at none.test: `--tls-level dane`, then `dane-only`",
         "dane: exit 0, `untrusted` (opportunistic TLS, as may), stored; dane-only: exit \
          non-zero with dane-required, nothing stored",
-        |ctx| {
-            let server = format!("none.test:{}", ctx.server.mx.port());
-            let args = |level| ["--server", server.as_str(), "--tls-level", level];
-            let out = send(ctx, dns, &dns.anchor, "dane-none", &args("dane"))?;
-            let first = delivered(ctx, &out, "dane-none", &["untrusted", "level dane"])?;
-            let out = send(ctx, dns, &dns.anchor, "dane-only-none", &args("dane-only"))?;
-            let second = deferred(ctx, &out, "dane-only-none", "dane-required")?;
-            Ok(format!("{first} / {second}"))
-        },
+        |ctx| dane_then_dane_only(ctx, dns, "none", &["untrusted", "level dane"], "dane-required"),
     );
     suite.case(
         "nsd",
@@ -486,13 +497,7 @@ pub(crate) fn run(suite: &mut Suite<'_>) {
         "dane: exit 0, TLS required but unauthenticated (`untrusted`, `policy tlsa`, RFC 7672 \
          section 2.2); dane-only: exit non-zero with tlsa-invalid",
         |ctx| {
-            let server = format!("unusable.test:{}", ctx.server.mx.port());
-            let args = |level| ["--server", server.as_str(), "--tls-level", level];
-            let out = send(ctx, dns, &dns.anchor, "dane-unusable", &args("dane"))?;
-            let first = delivered(ctx, &out, "dane-unusable", &["untrusted", "policy tlsa"])?;
-            let out = send(ctx, dns, &dns.anchor, "dane-only-unusable", &args("dane-only"))?;
-            let second = deferred(ctx, &out, "dane-only-unusable", "tlsa-invalid")?;
-            Ok(format!("{first} / {second}"))
+            dane_then_dane_only(ctx, dns, "unusable", &["untrusted", "policy tlsa"], "tlsa-invalid")
         },
     );
     suite.case(

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
@@ -83,15 +82,12 @@ pub(crate) enum Check {
 #[derive(Debug)]
 pub(crate) struct PolicyVerifier {
     check: Check,
-    algorithms: WebPkiSupportedAlgorithms,
+    signatures: crate::signatures::HandshakeSignatures,
 }
 
 impl PolicyVerifier {
     pub(crate) fn new(check: Check) -> Self {
-        PolicyVerifier {
-            check,
-            algorithms: rustls::crypto::ring::default_provider().signature_verification_algorithms,
-        }
+        PolicyVerifier { check, signatures: crate::signatures::HandshakeSignatures::ring() }
     }
 
     pub(crate) fn pkix(
@@ -162,7 +158,7 @@ impl ServerCertVerifier for PolicyVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+        self.signatures.tls12(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -171,11 +167,11 @@ impl ServerCertVerifier for PolicyVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+        self.signatures.tls13(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
+        self.signatures.schemes()
     }
 }
 

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::crypto::CryptoProvider;
 use rustls::{CertificateError, DigitallySignedStruct, OtherError, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
 
@@ -80,7 +80,7 @@ impl DaneFailure {
 pub struct DaneVerifier {
     records: Vec<Tlsa>,
     names: Vec<String>,
-    algorithms: WebPkiSupportedAlgorithms,
+    signatures: crate::signatures::HandshakeSignatures,
     last_failure: Mutex<Option<DaneFailure>>,
 }
 
@@ -115,7 +115,7 @@ impl DaneVerifier {
         Ok(DaneVerifier {
             records,
             names,
-            algorithms: provider.signature_verification_algorithms,
+            signatures: crate::signatures::HandshakeSignatures::of(&provider),
             last_failure: Mutex::new(None),
         })
     }
@@ -184,7 +184,7 @@ impl DaneVerifier {
             DaneFailure::new(ResultType::ValidationFailure, format!("bad server certificate: {e}"))
         })?;
         leaf.verify_for_usage(
-            self.algorithms.all,
+            self.signatures.algorithms().all,
             std::slice::from_ref(anchor),
             intermediates,
             now,
@@ -321,7 +321,7 @@ impl ServerCertVerifier for DaneVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+        self.signatures.tls12(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -330,10 +330,10 @@ impl ServerCertVerifier for DaneVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+        self.signatures.tls13(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
+        self.signatures.schemes()
     }
 }
