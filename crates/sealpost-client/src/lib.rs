@@ -12,6 +12,32 @@
 //! - [`Connection`] is one session, for callers that manage connections themselves.
 //! - [`DeliveryError::is_permanent`] tells a bounce from a deferral; a TLS mode mismatch
 //!   (implicit TLS against a plaintext port, or the reverse) is named as such.
+//! - DANE and MTA-STS: with [`Client::with_dns`] (a validating resolver), the `dane` and
+//!   `dane-only` levels hold each MX host to its DNSSEC-validated TLSA records (RFC 7672);
+//!   with [`Client::with_mta_sts`] the recipient domain's MTA-STS policy (RFC 8461) applies
+//!   at the opportunistic levels. The [`Delivery`]'s TLS report names the policy that
+//!   applied, and a policy that cannot be met is [`DeliveryError::PolicyNotMet`].
+//!
+//! ```no_run
+//! # async fn demo(message: sealpost_client::Message) -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use sealpost_client::{Client, DeliveryConfig, Route};
+//! use sealpost_starttls::client::{SecurityLevel, TlsPolicy};
+//! use sealpost_starttls::dns::HickoryResolver;
+//! use sealpost_starttls::mta_sts::HttpsPolicyFetcher;
+//!
+//! let servers = ["127.0.0.1:53".parse()?];
+//! let dns = Arc::new(HickoryResolver::new(&servers, Duration::from_secs(5))?);
+//! let fetcher = HttpsPolicyFetcher::with_mozilla_roots().with_resolver(dns.clone());
+//! let config = DeliveryConfig::new("mx.example.org").tls(TlsPolicy::new(SecurityLevel::Dane));
+//! let client = Client::new(config)
+//!     .with_dns(dns)
+//!     .with_mta_sts(Arc::new(fetcher));
+//! let delivery = client.deliver(&Route::Mx { domain: "example.net".into() }, &[message]).await?;
+//! println!("{}", delivery.tls); // e.g. "verified TLSv1.3 ... (level dane; policy tlsa)"
+//! # Ok(()) }
+//! ```
 #![forbid(unsafe_code)]
 
 mod config;

@@ -9,7 +9,7 @@
 //! bytes and runs handshakes. It never depends on OpenSSL.
 //!
 //! The outbound side is [`client`]: Postfix's security levels (none, may, encrypt,
-//! fingerprint, verify, secure) as rustls verifiers that always check handshake
+//! fingerprint, verify, secure, dane, dane-only) as rustls verifiers that always check handshake
 //! signatures, implicit TLS, the STARTTLS upgrade that refuses bytes read ahead of the
 //! handshake, and an [`OutboundTls`](client::OutboundTls) report per connection.
 //!

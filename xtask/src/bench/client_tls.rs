@@ -352,8 +352,9 @@ pub(crate) fn render(rows: &[ServerRow], messages: usize, runs: usize) -> String
          discard` and to a private Postfix smtpd with the DISCARD action, both with \
          `tests/pki/server-chain.pem` (RSA 2048). *With resumption*: one `Client` for every \
          delivery, whose TLS client keeps the servers' session tickets; *without*: a new \
-         `Client` per message, so every handshake is full. Servers and modes take turns; the \
-         best of {runs} runs counts. Every delivery must be accepted over a verified session; \
+         `Client` per message, so every handshake is full (it also builds a new rustls \
+         configuration per message, a cost not separated out here). Servers and modes take \
+         turns; the best of {runs} runs counts. Every delivery must be accepted over a verified session; \
          the run fails if the mode with resumption resumed no session or the mode without \
          resumed any, and, before timing, a policy naming `wrong-name.test` must be refused \
          with certificate-host-mismatch.\n\n\
