@@ -252,16 +252,23 @@ fn fixture<'a>(fixtures: &'a [Fixture], host: &str, usage: &str) -> Result<&'a F
         .with_context(|| format!("no fixture for {host} {usage}"))
 }
 
-/// `sealpost serve` relaying at `dane-only`: a second server (`a.test`) whose `[relay]`
-/// section names the zone's server and trust anchor takes a message by submission and
-/// relays it to the MX of mail.test; its TLS journal and TLS-RPT report name the policy.
-fn relay_dane(ctx: &Ctx<'_>, dns: &Dns) -> Result<String> {
-    let dir = ctx.scratch.dir("relay-dane")?;
+/// `sealpost serve` relaying: a second server (`a.test`) whose `[relay]` section names the
+/// zone's server and trust anchor, with `extra` appended (`mta_sts`, `[relay.default]`),
+/// takes a message by submission and relays it to the MX of mail.test; its TLS journal
+/// and TLS-RPT report must name `policy_type`, with `level` and a verified session.
+fn relay_case(
+    ctx: &Ctx<'_>,
+    dns: &Dns,
+    marker: &str,
+    extra: &str,
+    level: &str,
+    policy_type: &str,
+) -> Result<String> {
+    let dir = ctx.scratch.dir(marker)?;
     let config = dir.join("relay.toml");
     let toml = format!(
         "[relay]\nscan_interval = 1\nretry = [3600]\nmx_port = {port}\n\
-         dns = [\"127.0.0.1:{dns_port}\"]\ndns_trust_anchor = {anchor:?}\n\
-         [relay.default]\nlevel = \"dane-only\"\n",
+         dns = [\"127.0.0.1:{dns_port}\"]\ndns_trust_anchor = {anchor:?}\n{extra}",
         port = ctx.server.mx.port(),
         dns_port = dns.port,
         anchor = dns.anchor.display().to_string(),
@@ -270,13 +277,12 @@ fn relay_dane(ctx: &Ctx<'_>, dns: &Dns) -> Result<String> {
     let config = config.display().to_string();
     let relay =
         Sealpost::start_as(ctx.sh, ctx.exec, ctx.bin, &dir, "a.test", &["--config", &config])?;
-    let marker = "relay-dane";
     let mut cmd = ctx.sh.cmd(&ctx.bin.display().to_string());
     cmd.env("SEALPOST_INTEROP_PASS", PASSWORD)
         .args(["send", "--timeout", "20", "--server", &relay.submission.to_string()])
         .args(["--tls-level", "encrypt", "--user", USER, "--pass", "env:SEALPOST_INTEROP_PASS"])
         .args(["--from", &format!("{USER}@a.test"), "--to", &format!("{marker}@{DOMAIN}")]);
-    let message = format!("Subject: {marker}\n\nrelayed under TLSA records\n");
+    let message = format!("Subject: {marker}\n\nrelayed under a published policy\n");
     ctx.exec.run(&mut cmd, message.as_bytes(), LIMIT)?.expect_code(0)?;
     let stored = ctx.server.mailbox(marker).wait_for(marker, Duration::from_secs(30))?;
     if !stored.text().contains("with ESMTPS") {
@@ -302,9 +308,13 @@ fn relay_dane(ctx: &Ctx<'_>, dns: &Dns) -> Result<String> {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    for wanted in ["\"level\":\"dane-only\"", "\"trust\":\"verified\"", "\"policy-type\":\"tlsa\""]
-    {
-        if !line.contains(wanted) {
+    let wanted = [
+        format!("\"level\":\"{level}\""),
+        String::from("\"trust\":\"verified\""),
+        format!("\"policy-type\":\"{policy_type}\""),
+    ];
+    for wanted in wanted {
+        if !line.contains(wanted.as_str()) {
             bail!("the journal line lacks {wanted}: {line}");
         }
     }
@@ -317,16 +327,17 @@ fn relay_dane(ctx: &Ctx<'_>, dns: &Dns) -> Result<String> {
         .with_context(|| format!("{} is not JSON", report.display()))?;
     let policy = json["policies"]
         .as_array()
-        .and_then(|all| all.iter().find(|p| p["policy"]["policy-type"] == "tlsa"))
-        .with_context(|| format!("no tlsa policy in the TLS-RPT report: {json}"))?;
+        .and_then(|all| all.iter().find(|p| p["policy"]["policy-type"] == policy_type))
+        .with_context(|| format!("no {policy_type} policy in the TLS-RPT report: {json}"))?;
     let successes = &policy["summary"]["total-successful-session-count"];
     if successes != 1 {
-        bail!("the tlsa policy counts {successes} successful sessions, not 1: {policy}");
+        bail!("the {policy_type} policy counts {successes} successful sessions, not 1: {policy}");
     }
     relay.stop()?;
-    Ok(String::from(
-        "submitted, relayed and stored `with ESMTPS`; the journal line says dane-only, verified, \
-         policy tlsa; the TLS-RPT report has the tlsa policy with 1 successful session",
+    Ok(format!(
+        "submitted, relayed and stored `with ESMTPS`; the journal line says {level}, verified, \
+         policy {policy_type}; the TLS-RPT report has the {policy_type} policy with 1 \
+         successful session"
     ))
 }
 
@@ -530,7 +541,26 @@ pub(crate) fn run(suite: &mut Suite<'_>) {
          level = \"dane-only\"` relays a submitted message to the MX of mail.test",
         "stored by the interop server `with ESMTPS`; the relay's TLS journal and `serve \
          --tls-summary --tls-rpt` report it under the tlsa policy, verified",
-        |ctx| relay_dane(ctx, dns),
+        |ctx| {
+            let extra = "[relay.default]\nlevel = \"dane-only\"\n";
+            relay_case(ctx, dns, "relay-dane", extra, "dane-only", "tlsa")
+        },
+    );
+    suite.case(
+        "sealpost serve",
+        "a second `sealpost serve` with `[relay] mta_sts = true` and `[relay.default] level = \
+         \"may\"`, `ca` = the test CA, relays a submitted message to the MX of mail.test \
+         (policy `enforce`, `mx: mail.test`, from s_server -WWW)",
+        "stored `with ESMTPS`; the relay's TLS journal and `serve --tls-summary --tls-rpt` \
+         report it under the sts policy, verified although the level is may",
+        |ctx| {
+            let _host = policy_host(ctx, Some(ENFORCE), true)?;
+            let extra = format!(
+                "mta_sts = true\n[relay.default]\nlevel = \"may\"\nca = {:?}\n",
+                ctx.pki("ca-bundle.pem")
+            );
+            relay_case(ctx, dns, "relay-sts", &extra, "may", "sts")
+        },
     );
     let sts_rows: [StsRow; 5] = [
         (
