@@ -342,8 +342,12 @@ impl Client {
         let mut attempt = self.attempt(addr, host, &plan.tls, messages, true).await;
         let mut first_failure = None;
         for fallback in &plan.fallbacks {
+            // A failed handshake, or (under MTA-STS testing, whose first attempt requires
+            // TLS) a server without STARTTLS: the next way the plan allows.
             let error = match &attempt {
-                Err(error @ DeliveryError::Tls { .. }) => error,
+                Err(error @ (DeliveryError::Tls { .. } | DeliveryError::TlsRequired { .. })) => {
+                    error
+                }
                 _ => break,
             };
             tracing::info!(%host, %addr, %error, "TLS failed; trying again as the level allows");

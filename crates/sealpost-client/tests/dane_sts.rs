@@ -20,7 +20,7 @@ use sealpost_starttls::mta_sts::{FetchError, FetchFuture, PolicyFetcher, StsPoli
 use sealpost_starttls::tlsrpt::{PolicyType, ResultType};
 use sealpost_starttls::{hex_colon, read_chain, sha256, spki_sha256};
 use support::server::{Running, start};
-use support::{config, pki, roots};
+use support::{Send, Serve, config, hostile_sessions, pki, roots};
 
 const DOMAIN: &str = "dest.test";
 const MX: &str = "mail.test";
@@ -354,4 +354,47 @@ async fn dane_takes_precedence_over_mta_sts_and_local_levels_stay() {
     assert_eq!(delivery.tls.trust, Trust::Verified);
     assert_eq!(server.stored().len(), 2);
     server.stop().await;
+}
+
+#[tokio::test]
+async fn mta_sts_and_a_server_without_starttls() {
+    const GREETING: &[u8] = b"220 mail.test ESMTP\r\n";
+    let localhost: IpAddr = "127.0.0.1".parse().unwrap();
+    let txt = Txt { strings: vec![b"v=STSv1; id=1".to_vec()] };
+    let dns = || {
+        StaticResolver::new()
+            .with_mx(
+                DOMAIN,
+                records(vec![Mx { preference: 10, exchange: MX.into() }], Dnssec::Insecure),
+            )
+            .with_ip(MX, records(vec![localhost], Dnssec::Insecure))
+            .with_txt("_mta-sts.dest.test", records(vec![txt.clone()], Dnssec::Insecure))
+    };
+    let client = |port: u16, policy: &'static str| {
+        let mut config = config(TlsPolicy::new(SecurityLevel::May));
+        config.port = port;
+        Client::new(config).with_dns(Arc::new(dns())).with_mta_sts(Arc::new(Fixed(Ok(policy))))
+    };
+    // Testing: the enforce-like attempt finds no STARTTLS; the may attempt delivers in clear
+    // on a second connection, and the report says why.
+    let (addr, task) =
+        hostile_sessions(vec![vec![Send(GREETING), Serve], vec![Send(GREETING), Serve]]).await;
+    let delivery =
+        client(addr.port(), TESTING_LISTED).deliver(&mx_route(), &[message()]).await.unwrap();
+    assert!(delivery.all_delivered());
+    assert_eq!(delivery.tls.trust, Trust::None);
+    assert_eq!(delivery.tls.failure, Some(ResultType::StarttlsNotSupported));
+    assert_eq!(delivery.tls.policy.as_ref().unwrap().policy_type, PolicyType::Sts);
+    let transcripts = task.await.unwrap();
+    assert!(!transcripts[0].sent("MAIL"), "{:?}", transcripts[0]);
+    assert!(transcripts[1].sent("MAIL FROM:<alice@client.test>"), "{:?}", transcripts[1]);
+
+    // Enforce: nothing goes out in clear.
+    let (addr, task) = hostile_sessions(vec![vec![Send(GREETING), Serve]]).await;
+    let error =
+        client(addr.port(), ENFORCE_LISTED).deliver(&mx_route(), &[message()]).await.unwrap_err();
+    assert!(matches!(error, DeliveryError::PolicyNotMet { .. }), "{error}");
+    assert_eq!(error.tls_result_type(), Some(ResultType::StarttlsNotSupported));
+    let transcripts = task.await.unwrap();
+    assert!(!transcripts[0].sent("MAIL"), "{:?}", transcripts[0]);
 }
