@@ -192,8 +192,10 @@ impl Client {
 
     /// The addresses of a host, and how securely they were found (for DANE the address
     /// answer must be secure too, RFC 7672 section 2.2.2). The configured DNS resolver
-    /// answers when there is one; the system's resolver when not, or when DNS has no
-    /// address for the name (a name from the hosts file).
+    /// answers when there is one; the system's resolver when not, for `localhost` names
+    /// (RFC 6761 section 6.3: answered locally, never by DNS), or when DNS says the name
+    /// has no address (a name from the hosts file). A failed DNS lookup is a failure, not a
+    /// reason to ask a less trustworthy source.
     async fn addresses(
         &self,
         host: &str,
@@ -204,9 +206,17 @@ impl Client {
         }
         let deadline = self.config.timeouts.resolve;
         let timeout = DeliveryError::Timeout { phase: Phase::Resolve, after: deadline };
-        if let Some(dns) = &self.dns {
+        let name = host.trim_end_matches('.').to_ascii_lowercase();
+        let local = name == "localhost" || name.ends_with(".localhost");
+        if let Some(dns) = self.dns.as_ref().filter(|_| !local) {
             match tokio::time::timeout(deadline, dns.ip(host)).await {
                 Err(_) => return Err(timeout),
+                Ok(Err(e)) => {
+                    return Err(DeliveryError::Resolve {
+                        name: host.to_owned(),
+                        reason: e.to_string(),
+                    });
+                }
                 Ok(Ok(answer)) if answer.dnssec() == Dnssec::Bogus => {
                     return Ok((Vec::new(), Dnssec::Bogus));
                 }
@@ -214,8 +224,7 @@ impl Client {
                     let addrs = answer.records().iter().map(|ip| SocketAddr::new(*ip, port));
                     return Ok((addrs.collect(), answer.dnssec()));
                 }
-                // No answer from DNS: the system's resolver may know the name (hosts file).
-                Ok(_) => {}
+                Ok(Ok(_)) => {}
             }
         }
         let lookup = tokio::net::lookup_host((host, port));

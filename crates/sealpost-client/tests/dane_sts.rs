@@ -398,3 +398,33 @@ async fn mta_sts_and_a_server_without_starttls() {
     let transcripts = task.await.unwrap();
     assert!(!transcripts[0].sent("MAIL"), "{:?}", transcripts[0]);
 }
+
+#[tokio::test]
+async fn address_lookups_never_fall_back_to_a_weaker_source() {
+    let server = start(settings()).await;
+    let port = server.addr(Role::Mx).port();
+    let failure = || {
+        Err(sealpost_starttls::dns::DnsError::Failure {
+            name: MX.into(),
+            reason: "SERVFAIL".into(),
+        })
+    };
+    // The MX answer is secure, the address lookup fails: defer, do not ask the system's
+    // resolver (whose answer would be insecure and turn DANE off).
+    let dns = dns(&server, Dnssec::Secure, records(vec![ee_spki()], Dnssec::Secure))
+        .with_ip(MX, failure());
+    let error = make_client(&server, TlsPolicy::new(SecurityLevel::Dane), dns)
+        .deliver(&mx_route(), &[message()])
+        .await
+        .unwrap_err();
+    assert!(matches!(error, DeliveryError::Resolve { .. }), "{error}");
+    assert!(!error.is_permanent());
+    // localhost is answered by the system even when DNS (here: a bogus answer) is set.
+    let dns = StaticResolver::new().with_ip("localhost", records(vec![], Dnssec::Bogus));
+    let route = Route::Host { host: "localhost".into(), port };
+    let client = Client::new(config(TlsPolicy::new(SecurityLevel::May))).with_dns(Arc::new(dns));
+    let delivery = client.deliver(&route, &[message()]).await.unwrap();
+    assert!(delivery.all_delivered());
+    assert_eq!(server.stored().len(), 1);
+    server.stop().await;
+}
