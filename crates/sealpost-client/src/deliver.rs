@@ -260,11 +260,17 @@ impl Client {
             });
         };
         match found {
-            StsLookup::Policy { policy, failure, .. } => Some(StsState::Policy {
-                report: sts_report(domain, Some(&policy)),
-                policy,
-                failure: failure.map(|f| (f.result_type, f.reason)),
-            }),
+            StsLookup::Policy { policy, failure, .. } => {
+                // Sessions under the cached policy are what TLS-RPT counts; the failed
+                // refresh is for the log (RFC 8461 section 5.1: the cached policy stays).
+                if let Some(f) = failure {
+                    tracing::warn!(
+                        %domain, result_type = %f.result_type, reason = %f.reason,
+                        "MTA-STS policy refresh failed; the cached policy stays in force"
+                    );
+                }
+                Some(StsState::Policy { report: sts_report(domain, Some(&policy)), policy })
+            }
             StsLookup::NoPolicy { failure: Some(f) } => Some(StsState::Unavailable {
                 report: sts_report(domain, None),
                 failure: (f.result_type, f.reason),

@@ -28,8 +28,6 @@ pub(crate) enum StsState {
         policy: Arc<StsPolicy>,
         /// How it is reported (policy-type `sts`, its lines and MX patterns).
         report: Policy,
-        /// A failure met while refreshing it (the cached policy stayed in force).
-        failure: Option<(ResultType, String)>,
     },
     /// A policy was announced but could not be fetched, and none was cached: delivery goes
     /// on under the configured level and the failure is reported.
@@ -176,7 +174,7 @@ pub(crate) async fn plan(
         opportunistic_dane || matches!(base.level, SecurityLevel::May | SecurityLevel::Encrypt);
     let configured = configured_plan(input, cache, &route_key)?;
     let Some(sts) = input.sts.filter(|_| opportunistic) else { return Ok(configured) };
-    let (policy, report, failure) = match sts {
+    let (policy, report) = match sts {
         StsState::Unavailable { report, failure } => {
             return Ok(HostPlan {
                 policy: Some(report.clone()),
@@ -184,7 +182,7 @@ pub(crate) async fn plan(
                 ..configured
             });
         }
-        StsState::Policy { policy, report, failure } => (policy, report, failure),
+        StsState::Policy { policy, report } => (policy, report),
     };
     let listed = policy.matches_mx(input.host);
     let unlisted = || {
@@ -211,7 +209,7 @@ pub(crate) async fn plan(
             fallbacks: Vec::new(),
             policy: Some(report.clone()),
             enforced: true,
-            report_only: failure.clone(),
+            report_only: None,
         }),
         Mode::Testing if !listed => Ok(HostPlan {
             policy: Some(report.clone()),
@@ -228,7 +226,7 @@ pub(crate) async fn plan(
                 fallbacks,
                 policy: Some(report.clone()),
                 enforced: false,
-                report_only: failure.clone(),
+                report_only: None,
             })
         }
         _ => Ok(configured),
