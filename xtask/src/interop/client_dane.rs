@@ -63,7 +63,7 @@ fn digest(ctx: &Ctx<'_>, pem: &str, spki: bool, dgst: &str) -> Result<String> {
 /// The fixtures; `ta_port` is the port of a relay to the server, so that `mail.test` (the
 /// one host name the test leaf carries besides localhost, which resolvers answer
 /// themselves) can have a DANE-TA record apart from its DANE-EE one.
-fn fixtures(ctx: &Ctx<'_>, ta_port: u16) -> Result<Vec<Fixture>> {
+fn fixtures(ctx: &Ctx<'_>, ta_port: u16, postfix_port: u16) -> Result<Vec<Fixture>> {
     let leaf = ctx.pki("server.pem");
     let ca = ctx.pki("intermediate-ca.pem");
     let ee_spki = digest(ctx, &leaf, true, "sha256")?;
@@ -78,6 +78,10 @@ fn fixtures(ctx: &Ctx<'_>, ta_port: u16) -> Result<Vec<Fixture>> {
         fixture("ee-sha512.test", format!("3 1 2 {}", digest(ctx, &leaf, true, "sha512")?)),
         fixture("ta-wrong-name.test", format!("2 0 1 {ta}")),
         fixture("wrong.test", format!("3 1 1 {}", "ab".repeat(32))),
+        // The private Postfix of the `postfix` rows: DANE-EE at a name of its own, DANE-TA
+        // at mail.test (the name its certificate carries) on its port.
+        Fixture { host: "postfix.test", port: postfix_port, rrdata: format!("3 1 1 {ee_spki}") },
+        Fixture { host: "mail.test", port: postfix_port, rrdata: format!("2 0 1 {ta}") },
         // PKIX-TA: unusable for SMTP (RFC 7672 section 3.1.3).
         fixture("unusable.test", format!("0 0 1 {ta}")),
     ])
@@ -158,7 +162,11 @@ fn send(ctx: &Ctx<'_>, dns: &Dns, anchor: &Path, marker: &str, args: &[&str]) ->
 
 /// The `tls:` line of a successful send, without the certificate digests.
 fn tls_line(output: &Output) -> String {
-    let line = output.stdout.lines().find(|l| l.starts_with("tls: ")).unwrap_or_default();
+    tls_line_of(output.stdout.lines().find(|l| l.starts_with("tls: ")).unwrap_or_default())
+}
+
+/// A `tls:` line without the certificate digests.
+fn tls_line_of(line: &str) -> String {
     let (head, rest) = line.split_once(" cert-sha256").unwrap_or((line, ""));
     let tail = rest.find(" (level").map_or("", |i| &rest[i..]);
     format!("{head}{tail}")
@@ -432,11 +440,12 @@ const TESTING_OTHER: &str = "version: STSv1\nmode: testing\nmx: *.other.test\nma
 
 pub(crate) fn run(suite: &mut Suite<'_>) {
     let started = super::client::Relay::start(suite.ctx().server.mx).and_then(|relay| {
-        let fixtures = fixtures(suite.ctx(), relay.addr.port())?;
+        let postfix_port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let fixtures = fixtures(suite.ctx(), relay.addr.port(), postfix_port)?;
         let dns = Dns::start(suite.ctx(), &fixtures)?;
-        Ok((relay, fixtures, dns))
+        Ok((relay, fixtures, dns, postfix_port))
     });
-    let (relay, fixtures, dns) = match started {
+    let (relay, fixtures, dns, postfix_port) = match started {
         Ok(found) => found,
         Err(err) => {
             suite.case(
@@ -509,6 +518,33 @@ pub(crate) fn run(suite: &mut Suite<'_>) {
          section 2.2); dane-only: exit non-zero with tlsa-invalid",
         |ctx| {
             dane_then_dane_only(ctx, dns, "unusable", &["untrusted", "policy tlsa"], "tlsa-invalid")
+        },
+    );
+    suite.case(
+        "postfix",
+        "`sealpost send --tls-level dane-only` through the signed zone to a private Postfix \
+         smtpd (OpenSSL, server-chain.pem): DANE-EE 3 1 1 at postfix.test, then DANE-TA 2 0 1 \
+         at mail.test, both on its port",
+        "each: exit 0, `verified` with `policy tlsa`, Postfix logs status=sent for the \
+         recipient",
+        |ctx| {
+            let mut rx =
+                super::client_postfix::Receiver::start_on(ctx, "postfix-dane", postfix_port)?;
+            let dns_addr = format!("127.0.0.1:{}", dns.port);
+            let anchor = dns.anchor.display().to_string();
+            let args =
+                ["--tls-level", "dane-only", "--dns", &dns_addr, "--dns-trust-anchor", &anchor];
+            let mut found = Vec::new();
+            for (host, local) in [("postfix.test", "dane-pf-ee"), ("mail.test", "dane-pf-ta")] {
+                let server = format!("{host}:{postfix_port}");
+                let (report, _) = rx.accepted_via(&server, local, "verified", &args)?;
+                if !report.contains("policy tlsa") {
+                    bail!("{host}: the report does not name the tlsa policy: {report}");
+                }
+                found.push(format!("{host}: {}", tls_line_of(&report)));
+            }
+            rx.stop()?;
+            Ok(found.join("; "))
         },
     );
     suite.case(

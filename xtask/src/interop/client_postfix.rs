@@ -88,7 +88,7 @@ fn master_cf(port: u16) -> String {
 }
 
 /// A running receiving Postfix.
-struct Receiver<'a> {
+pub(crate) struct Receiver<'a> {
     ctx: &'a Ctx<'a>,
     config: PathBuf,
     log: PathBuf,
@@ -98,12 +98,17 @@ struct Receiver<'a> {
 
 impl<'a> Receiver<'a> {
     fn start(ctx: &'a Ctx<'a>) -> Result<Self> {
-        let dir = ctx.scratch.dir("postfix-rx")?;
-        let config = ctx.scratch.dir("postfix-rx/etc")?;
-        ctx.scratch.dir("postfix-rx/queue")?;
-        ctx.scratch.dir("postfix-rx/log")?;
-        let data = ctx.scratch.dir("postfix-rx/data")?;
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        Receiver::start_on(ctx, "postfix-rx", port)
+    }
+
+    /// An instance in the scratch folder `name`, listening on 127.0.0.1:`port`.
+    pub(crate) fn start_on(ctx: &'a Ctx<'a>, name: &str, port: u16) -> Result<Self> {
+        let dir = ctx.scratch.dir(name)?;
+        let config = ctx.scratch.dir(&format!("{name}/etc"))?;
+        ctx.scratch.dir(&format!("{name}/queue"))?;
+        ctx.scratch.dir(&format!("{name}/log"))?;
+        let data = ctx.scratch.dir(&format!("{name}/data"))?;
         let write = |name: &str, text: String| {
             let path = config.join(name);
             std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
@@ -159,10 +164,14 @@ impl<'a> Receiver<'a> {
 
     /// `sealpost send` to this instance for `local@pf.test` with `args`.
     fn send(&self, local: &str, args: &[&str]) -> Result<Output> {
-        let server = format!("127.0.0.1:{}", self.port);
+        self.send_to(&format!("127.0.0.1:{}", self.port), local, args)
+    }
+
+    /// [`Receiver::send`] through `--server server` (a name that leads to this instance).
+    fn send_to(&self, server: &str, local: &str, args: &[&str]) -> Result<Output> {
         let to = format!("{local}@pf.test");
         let mut cmd = self.ctx.sh.cmd(&self.ctx.bin.display().to_string());
-        cmd.args(["send", "--timeout", "20", "--server", &server, "--helo", "client.test"])
+        cmd.args(["send", "--timeout", "20", "--server", server, "--helo", "client.test"])
             .args(["--from", "sender@client.test", "--to", &to])
             .args(args);
         let message = format!("Subject: {local}\n\nto a private Postfix\n");
@@ -171,8 +180,22 @@ impl<'a> Receiver<'a> {
 
     /// Sends, expects exit 0 with report `trust`, and the discard line for the recipient.
     fn accepted(&self, local: &str, trust: &str, args: &[&str]) -> Result<(String, usize)> {
+        let server = format!("127.0.0.1:{}", self.port);
+        let (report, mark) = self.accepted_via(&server, local, trust, args)?;
+        let brief = report.split(" cert-sha256").next().unwrap_or(&report).to_owned();
+        Ok((brief, mark))
+    }
+
+    /// [`Receiver::accepted`] through `--server server`; returns the whole `tls:` line.
+    pub(crate) fn accepted_via(
+        &self,
+        server: &str,
+        local: &str,
+        trust: &str,
+        args: &[&str],
+    ) -> Result<(String, usize)> {
         let mark = self.mark();
-        let output = self.send(local, args)?;
+        let output = self.send_to(server, local, args)?;
         output.expect_code(0)?;
         let report = output.stdout.lines().find(|l| l.starts_with("tls: ")).unwrap_or_default();
         if !report.starts_with(&format!("tls: {trust} TLSv1.")) {
@@ -184,11 +207,10 @@ impl<'a> Receiver<'a> {
         if !line.contains("relay=none") {
             bail!("not discarded: {line}");
         }
-        let brief = report.split(" cert-sha256").next().unwrap_or(report).to_owned();
-        Ok((brief, mark))
+        Ok((report.to_owned(), mark))
     }
 
-    fn stop(&mut self) -> Result<()> {
+    pub(crate) fn stop(&mut self) -> Result<()> {
         if !self.running {
             return Ok(());
         }
