@@ -54,6 +54,15 @@ fails the run, after every case has run.
   with the test certificate and asks for client certificates, at every level. The
   client-side attack cases run against hostile servers in
   `crates/sealpost-client/tests/attacks.rs`.
+- DANE and MTA-STS run through real DNS and HTTPS: a root zone made for the run (MX, A,
+  TLSA and `_mta-sts` TXT records) is signed with `ldns-signzone` (NSEC) under a key from
+  `ldns-keygen` and served by `nsd` on a loopback port; `sealpost send --dns 127.0.0.1:PORT
+  --dns-trust-anchor KEY` (and a second `sealpost serve` with `[relay] dns` and
+  `dns_trust_anchor`) validate every answer themselves up to that key. The TLSA fixtures
+  are digests of the test PKI computed by the `openssl` program, and each DANE verdict is
+  checked against `openssl s_client -dane_tlsa_rrdata` on the same record. MTA-STS
+  policies come from `openssl s_server -WWW` on 127.0.0.1:443, with a certificate for
+  `mta-sts.mail.test` issued by the test intermediate CA during the run.
 - Every peer and wait is bounded in time; the scratch folder, the server and Postfix are
   removed or stopped also when a case fails (`--keep` keeps the folder for inspection).
 
