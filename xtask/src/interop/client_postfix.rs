@@ -7,7 +7,6 @@
 //! mail for `pf.test` relayed to the `discard` transport. Each case checks what `sealpost
 //! send` reports and the line Postfix logged for the message.
 
-use std::fmt::Write as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -15,75 +14,26 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use super::exec::{Output, POLL, read_lossy, tail};
-use super::{Ctx, Suite};
+use super::{Ctx, Suite, postfix_cf};
 
 const PEER: &str = "postfix";
 const LIMIT: Duration = Duration::from_secs(60);
 
 /// `main.cf` of a receiving instance in `dir`.
 fn main_cf(dir: &Path, chain: &str, key: &str, ca: &str) -> String {
-    let d = dir.display();
-    let mut cf = String::new();
-    for line in [
-        "compatibility_level = 3.6",
-        &format!("config_directory = {d}/etc"),
-        &format!("queue_directory = {d}/queue"),
-        &format!("data_directory = {d}/data"),
-        &format!("maillog_file = {d}/log/maillog"),
-        &format!("maillog_file_prefixes = {d}/log"),
-        "mail_owner = postfix",
-        "setgid_group = postdrop",
-        "myhostname = mail.test",
-        "mydomain = mail.test",
-        "myorigin = mail.test",
-        "mydestination =",
-        "inet_interfaces = 127.0.0.1",
-        "inet_protocols = ipv4",
-        "mynetworks = 127.0.0.0/8",
-        "alias_maps =",
-        "alias_database =",
-        "local_recipient_maps =",
-        "biff = no",
-        "smtp_dns_support_level = disabled",
-        "disable_dns_lookups = yes",
-        "relay_domains = pf.test",
-        &format!("transport_maps = texthash:{d}/etc/transport"),
-        "smtpd_tls_security_level = may",
-        &format!("smtpd_tls_cert_file = {chain}"),
-        &format!("smtpd_tls_key_file = {key}"),
-        &format!("smtpd_tls_CAfile = {ca}"),
-        "smtpd_tls_ask_ccert = yes",
-        "smtpd_tls_loglevel = 1",
-        "smtpd_tls_received_header = yes",
-    ] {
-        let _ = writeln!(cf, "{line}");
-    }
-    cf
-}
-
-fn master_cf(port: u16) -> String {
-    format!(
-        "127.0.0.1:{port} inet n - n - - smtpd\n\
-         pickup unix n - n 60 1 pickup\n\
-         cleanup unix n - n - 0 cleanup\n\
-         qmgr unix n - n 300 1 qmgr\n\
-         tlsmgr unix - - n 1000? 1 tlsmgr\n\
-         rewrite unix - - n - - trivial-rewrite\n\
-         bounce unix - - n - 0 bounce\n\
-         defer unix - - n - 0 bounce\n\
-         trace unix - - n - 0 bounce\n\
-         verify unix - - n - 1 verify\n\
-         flush unix n - n 1000? 0 flush\n\
-         proxymap unix - - n - - proxymap\n\
-         proxywrite unix - - n - 1 proxymap\n\
-         smtp unix - - n - - smtp\n\
-         showq unix n - n - - showq\n\
-         error unix - - n - - error\n\
-         retry unix - - n - - error\n\
-         discard unix - - n - - discard\n\
-         anvil unix - - n - 1 anvil\n\
-         scache unix - - n - 1 scache\n\
-         postlog unix-dgram n - n - 1 postlogd\n"
+    postfix_cf::main_cf(
+        dir,
+        "mail.test",
+        &[
+            "relay_domains = pf.test",
+            "smtpd_tls_security_level = may",
+            &format!("smtpd_tls_cert_file = {chain}"),
+            &format!("smtpd_tls_key_file = {key}"),
+            &format!("smtpd_tls_CAfile = {ca}"),
+            "smtpd_tls_ask_ccert = yes",
+            "smtpd_tls_loglevel = 1",
+            "smtpd_tls_received_header = yes",
+        ],
     )
 }
 
@@ -120,7 +70,7 @@ impl<'a> Receiver<'a> {
             &ctx.pki("ca-bundle.pem"),
         );
         write("main.cf", cf)?;
-        write("master.cf", master_cf(port))?;
+        write("master.cf", postfix_cf::master_cf(port, ""))?;
         write("transport", String::from("pf.test discard:\n"))?;
         ctx.exec.run(ctx.sh.cmd("chown").arg("postfix").arg(&data), b"", LIMIT)?.expect_code(0)?;
         let mut receiver =

@@ -17,6 +17,7 @@ mod maildir;
 mod msmtp;
 mod peers;
 mod postfix;
+mod postfix_cf;
 mod raw;
 mod report;
 mod scratch;

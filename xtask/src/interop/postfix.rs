@@ -8,7 +8,6 @@
 //! that trusts only the rogue root: Postfix must defer it. Messages are injected with
 //! swaks into Postfix's own smtpd. `postfix -c DIR stop` runs also when a case fails.
 
-use std::fmt::Write as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -16,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use super::exec::{Exec, POLL, read_lossy, tail};
-use super::{Ctx, Suite};
+use super::{Ctx, Suite, postfix_cf};
 use crate::sh::Sh;
 
 const PEER: &str = "postfix";
@@ -45,70 +44,22 @@ fn free_port() -> Result<u16> {
 /// `main.cf` of the instance in `dir`, relaying `mail.test` to sealpost's MX port.
 fn main_cf(dir: &Path, ca: &str) -> String {
     let d = dir.display();
-    let mut cf = String::new();
-    for line in [
-        "compatibility_level = 3.6",
-        &format!("config_directory = {d}/etc"),
-        &format!("queue_directory = {d}/queue"),
-        &format!("data_directory = {d}/data"),
-        &format!("maillog_file = {d}/log/maillog"),
-        &format!("maillog_file_prefixes = {d}/log"),
-        "mail_owner = postfix",
-        "setgid_group = postdrop",
-        "myhostname = relay.test",
-        "mydomain = relay.test",
-        "myorigin = relay.test",
-        "mydestination =",
-        "inet_interfaces = 127.0.0.1",
-        "inet_protocols = ipv4",
-        "mynetworks = 127.0.0.0/8",
-        "alias_maps =",
-        "alias_database =",
-        "local_recipient_maps =",
-        "biff = no",
-        // No DNS anywhere: the next hop is an address literal.
-        "smtp_dns_support_level = disabled",
-        "disable_dns_lookups = yes",
-        "relay_domains = mail.test",
-        &format!("transport_maps = texthash:{d}/etc/transport"),
-        "smtp_tls_security_level = secure",
-        &format!("smtp_tls_CAfile = {ca}"),
-        &format!("smtp_tls_policy_maps = texthash:{d}/etc/tls_policy"),
-        "smtp_tls_loglevel = 1",
-    ] {
-        let _ = writeln!(cf, "{line}");
-    }
-    cf
+    postfix_cf::main_cf(
+        dir,
+        "relay.test",
+        &[
+            "relay_domains = mail.test",
+            "smtp_tls_security_level = secure",
+            &format!("smtp_tls_CAfile = {ca}"),
+            &format!("smtp_tls_policy_maps = texthash:{d}/etc/tls_policy"),
+            "smtp_tls_loglevel = 1",
+        ],
+    )
 }
 
-/// `master.cf`: smtpd on `port`, the internal services, and the `badca` smtp service
-/// that trusts only `rogue`.
+/// `master.cf`: the shared services and the `badca` smtp service that trusts only `rogue`.
 fn master_cf(port: u16, rogue: &str) -> String {
-    format!(
-        "127.0.0.1:{port} inet n - n - - smtpd\n\
-         pickup unix n - n 60 1 pickup\n\
-         cleanup unix n - n - 0 cleanup\n\
-         qmgr unix n - n 300 1 qmgr\n\
-         tlsmgr unix - - n 1000? 1 tlsmgr\n\
-         rewrite unix - - n - - trivial-rewrite\n\
-         bounce unix - - n - 0 bounce\n\
-         defer unix - - n - 0 bounce\n\
-         trace unix - - n - 0 bounce\n\
-         verify unix - - n - 1 verify\n\
-         flush unix n - n 1000? 0 flush\n\
-         proxymap unix - - n - - proxymap\n\
-         proxywrite unix - - n - 1 proxymap\n\
-         smtp unix - - n - - smtp\n\
-         badca unix - - n - - smtp -o smtp_tls_CAfile={rogue}\n\
-         relay unix - - n - - smtp\n\
-         showq unix n - n - - showq\n\
-         error unix - - n - - error\n\
-         retry unix - - n - - error\n\
-         discard unix - - n - - discard\n\
-         anvil unix - - n - 1 anvil\n\
-         scache unix - - n - 1 scache\n\
-         postlog unix-dgram n - n - 1 postlogd\n"
-    )
+    postfix_cf::master_cf(port, &format!("badca unix - - n - - smtp -o smtp_tls_CAfile={rogue}\n"))
 }
 
 impl<'a> Postfix<'a> {
