@@ -56,3 +56,33 @@ impl HandshakeSignatures {
         self.0.supported_schemes()
     }
 }
+
+/// The three handshake-signature methods of rustls's `ServerCertVerifier` and
+/// `ClientCertVerifier` (the same in both), delegated to a `signatures` field holding a
+/// [`HandshakeSignatures`]: every verifier of the crate checks them the same way.
+macro_rules! handshake_signature_methods {
+    () => {
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &rustls::pki_types::CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            self.signatures.tls12(message, cert, dss)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &rustls::pki_types::CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            self.signatures.tls13(message, cert, dss)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.signatures.schemes()
+        }
+    };
+}
+pub(crate) use handshake_signature_methods;
