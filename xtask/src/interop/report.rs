@@ -98,6 +98,12 @@ const NOTES: &str = "\
   `openssl s_server` saves none either). The suite accepts exactly those two warnings
   (and the exit code 2 they cause) and checks resumption itself with `s_client -tls1_2
   -sess_out` / `-sess_in`.
+- **testssl and the GOST engine.** testssl runs with `NO_ENGINE=true`, so it never loads
+  OpenSSL's GOST engine (Debian's `libengine-gost-openssl`, only a Recommends of
+  `testssl.sh`, which the installer leaves out with `--no-install-recommends`). The engine
+  only serves GOST cipher suites, which rustls never offers; without `NO_ENGINE`, a machine
+  without the engine gets an `engine_problem` warning and exit code 2 and one with it does
+  not, whatever the server does. Every other warning still fails the rows.
 ";
 
 /// What the page says before the S/MIME table.
