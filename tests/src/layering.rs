@@ -33,6 +33,22 @@ pub const RULES: &[Rule] = &[
         required: true,
     },
     Rule { krate: "sealpost-starttls", forbidden: &["openssl", "openssl-sys"], required: false },
+    // The server only receives: no file system policy, no OpenSSL, no database client.
+    // What makes it a mail server (Maildir, the queue, relaying) is sealpost-mta.
+    Rule {
+        krate: "sealpost-server",
+        forbidden: &[
+            "openssl",
+            "openssl-sys",
+            "sealpost-smime",
+            "sealpost-mta",
+            "sealpost-client",
+            "tokio-postgres",
+            "postgres-protocol",
+            "deadpool-postgres",
+        ],
+        required: false,
+    },
     // The two drivers sit side by side: the client reaches neither the server nor OpenSSL.
     Rule {
         krate: "sealpost-client",
@@ -41,7 +57,13 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         krate: "sealpost-smime",
-        forbidden: &["sealpost-codec", "sealpost-starttls", "sealpost-server", "sealpost-client"],
+        forbidden: &[
+            "sealpost-codec",
+            "sealpost-starttls",
+            "sealpost-server",
+            "sealpost-client",
+            "sealpost-mta",
+        ],
         required: false,
     },
 ];

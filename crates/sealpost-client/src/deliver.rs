@@ -380,13 +380,12 @@ impl Client {
         match attempt {
             Ok(mut delivery) => {
                 delivery.tls.policy.clone_from(&plan.policy);
-                if delivery.tls.failure.is_none() {
-                    if let Some((result_type, detail)) =
+                if delivery.tls.failure.is_none()
+                    && let Some((result_type, detail)) =
                         first_failure.or_else(|| plan.report_only.clone())
-                    {
-                        delivery.tls.failure = Some(result_type);
-                        delivery.tls.detail = Some(detail);
-                    }
+                {
+                    delivery.tls.failure = Some(result_type);
+                    delivery.tls.detail = Some(detail);
                 }
                 Ok(delivery)
             }

@@ -40,6 +40,8 @@ mod parse;
 mod reply;
 pub mod sasl;
 mod secret;
+#[cfg(feature = "serde")]
+mod serde_impls;
 mod types;
 
 pub mod client;

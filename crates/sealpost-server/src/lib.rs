@@ -6,32 +6,22 @@
 //! only moves bytes, runs TLS handshakes, enforces limits and timeouts, and shuts down
 //! gracefully.
 //!
-//! It also ships ready handlers: [`MtaHandler`] (Maildir delivery, a durable relay queue
-//! and AUTH against a [`Users`] file; see [`mta`]) and [`DiscardHandler`] for
-//! benchmarks.
+//! It has no file system, no OpenSSL and no database: what turns it into a mail server
+//! (Maildir delivery, the queue, relaying) is `sealpost-mta`, whose `MtaHandler`
+//! implements [`Handler`]. [`DiscardHandler`] (accept and drop) is here for benchmarks
+//! and tests.
 #![forbid(unsafe_code)]
 
 pub mod discard;
 mod driver;
-pub mod filter;
 mod handler;
 pub mod headers;
 mod limits;
 mod listener;
-pub mod maildir;
-pub mod mta;
-pub mod queue;
-pub mod relay;
-#[cfg(feature = "smime")]
-pub mod smime;
-mod store;
 mod summary;
-pub mod users;
 
 pub use discard::DiscardHandler;
 pub use handler::{Envelope, Handler, MessageSink, SessionInfo, Verdict};
 pub use limits::Limits;
 pub use listener::{BoundServer, ListenerConfig, Role, ServerSettings, Timeouts};
-pub use mta::{MtaConfig, MtaHandler, MtaSink};
 pub use summary::SessionSummary;
-pub use users::{Users, UsersError};

@@ -174,13 +174,13 @@ pub(crate) fn check(originators: &Originators, signer_addresses: &[String]) -> A
         [] if originators.sender.is_none() => return AddressMatch::NoFrom,
         [] => {}
         [(display, address)] => {
-            if let Some(shown) = display.as_deref().and_then(looks_like_address) {
-                if !same_mailbox(&shown, address) {
-                    return AddressMatch::DisplayNameLooksLikeAddress {
-                        display_name: shown,
-                        address: address.clone(),
-                    };
-                }
+            if let Some(shown) = display.as_deref().and_then(looks_like_address)
+                && !same_mailbox(&shown, address)
+            {
+                return AddressMatch::DisplayNameLooksLikeAddress {
+                    display_name: shown,
+                    address: address.clone(),
+                };
             }
         }
         several => {

@@ -295,26 +295,27 @@ fn needs_encoding(body: &[u8]) -> bool {
 pub(crate) fn seven_bit(fields: Vec<Field>, body: &[u8], depth: usize) -> Result<Vec<u8>> {
     let ct = content_type(&fields);
     let cte = transfer_encoding(&fields);
-    if ct.mimetype.starts_with("multipart/") && depth < 32 {
-        if let Some(boundary) = ct.params.get("boundary") {
-            let parts = split_multipart(body, boundary)?;
-            let mut rebuilt = Vec::with_capacity(body.len() + 64);
-            rebuilt.extend_from_slice(parts.preamble);
-            for part in &parts.parts {
-                rebuilt.extend_from_slice(b"--");
-                rebuilt.extend_from_slice(boundary.as_bytes());
-                rebuilt.extend_from_slice(b"\r\n");
-                let entity = split(part)?;
-                let inner = seven_bit(entity.fields, entity.body, depth + 1)?;
-                rebuilt.extend_from_slice(&inner);
-                rebuilt.extend_from_slice(b"\r\n");
-            }
+    if ct.mimetype.starts_with("multipart/")
+        && depth < 32
+        && let Some(boundary) = ct.params.get("boundary")
+    {
+        let parts = split_multipart(body, boundary)?;
+        let mut rebuilt = Vec::with_capacity(body.len() + 64);
+        rebuilt.extend_from_slice(parts.preamble);
+        for part in &parts.parts {
             rebuilt.extend_from_slice(b"--");
             rebuilt.extend_from_slice(boundary.as_bytes());
-            rebuilt.extend_from_slice(b"--");
-            rebuilt.extend_from_slice(parts.epilogue);
-            return Ok(join(&fields, &rebuilt));
+            rebuilt.extend_from_slice(b"\r\n");
+            let entity = split(part)?;
+            let inner = seven_bit(entity.fields, entity.body, depth + 1)?;
+            rebuilt.extend_from_slice(&inner);
+            rebuilt.extend_from_slice(b"\r\n");
         }
+        rebuilt.extend_from_slice(b"--");
+        rebuilt.extend_from_slice(boundary.as_bytes());
+        rebuilt.extend_from_slice(b"--");
+        rebuilt.extend_from_slice(parts.epilogue);
+        return Ok(join(&fields, &rebuilt));
     }
     if ct.mimetype.starts_with("message/") || ct.mimetype.starts_with("multipart/") {
         // RFC 2046: composite types take no base64 / quoted-printable.

@@ -454,10 +454,9 @@ impl Verifier {
             if dsa {
                 problems.push(SignerProblem::LegacyAlgorithm("DSA signature".into()));
             } else if let Some(k) = key.as_ref().filter(|k| matches!(k.id(), Id::RSA | Id::RSA_PSS))
+                && k.bits() < 2048
             {
-                if k.bits() < 2048 {
-                    problems.push(SignerProblem::LegacyAlgorithm(format!("RSA-{} key", k.bits())));
-                }
+                problems.push(SignerProblem::LegacyAlgorithm(format!("RSA-{} key", k.bits())));
             }
         }
         let ku_problem = ffi::key_usage(&cert)

@@ -335,10 +335,10 @@ fn no_mutation_changes_signed_content_and_still_verifies() {
                 m[at] = next(&mut seed) as u8;
             }
             // Any outcome but a valid signature over other content is acceptable.
-            if let Ok(v) = verifier().verify_message(&m) {
-                if v.all_valid() {
-                    assert_eq!(v.entity, original, "{form:?}: {}", String::from_utf8_lossy(&m));
-                }
+            if let Ok(v) = verifier().verify_message(&m)
+                && v.all_valid()
+            {
+                assert_eq!(v.entity, original, "{form:?}: {}", String::from_utf8_lossy(&m));
             }
         }
     }

@@ -7,8 +7,8 @@
 use std::fmt::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use sealpost_mta::maildir::path_component;
 use sealpost_server::Role;
-use sealpost_server::maildir::path_component;
 
 use crate::settings::{ListenerName, ServePlan};
 use crate::tls::Tls;

@@ -27,7 +27,6 @@ mod settings;
 mod signals;
 mod smime;
 mod tls;
-mod tls_journal;
 mod user;
 mod values;
 

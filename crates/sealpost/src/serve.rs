@@ -4,20 +4,18 @@ use std::io;
 use std::sync::Arc;
 
 use anyhow::Context;
-use sealpost_server::relay::{LocalDelivery, RelaySettings, RelayWorker};
-use sealpost_server::smime::{SmimeFilter, SmimeSettings};
-use sealpost_server::{
-    BoundServer, DiscardHandler, Handler, ListenerConfig, MtaConfig, MtaHandler,
-};
+use sealpost_mta::relay::ClientDeliverer;
+use sealpost_mta::smime::{SmimeFilter, SmimeSettings};
+use sealpost_mta::tls_journal;
+use sealpost_mta::{FileQueue, MaildirDelivery, MtaConfig, MtaHandler, QueueStore, Worker};
+use sealpost_server::{BoundServer, DiscardHandler, Handler, ListenerConfig};
 
 use crate::banner::{self, UsersState};
 use crate::cli::ServeArgs;
 use crate::config::FileConfig;
-use crate::relay::ClientDeliverer;
 use crate::settings::{ListenerPlan, ServePlan, SmimePlan};
 use crate::signals::Signals;
 use crate::tls::{self, Tls};
-use crate::tls_journal;
 use crate::values::HandlerKind;
 use crate::{logging, user};
 
@@ -87,32 +85,28 @@ fn tls_summary(args: &ServeArgs, plan: &ServePlan) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The relay worker for the queue, unless `[relay] enabled = false`.
-fn relay_worker(
+/// The delivery worker of the queue (relay and final delivery), unless `[relay] enabled =
+/// false`.
+fn worker<Q: QueueStore>(
     plan: &ServePlan,
-    handler: &Arc<MtaHandler>,
-) -> anyhow::Result<Option<RelayWorker<ClientDeliverer>>> {
+    handler: &MtaHandler<Q>,
+) -> anyhow::Result<Option<Worker<Q, ClientDeliverer, MaildirDelivery>>> {
     let section = &plan.relay;
     if section.enabled == Some(false) {
         return Ok(None);
     }
     let journal = tls_journal::Journal::new(&plan.data_dir);
-    let deliverer = ClientDeliverer::new(section, plan.hostname(), journal)?;
-    let mut settings = RelaySettings::new(plan.hostname());
-    if let Some(retry) = &section.retry {
-        if retry.is_empty() || retry.contains(&0) {
-            anyhow::bail!("[relay] retry must list waits of at least 1 second");
-        }
-        settings.backoff = retry.iter().map(|s| std::time::Duration::from_secs(*s)).collect();
-    }
-    if let Some(max_age) = section.max_age {
-        settings.max_age = std::time::Duration::from_secs(max_age);
-    }
-    if let Some(every) = section.scan_interval {
-        settings.scan_interval = std::time::Duration::from_secs(every.max(1));
-    }
-    let local: Arc<dyn LocalDelivery> = handler.clone();
-    Ok(Some(RelayWorker::new(handler.queue_dir(), Arc::new(deliverer), settings).with_local(local)))
+    let deliverer =
+        ClientDeliverer::new(crate::relay::relay_config(section)?, plan.hostname(), Some(journal))?;
+    let settings = crate::relay::worker_settings(section, plan.hostname(), plan.hostname())?;
+    let local = MaildirDelivery::new(handler.store(), handler.router());
+    Ok(Some(Worker::new(
+        handler.queue().clone(),
+        Arc::new(deliverer),
+        Arc::new(local),
+        handler.router(),
+        settings,
+    )))
 }
 
 async fn serve(plan: ServePlan) -> anyhow::Result<()> {
@@ -141,10 +135,15 @@ async fn serve(plan: ServePlan) -> anyhow::Result<()> {
             if let Some(smime) = &plan.smime {
                 config.filter = Some(Arc::new(smime_filter(smime, plan.hostname())?));
             }
-            let handler = Arc::new(MtaHandler::new(config).with_context(|| {
+            let queue_dir = plan.data_dir.join("queue");
+            let queue = Arc::new(
+                FileQueue::open(&queue_dir)
+                    .with_context(|| format!("cannot open the queue {}", queue_dir.display()))?,
+            );
+            let handler = Arc::new(MtaHandler::new(config, queue).with_context(|| {
                 format!("cannot set up delivery under {}", plan.data_dir.display())
             })?);
-            let worker = relay_worker(&plan, &handler)?;
+            let worker = worker(&plan, &handler)?;
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
             let worker = worker.map(|w| {
                 tokio::spawn(w.run(async move {

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use sealpost_server::Users;
+use sealpost_mta::Users;
 
 use crate::banner::UsersState;
 use crate::cli::UserAddArgs;

@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use std::path::Path;
 
 use common::{FREE_PORTS, Server, Smtp, new_messages, run, text};
-use sealpost_server::Users;
+use sealpost_mta::Users;
 use sealpost_starttls::{CertificateFiles, hex_colon, read_chain, sha256};
 
 #[test]

@@ -124,7 +124,7 @@ pub(crate) fn validate_base64(text: &[u8]) -> Result<(), ValidationError> {
     crate::types::text::check_class(WHAT, body, |b| {
         b.is_ascii_alphanumeric() || b == b'+' || b == b'/'
     })?;
-    if text.len() % 4 != 0 {
+    if !text.len().is_multiple_of(4) {
         return Err(ValidationError::Invalid {
             what: WHAT,
             reason: "length is not a multiple of 4",

@@ -20,6 +20,7 @@ use crate::types::text::{EsmtpValue, Keyword};
 use crate::types::xtext::XText;
 
 /// `BODY=` (RFC 6152 8BITMIME, RFC 3030 BINARYMIME).
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[non_exhaustive]
@@ -44,6 +45,7 @@ impl BodyType {
 }
 
 /// `RET=` of DSN (RFC 3461 section 4.3).
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[non_exhaustive]
@@ -55,6 +57,7 @@ pub enum Ret {
 }
 
 /// The mode of the DELIVERBY extension (RFC 2852 section 4).
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[non_exhaustive]
@@ -66,6 +69,7 @@ pub enum DeliverByMode {
 }
 
 /// `BY=<by-time>;<by-mode>[T]` (RFC 2852).
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DeliverBy {
     /// Seconds from now (may be negative with mode `N`), at most 9 digits.
@@ -88,6 +92,7 @@ impl<'u> arbitrary::Arbitrary<'u> for DeliverBy {
 }
 
 /// One parameter of `MAIL FROM:`.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum MailParameter<'a> {

@@ -10,6 +10,7 @@ use crate::types::text::{EsmtpValue, Keyword};
 
 /// A parameter this crate has no type for, kept verbatim so that it round-trips and the
 /// application can decide (RFC 5321 section 4.1.1.11: 555 when it is not supported).
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UnknownParameter<'a> {
     /// The keyword.

@@ -8,6 +8,7 @@ use crate::types::text::{Atom, EsmtpValue, Keyword};
 use crate::types::xtext::XText;
 
 /// `NOTIFY=` (RFC 3461 section 4.1): `NEVER`, or a non-empty list of conditions.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Notify {
@@ -57,6 +58,7 @@ impl<'u> arbitrary::Arbitrary<'u> for Notify {
 }
 
 /// `ORCPT=addr-type;xtext` (RFC 3461 section 4.2), the original recipient.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Orcpt<'a> {
     /// The address type, usually `rfc822`.
@@ -66,6 +68,7 @@ pub struct Orcpt<'a> {
 }
 
 /// The action of RRVS when the mailbox changed owner (RFC 7293 section 3.1).
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[non_exhaustive]
@@ -77,6 +80,7 @@ pub enum RrvsAction {
 }
 
 /// `RRVS=date-time[;action]` (RFC 7293 section 3.1).
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Rrvs<'a> {
     /// The RFC 3339 date-time, as written.
@@ -86,6 +90,7 @@ pub struct Rrvs<'a> {
 }
 
 /// One parameter of `RCPT TO:`.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RcptParameter<'a> {

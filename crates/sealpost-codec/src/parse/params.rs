@@ -42,11 +42,10 @@ pub(crate) fn param_list<'a, P: std::fmt::Display>(
         let param = make(keyword, value).map_err(|e| nom::Err::Failure(PErr::Param(e)))?;
         if let Some(first) =
             out.iter().find(|p| keyword_of(p).eq_ignore_ascii_case(keyword_of(&param)))
+            && !same_parameter(first, &param)
         {
-            if !same_parameter(first, &param) {
-                let keyword = keyword.to_ascii_uppercase();
-                return Err(nom::Err::Failure(PErr::Param(ParamError::Duplicate { keyword })));
-            }
+            let keyword = keyword.to_ascii_uppercase();
+            return Err(nom::Err::Failure(PErr::Param(ParamError::Duplicate { keyword })));
         }
         out.push(param);
         let (rest, spaces) = take_while(|b| b == b' ')(rest)?;

@@ -72,6 +72,9 @@ macro_rules! validated_str {
                 Self::new(value)
             }
         }
+
+        #[cfg(feature = "serde")]
+        crate::serde_impls::string_form!($name);
     };
 }
 

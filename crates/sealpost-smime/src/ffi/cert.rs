@@ -35,10 +35,9 @@ pub(crate) fn other_names(cert: &X509Ref) -> Vec<(String, Vec<u8>)> {
         unsafe {
             if GENERAL_NAME_get0_otherName(name.as_ptr(), &mut oid, &mut value) > 0
                 && !value.is_null()
+                && let Ok(der) = asn1_type_der(value)
             {
-                if let Ok(der) = asn1_type_der(value) {
-                    out.push((obj_text(oid), der));
-                }
+                out.push((obj_text(oid), der));
             }
         }
     }

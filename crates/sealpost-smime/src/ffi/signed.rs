@@ -237,10 +237,10 @@ impl SignerInfo<'_> {
                 }
                 for i in 0..X509_ATTRIBUTE_count(attr).max(0) {
                     let t = X509_ATTRIBUTE_get0_type(attr, i);
-                    if !t.is_null() {
-                        if let Ok(der) = asn1_type_der(t) {
-                            out.push(der);
-                        }
+                    if !t.is_null()
+                        && let Ok(der) = asn1_type_der(t)
+                    {
+                        out.push(der);
                     }
                 }
             }

@@ -152,15 +152,15 @@ impl PolicyCache {
                 None => StsLookup::NoPolicy { failure: None },
             };
         };
-        if let Some(c) = &cached {
-            if c.id == record.id {
-                return StsLookup::Policy {
-                    policy: c.policy.clone(),
-                    id: c.id.clone(),
-                    source: PolicySource::Cached,
-                    failure: None,
-                };
-            }
+        if let Some(c) = &cached
+            && c.id == record.id
+        {
+            return StsLookup::Policy {
+                policy: c.policy.clone(),
+                id: c.id.clone(),
+                source: PolicySource::Cached,
+                failure: None,
+            };
         }
         match fetcher.fetch(&domain).await {
             Ok(policy) => {

@@ -42,7 +42,7 @@ pub(crate) fn message(id: u64) -> Vec<u8> {
     out.extend_from_slice(format!("{id:016x}\r\nSubject: fault test\r\n\r\n").as_bytes());
     let mut line = 0u64;
     while out.len() < size {
-        if line % 41 == 0 {
+        if line.is_multiple_of(41) {
             out.push(b'.');
         }
         // Ten characters from each 64-bit draw.

@@ -23,7 +23,7 @@
 //!   part can produce (elsewhere `%` is always followed by two hex digits).
 //!
 //! ```
-//! use sealpost_server::maildir::path_component;
+//! use sealpost_mta::maildir::path_component;
 //!
 //! assert_eq!(path_component("Alice").as_deref(), Some("alice"));
 //! assert_eq!(path_component("../x").as_deref(), Some("%2E.%2Fx"));
@@ -132,12 +132,12 @@ pub(crate) fn ensure(base: &Path, root: &Path) -> io::Result<()> {
         return Ok(());
     }
     for sub in ["tmp", "new", "cur"] {
-        crate::store::create_private_dir(&root.join(sub))?;
+        crate::fsutil::create_private_dir(&root.join(sub))?;
     }
     // The new entries live in root, root's parent (the domain) and so on up to base.
     let mut dir = Some(root);
     while let Some(d) = dir {
-        crate::store::sync_dir(d)?;
+        crate::fsutil::sync_dir(d)?;
         if d == base {
             break;
         }

@@ -8,47 +8,100 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use anyhow::{Context, bail};
 use sealpost_starttls::tlsrpt::{Day, Failure, Policy, PolicyType, ReportCollector, ResultType};
 use serde::{Deserialize, Serialize};
 
 /// One connection attempt of the relay worker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Entry {
+#[non_exhaustive]
+pub struct Entry {
     /// Seconds since the Unix epoch.
-    pub(crate) time: u64,
+    pub time: u64,
     /// The recipient domain.
-    pub(crate) domain: String,
+    pub domain: String,
     /// The host that was reached (or tried).
-    pub(crate) mx: Option<String>,
+    pub mx: Option<String>,
     /// The level asked for.
-    pub(crate) level: String,
+    pub level: String,
     /// `verified`, `untrusted` or `none`.
-    pub(crate) trust: String,
+    pub trust: String,
     /// TLS version and cipher, when there was a session.
-    pub(crate) tls: Option<String>,
+    pub tls: Option<String>,
     /// The RFC 8460 result type of a TLS failure.
-    pub(crate) result_type: Option<String>,
+    pub result_type: Option<String>,
     /// Recipients delivered, deferred and failed by this attempt.
-    pub(crate) delivered: usize,
-    pub(crate) deferred: usize,
-    pub(crate) failed: usize,
+    pub delivered: usize,
+    /// Recipients deferred by this attempt.
+    pub deferred: usize,
+    /// Recipients failed by this attempt.
+    pub failed: usize,
     /// The published policy the attempt was held to (DANE TLSA or MTA-STS); absent when
     /// only the local configuration applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) policy: Option<Policy>,
+    pub policy: Option<Policy>,
+}
+
+impl Entry {
+    /// An attempt at `time` for `domain` at `level`, with no TLS and no recipients yet.
+    pub fn new(time: u64, domain: &str, level: String) -> Self {
+        Entry {
+            time,
+            domain: domain.to_owned(),
+            mx: None,
+            level,
+            trust: String::from("none"),
+            tls: None,
+            result_type: None,
+            delivered: 0,
+            deferred: 0,
+            failed: 0,
+            policy: None,
+        }
+    }
+}
+
+/// Why a day of the journal could not be read or reported.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JournalError {
+    /// The day's file exists but cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A line of the file is not an [`Entry`].
+    #[error("{} line {line}: not a journal entry: {source}", path.display())]
+    Entry {
+        /// The file.
+        path: PathBuf,
+        /// The line number, from 1.
+        line: usize,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The day is not `YYYY-MM-DD`.
+    #[error("the day must be YYYY-MM-DD, not {0:?}")]
+    Day(String),
+    /// The report could not be written as JSON.
+    #[error("cannot write the report as JSON: {0}")]
+    Json(#[from] serde_json::Error),
 }
 
 /// Appends entries to the day's file.
 #[derive(Debug)]
-pub(crate) struct Journal {
+pub struct Journal {
     dir: PathBuf,
     lock: Mutex<()>,
 }
 
-/// Seconds since the Unix epoch.
-pub(crate) fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+/// Seconds since the Unix epoch (the journal's clock).
+pub fn unix_now() -> u64 {
+    crate::clock::unix_now()
 }
 
 fn today(time: u64) -> String {
@@ -56,12 +109,13 @@ fn today(time: u64) -> String {
 }
 
 impl Journal {
-    pub(crate) fn new(data_dir: &Path) -> Self {
+    /// The journal of the data directory `data_dir` (its `tls-report/` folder).
+    pub fn new(data_dir: &Path) -> Self {
         Journal { dir: data_dir.join("tls-report"), lock: Mutex::new(()) }
     }
 
     /// Appends `entry`; a failure is logged, never fatal (the journal is a report).
-    pub(crate) fn record(&self, entry: &Entry) {
+    pub fn record(&self, entry: &Entry) {
         let _guard = self.lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let path = self.dir.join(format!("{}.jsonl", today(entry.time)));
         let result = (|| {
@@ -77,25 +131,28 @@ impl Journal {
 }
 
 /// Reads a day of the journal.
-pub(crate) fn read_day(data_dir: &Path, day: &str) -> anyhow::Result<Vec<Entry>> {
+pub fn read_day(data_dir: &Path, day: &str) -> Result<Vec<Entry>, JournalError> {
     let path = data_dir.join("tls-report").join(format!("{day}.jsonl"));
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        Err(source) => return Err(JournalError::Read { path, source }),
     };
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, line)| {
-            serde_json::from_str(line)
-                .with_context(|| format!("{} line {}: not a journal entry", path.display(), i + 1))
+            serde_json::from_str(line).map_err(|source| JournalError::Entry {
+                path: path.clone(),
+                line: i + 1,
+                source,
+            })
         })
         .collect()
 }
 
 /// The summary `--tls-summary` prints.
-pub(crate) fn summary(day: &str, entries: &[Entry]) -> String {
+pub fn summary(day: &str, entries: &[Entry]) -> String {
     #[derive(Default)]
     struct Counts {
         attempts: usize,
@@ -163,17 +220,18 @@ pub(crate) fn summary(day: &str, entries: &[Entry]) -> String {
 /// The RFC 8460 report of a day: sessions grouped by the policy they were held to: the
 /// destination's DANE TLSA records or MTA-STS policy, or `no-policy-found` where only
 /// the levels of the configuration (local policy, not a published one) applied.
-pub(crate) fn tls_rpt(
+pub fn tls_rpt(
     day: &str,
     entries: &[Entry],
     organization: &str,
     contact: &str,
-) -> anyhow::Result<String> {
-    let Some((y, rest)) = day.split_once('-') else { bail!("--day takes YYYY-MM-DD") };
-    let Some((m, d)) = rest.split_once('-') else { bail!("--day takes YYYY-MM-DD") };
+) -> Result<String, JournalError> {
+    let bad = || JournalError::Day(day.to_owned());
+    let (y, rest) = day.split_once('-').ok_or_else(bad)?;
+    let (m, d) = rest.split_once('-').ok_or_else(bad)?;
     let parsed = (y.parse::<u16>(), m.parse::<u8>(), d.parse::<u8>());
-    let (Ok(y), Ok(m), Ok(d)) = parsed else { bail!("--day takes YYYY-MM-DD, not {day}") };
-    let day_value = Day::new(y, m, d).map_err(|e| anyhow::anyhow!("--day {day}: {e}"))?;
+    let (Ok(y), Ok(m), Ok(d)) = parsed else { return Err(bad()) };
+    let day_value = Day::new(y, m, d).map_err(|_| bad())?;
     let mut collector = ReportCollector::new(day_value);
     for e in entries {
         let policy = e
@@ -195,7 +253,7 @@ pub(crate) fn tls_rpt(
         }
     }
     let report = collector.report(organization, contact, format!("{day}-{organization}"));
-    report.to_json().context("cannot write the report as JSON")
+    Ok(report.to_json()?)
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@
 //! so the time taken does not tell which users exist.
 //!
 //! ```
-//! use sealpost_server::Users;
+//! use sealpost_mta::Users;
 //!
 //! let path = std::env::temp_dir().join(format!("sealpost-users-doc-{}", std::process::id()));
 //! Users::add(&path, "alice", "correct horse")?;
@@ -24,7 +24,7 @@
 //! assert!(!users.verify("alice", "wrong"));
 //! assert!(!users.verify("mallory", "correct horse"));
 //! # std::fs::remove_file(&path).ok();
-//! # Ok::<(), sealpost_server::UsersError>(())
+//! # Ok::<(), sealpost_mta::UsersError>(())
 //! ```
 
 use std::collections::HashMap;
@@ -261,11 +261,11 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let tmp =
         dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), crate::maildir::unique_base()));
     let result = (|| {
-        let mut file = crate::store::create_new(&tmp)?;
+        let mut file = crate::fsutil::create_new(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         fs::rename(&tmp, path)?;
-        crate::store::sync_dir(&dir)
+        crate::fsutil::sync_dir(&dir)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);

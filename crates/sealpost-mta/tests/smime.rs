@@ -10,10 +10,11 @@ mod support;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use sealpost_mta::smime::{SmimeFilter, SmimeSettings};
 use sealpost_server::Role;
-use sealpost_server::smime::{SmimeFilter, SmimeSettings};
 use sealpost_smime::{Identity, SignOptions, load_certificates, sign_message};
-use support::{Client, TempDir, delivered, pki, start};
+use sealpost_test_support::pki::pki;
+use support::{Client, delivered, start, tempdir};
 
 fn read(name: &str) -> Vec<u8> {
     std::fs::read(pki(name)).unwrap()
@@ -70,7 +71,7 @@ fn settings() -> SmimeSettings {
 
 #[tokio::test]
 async fn signed_mail_gets_its_result_and_forged_results_go() {
-    let dir = TempDir::new("smime-verify");
+    let dir = tempdir();
     let filter = Arc::new(SmimeFilter::new(settings()));
     let server = start(dir.path(), |c| c.filter = Some(filter)).await;
     let alice = identity("smime-alice-rsa");
@@ -91,7 +92,7 @@ async fn signed_mail_gets_its_result_and_forged_results_go() {
         ("plain", b"From: alice@example.org\r\nSubject: plain\r\n\r\nx\r\n".to_vec(), "smime=none"),
     ];
     for (user, message, expected) in &cases {
-        let mut c = Client::connect(server.addr(Role::Mx)).await;
+        let mut c = Client::greeted(server.addr(Role::Mx)).await;
         send(&mut c, &[&format!("{user}@mail.test")], message).await;
         let stored = delivered(dir.path(), "mail.test", user);
         let field = results(&stored);
@@ -111,7 +112,7 @@ async fn signed_mail_gets_its_result_and_forged_results_go() {
 
 #[tokio::test]
 async fn a_recipient_with_a_certificate_gets_the_message_encrypted_at_rest() {
-    let dir = TempDir::new("smime-rest");
+    let dir = tempdir();
     let mut settings = settings();
     let bob_cert = load_certificates(&read("smime-bob-rsa.pem")).unwrap().remove(0);
     settings.encrypt_at_rest = HashMap::from([(String::from("bob@mail.test"), bob_cert)]);
@@ -119,7 +120,7 @@ async fn a_recipient_with_a_certificate_gets_the_message_encrypted_at_rest() {
     let server = start(dir.path(), |c| c.filter = Some(filter)).await;
     let message =
         b"From: alice@example.org\r\nTo: bob@mail.test\r\nSubject: secret\r\n\r\nThe plans.\r\n";
-    let mut c = Client::connect(server.addr(Role::Mx)).await;
+    let mut c = Client::greeted(server.addr(Role::Mx)).await;
     send(&mut c, &["bob@mail.test", "carol@mail.test"], message).await;
 
     // carol has no certificate: plaintext, with the verification result.
@@ -142,13 +143,13 @@ async fn a_recipient_with_a_certificate_gets_the_message_encrypted_at_rest() {
         sealpost_smime::ContentCipher::Aes256Gcm,
     )
     .unwrap();
-    let dir2 = TempDir::new("smime-rest-2");
+    let dir2 = tempdir();
     let mut settings = self::settings();
     let bob_cert = load_certificates(&read("smime-bob-rsa.pem")).unwrap().remove(0);
     settings.encrypt_at_rest = HashMap::from([(String::from("bob@mail.test"), bob_cert)]);
     let server2 =
         start(dir2.path(), |c| c.filter = Some(Arc::new(SmimeFilter::new(settings)))).await;
-    let mut c = Client::connect(server2.addr(Role::Mx)).await;
+    let mut c = Client::greeted(server2.addr(Role::Mx)).await;
     send(&mut c, &["bob@mail.test"], &sealed).await;
     let stored = delivered(dir2.path(), "mail.test", "bob");
     let opened = sealpost_smime::decrypt_message(&identity("smime-bob-ec"), &stored).unwrap();

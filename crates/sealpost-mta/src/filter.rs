@@ -14,8 +14,8 @@
 //!
 //! ```
 //! use std::io;
-//! use sealpost_server::filter::{Filtered, MessageFilter};
-//! use sealpost_server::headers::insert_trace_header;
+//! use sealpost_mta::filter::{Filtered, MessageFilter};
+//! use sealpost_mta::headers::insert_trace_header;
 //!
 //! /// Marks every message.
 //! #[derive(Debug)]

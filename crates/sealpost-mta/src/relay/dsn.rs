@@ -4,7 +4,9 @@
 
 use std::fmt::Write as _;
 
-use crate::queue::{QueueEnvelope, QueuedRecipient};
+use sealpost_codec::{Notify, XText};
+
+use crate::queue::{QueueId, QueuedEnvelope, QueuedRecipient};
 
 /// What happened to one recipient, for its per-recipient fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +16,8 @@ pub enum DsnAction {
     Failed,
     /// Handed to a server that does not pass DSN requests on: `Action: relayed`.
     Relayed,
+    /// Stored in the recipient's mailbox here: `Action: delivered`.
+    Delivered,
 }
 
 /// One recipient of a notification.
@@ -49,38 +53,31 @@ impl DsnRecipient {
             diagnostic: diagnostic.into(),
         }
     }
+
+    /// The recipient's address as the notice names it (`postmaster` for `<Postmaster>`).
+    fn address(&self) -> String {
+        self.recipient
+            .forward_path
+            .mailbox()
+            .map_or_else(|| String::from("postmaster"), ToString::to_string)
+    }
 }
 
 /// Whether `recipient` asked to hear about `action` (RFC 3461 section 4.1: without
 /// NOTIFY, failures are reported and successes are not; NEVER silences both).
 pub fn wants_notice(recipient: &QueuedRecipient, action: &DsnAction) -> bool {
-    let notify = recipient.notify.as_deref().unwrap_or("FAILURE").to_ascii_uppercase();
-    let wanted = match action {
-        DsnAction::Failed => "FAILURE",
-        DsnAction::Relayed => "SUCCESS",
-    };
-    notify.split(',').any(|n| n.trim() == wanted)
+    match (recipient.parameters.notify(), action) {
+        (None, DsnAction::Failed) => true,
+        (None, DsnAction::Relayed | DsnAction::Delivered) => false,
+        (Some(Notify::On { failure, .. }), DsnAction::Failed) => failure,
+        (Some(Notify::On { success, .. }), DsnAction::Relayed | DsnAction::Delivered) => success,
+        (Some(_), _) => false,
+    }
 }
 
-/// Decodes xtext (RFC 3461 section 4): `+XX` is the octet with that hex value.
-fn xtext_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'+', Some(octet)) => {
-                out.push(octet);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+/// An xtext value decoded (RFC 3461 section 4), as text for a notice.
+fn decoded(xtext: &XText<'_>) -> String {
+    String::from_utf8_lossy(&xtext.decode()).into_owned()
 }
 
 /// A field value on one line: control characters (CR and LF above all) become spaces.
@@ -108,45 +105,51 @@ fn header_section(message: &[u8]) -> &[u8] {
     }
 }
 
-/// Builds the notification for `envelope`'s sender about `recipients`.
+/// Builds the notification to the sender of message `id` about `recipients`.
 ///
-/// `message` is the queued message (without the queue's offset); it is returned whole
-/// unless the sender asked for headers only (`RET=HDRS`). `hostname` is this server;
-/// `now` the date for `Date:` and `Last-Attempt-Date:` (RFC 5322 form).
+/// `message` is the queued content; it is returned whole unless the sender asked for
+/// headers only (`RET=HDRS`). `hostname` is this server; `now` the date for `Date:` and
+/// `Last-Attempt-Date:` (RFC 5322 form).
 ///
 /// ```
-/// use sealpost_server::queue::QueueEnvelope;
-/// use sealpost_server::relay::dsn::{DsnAction, DsnRecipient, notification};
+/// use sealpost_codec::{Command, ForwardPath};
+/// use sealpost_mta::queue::{QueueId, QueuedEnvelope, QueuedRecipient, RecipientRoute};
+/// use sealpost_mta::relay::dsn::{DsnAction, DsnRecipient, notification};
 ///
-/// let json = br#"{"version":1,"id":"q1","arrived":0,"session":"s","client":"192.0.2.1:1",
-///   "user":"alice","sender":"alice@example.org","envid":null,"ret":"HDRS",
-///   "mail_parameters":[],"message_offset":0,"recipients":[{"address":"bob@example.net",
-///   "notify":null,"orcpt":null,"parameters":[]}]}"#;
-/// let envelope = QueueEnvelope::from_json(json)?;
-/// let failed = DsnRecipient::new(envelope.recipients[0].clone(), DsnAction::Failed,
-///     "5.1.1", Some("mx.example.net".into()), "550 5.1.1 User unknown");
-/// let dsn = notification(&envelope, &[failed], b"Subject: hi\r\n\r\nbody\r\n",
+/// let (_, mail) = Command::decode(b"MAIL FROM:<alice@example.org> RET=HDRS\r\n")?;
+/// let Command::Mail { reverse_path, parameters } = mail.into_owned() else { unreachable!() };
+/// let bob = QueuedRecipient::new(
+///     ForwardPath::Mailbox("bob@example.net".parse()?), Default::default(), RecipientRoute::Remote);
+/// let envelope = QueuedEnvelope::new(reverse_path, parameters).recipient(bob.clone());
+/// let failed = DsnRecipient::new(bob, DsnAction::Failed, "5.1.1",
+///     Some("mx.example.net".into()), "550 5.1.1 User unknown");
+/// let id: QueueId = "q1".parse()?;
+/// let dsn = notification(&id, &envelope, &[failed], b"Subject: hi\r\n\r\nbody\r\n",
 ///     "mx.example.org", "Mon, 30 Nov 2026 10:00:00 +0000");
-/// let text = String::from_utf8(dsn).unwrap();
+/// let text = String::from_utf8(dsn)?;
 /// assert!(text.contains("Final-Recipient: rfc822; bob@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n"));
 /// assert!(text.contains("Content-Type: text/rfc822-headers") && !text.contains("body"));
-/// # Ok::<(), std::io::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn notification(
-    envelope: &QueueEnvelope,
+    id: &QueueId,
+    envelope: &QueuedEnvelope,
     recipients: &[DsnRecipient],
     message: &[u8],
     hostname: &str,
     now: &str,
 ) -> Vec<u8> {
-    let headers_only = envelope.ret.as_deref().is_some_and(|r| r.eq_ignore_ascii_case("HDRS"));
+    let headers_only = envelope.mail_parameters.ret() == Some(sealpost_codec::Ret::Hdrs);
     let returned = if headers_only { header_section(message) } else { message };
-    let boundary = boundary_for(returned, &envelope.id);
+    let boundary = boundary_for(returned, id.as_str());
     let failed = recipients.iter().any(|r| r.action == DsnAction::Failed);
+    let relayed = recipients.iter().any(|r| r.action == DsnAction::Relayed);
     let subject = if failed {
         "Undelivered Mail Returned to Sender"
-    } else {
+    } else if relayed {
         "Delivery Status Notification (relayed)"
+    } else {
+        "Delivery Status Notification (delivered)"
     };
 
     let mut out = String::new();
@@ -166,23 +169,23 @@ pub fn notification(
          \r\n--{boundary}\r\n\
          Content-Type: text/plain; charset=utf-8\r\n\
          Content-Transfer-Encoding: 8bit\r\n\r\n",
-        sender = one_line(&envelope.sender),
-        id = envelope.id,
+        sender = one_line(&envelope.sender().map(ToString::to_string).unwrap_or_default()),
     );
     if failed {
         out.push_str(
             "Your message could not be delivered to the recipients below; this server has \
              given up.\r\n\r\n",
         );
-    } else {
+    } else if relayed {
         out.push_str(
             "Your message was handed on to the recipients' server below, which does not \
              send delivery notifications itself.\r\n\r\n",
         );
+    } else {
+        out.push_str("Your message was delivered to the mailboxes below.\r\n\r\n");
     }
     for r in recipients {
-        let _ =
-            write!(out, "<{}>: {}\r\n", one_line(&r.recipient.address), one_line(&r.diagnostic));
+        let _ = write!(out, "<{}>: {}\r\n", one_line(&r.address()), one_line(&r.diagnostic));
     }
 
     let _ = write!(
@@ -190,21 +193,21 @@ pub fn notification(
         "\r\n--{boundary}\r\nContent-Type: message/delivery-status\r\n\r\n\
          Reporting-MTA: dns; {hostname}\r\n"
     );
-    if let Some(envid) = &envelope.envid {
-        let _ = write!(out, "Original-Envelope-Id: {}\r\n", one_line(&xtext_decode(envid)));
+    if let Some(envid) = envelope.mail_parameters.envid() {
+        let _ = write!(out, "Original-Envelope-Id: {}\r\n", one_line(&decoded(envid)));
     }
     let _ = write!(out, "Arrival-Date: {}\r\n", arrival_date(envelope.arrived, now));
     for r in recipients {
         out.push_str("\r\n");
-        let _ = write!(out, "Final-Recipient: rfc822; {}\r\n", one_line(&r.recipient.address));
-        if let Some((kind, address)) = r.recipient.orcpt.as_deref().and_then(|o| o.split_once(';'))
-        {
-            let _ =
-                write!(out, "Original-Recipient: {kind}; {}\r\n", one_line(&xtext_decode(address)));
+        let _ = write!(out, "Final-Recipient: rfc822; {}\r\n", one_line(&r.address()));
+        if let Some(orcpt) = r.recipient.parameters.orcpt() {
+            let (kind, address) = (orcpt.addr_type.as_str(), decoded(&orcpt.address));
+            let _ = write!(out, "Original-Recipient: {kind}; {}\r\n", one_line(&address));
         }
         let action = match r.action {
             DsnAction::Failed => "failed",
             DsnAction::Relayed => "relayed",
+            DsnAction::Delivered => "delivered",
         };
         let _ = write!(out, "Action: {action}\r\nStatus: {}\r\n", one_line(&r.status));
         if let Some(mta) = &r.remote_mta {
@@ -236,25 +239,30 @@ fn arrival_date(arrived: u64, now: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::queue::RecipientRoute;
+    use sealpost_codec::Command;
 
-    fn recipient(notify: Option<&str>) -> QueuedRecipient {
-        QueuedRecipient {
-            address: String::from("bob@example.net"),
-            notify: notify.map(str::to_owned),
-            orcpt: Some(String::from("rfc822;b+2Bob@example.net")),
-            parameters: Vec::new(),
-            last_error: None,
-        }
+    fn recipient(params: &str) -> QueuedRecipient {
+        let line = format!("RCPT TO:<bob@example.net>{params}\r\n");
+        let Ok((_, Command::Rcpt { forward_path, parameters })) = Command::decode(line.as_bytes())
+        else {
+            panic!("{line}")
+        };
+        QueuedRecipient::new(
+            forward_path.into_owned(),
+            parameters.into_owned(),
+            RecipientRoute::Remote,
+        )
     }
 
     #[test]
     fn notify_decides_who_hears_what() {
         for (notify, failed, relayed) in [
-            (None, true, false),
-            (Some("NEVER"), false, false),
-            (Some("SUCCESS"), false, true),
-            (Some("success,failure"), true, true),
-            (Some("DELAY"), false, false),
+            ("", true, false),
+            (" NOTIFY=NEVER", false, false),
+            (" NOTIFY=SUCCESS", false, true),
+            (" NOTIFY=success,failure", true, true),
+            (" NOTIFY=DELAY", false, false),
         ] {
             assert_eq!(wants_notice(&recipient(notify), &DsnAction::Failed), failed, "{notify:?}");
             assert_eq!(
@@ -266,9 +274,23 @@ mod tests {
     }
 
     #[test]
-    fn xtext_and_injection() {
-        assert_eq!(xtext_decode("b+2Bob@example.net"), "b+ob@example.net");
-        assert_eq!(xtext_decode("+4"), "+4");
+    fn orcpt_is_decoded_and_fields_stay_on_one_line() {
+        let bob = recipient(" ORCPT=rfc822;b+2Bob@example.net");
+        let envelope = QueuedEnvelope::new(sealpost_codec::ReversePath::Null, Default::default())
+            .recipient(bob.clone());
+        let failed = DsnRecipient::new(bob, DsnAction::Failed, "5.0.0", None, "550 no\r\nBcc: x");
+        let id: QueueId = "q".parse().unwrap();
+        let text = String::from_utf8(notification(
+            &id,
+            &envelope,
+            &[failed],
+            b"S: x\r\n\r\n",
+            "mx",
+            "now",
+        ))
+        .unwrap();
+        assert!(text.contains("Original-Recipient: rfc822; b+ob@example.net\r\n"), "{text}");
+        assert!(text.contains("Diagnostic-Code: smtp; 550 no  Bcc: x\r\n"), "{text}");
         assert_eq!(one_line("a\r\nBcc: x"), "a  Bcc: x");
     }
 

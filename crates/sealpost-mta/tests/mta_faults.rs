@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sealpost_server::Role;
-use support::{Client, MESSAGE, TempDir, delivered, files, start};
+use support::{Client, MESSAGE, delivered, files, start, tempdir};
 
 /// Replaces the directory `path` (if any) with a regular file.
 fn block(path: &Path) {
@@ -24,13 +24,13 @@ fn block(path: &Path) {
 
 #[tokio::test]
 async fn a_maildir_that_cannot_be_written_gives_451_and_no_half_delivery() {
-    let dir = TempDir::new("blocked-maildir");
+    let dir = tempdir();
     let server = start(dir.path(), |_| {}).await;
     let bob = dir.path().join("maildir/mail.test/bob");
     std::fs::create_dir_all(bob.join("tmp")).unwrap();
     block(&bob.join("new"));
     block(&dir.path().join("maildir/other.test"));
-    let mut c = Client::connect(server.addr(Role::Mx)).await;
+    let mut c = Client::greeted(server.addr(Role::Mx)).await;
     for to in [["alice@mail.test", "bob@mail.test"], ["alice@mail.test", "carol@other.test"]] {
         let reply = c.transaction("s@client.test", &to, MESSAGE).await;
         assert_eq!(reply.code().get(), 451, "{reply}");
@@ -49,7 +49,7 @@ async fn a_maildir_that_cannot_be_written_gives_451_and_no_half_delivery() {
 
 #[tokio::test]
 async fn a_queue_that_cannot_be_written_gives_451_and_nothing_delivered() {
-    let dir = TempDir::new("blocked-queue");
+    let dir = tempdir();
     let server = start(dir.path(), |_| {}).await;
     block(&dir.path().join("queue"));
     let mut c = Client::submission(server.addr(Role::Submission), "alice", "secret").await;
@@ -64,10 +64,10 @@ async fn a_queue_that_cannot_be_written_gives_451_and_nothing_delivered() {
 
 #[tokio::test]
 async fn a_spool_that_cannot_be_written_refuses_the_data() {
-    let dir = TempDir::new("blocked-spool");
+    let dir = tempdir();
     let server = start(dir.path(), |_| {}).await;
     block(&dir.path().join("spool"));
-    let mut c = Client::connect(server.addr(Role::Mx)).await;
+    let mut c = Client::greeted(server.addr(Role::Mx)).await;
     c.send(b"MAIL FROM:<s@client.test>\r\nRCPT TO:<alice@mail.test>\r\nDATA\r\n").await;
     c.expect(250).await;
     c.expect(250).await;
@@ -120,11 +120,11 @@ fn big_message(size: usize) -> Vec<u8> {
 async fn a_full_disk_gives_451_and_leaves_nothing_behind() {
     // 1. Only the Maildirs are full: the spool is on another file system, so the message
     //    is copied (not linked) into tmp/, and the copy fails.
-    let dir = TempDir::new("full-maildir");
+    let dir = tempdir();
     std::fs::create_dir_all(dir.path().join("maildir")).unwrap();
     let mount = Tmpfs::mount(&dir.path().join("maildir"), "64k");
     let server = start(dir.path(), |_| {}).await;
-    let mut c = Client::connect(server.addr(Role::Mx)).await;
+    let mut c = Client::greeted(server.addr(Role::Mx)).await;
     let reply = c.transaction("s@client.test", &["alice@mail.test"], &big_message(200_000)).await;
     assert_eq!(reply.code().get(), 451, "{reply}");
     assert_eq!(reply.enhanced_status().unwrap().to_string(), "4.3.0");
@@ -142,10 +142,10 @@ async fn a_full_disk_gives_451_and_leaves_nothing_behind() {
     drop(mount);
 
     // 2. The whole data directory is full: the spool fills up while the data arrives.
-    let dir = TempDir::new("full-all");
+    let dir = tempdir();
     let mount = Tmpfs::mount(dir.path(), "64k");
     let server = start(dir.path(), |_| {}).await;
-    let mut c = Client::connect(server.addr(Role::Mx)).await;
+    let mut c = Client::greeted(server.addr(Role::Mx)).await;
     let reply = c.transaction("s@client.test", &["alice@mail.test"], &big_message(300_000)).await;
     assert_eq!(reply.code().get(), 451, "{reply}");
     assert_eq!(reply.enhanced_status().unwrap().to_string(), "4.3.0");

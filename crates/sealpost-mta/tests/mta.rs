@@ -8,15 +8,16 @@ mod support;
 
 use std::os::unix::fs::MetadataExt;
 
+use sealpost_mta::QueueStore;
+use sealpost_mta::queue::{QueuedMessage, RecipientRoute};
 use sealpost_server::Role;
-use sealpost_server::queue::QueueEnvelope;
-use support::{Client, MESSAGE, TempDir, delivered, files, start};
+use support::{Client, MESSAGE, delivered, files, start, tempdir};
 
 #[tokio::test]
 async fn local_delivery_is_complete_with_return_path_then_received_first() {
-    let dir = TempDir::new("local");
+    let dir = tempdir();
     let server = start(dir.path(), |_| {}).await;
-    let mut c = Client::connect(server.addr(Role::Mx)).await;
+    let mut c = Client::greeted(server.addr(Role::Mx)).await;
     let reply = c.transaction("sender@client.test", &["Alice@MAIL.test"], MESSAGE).await;
     assert_eq!(reply.code().get(), 250, "{reply}");
     let content = String::from_utf8(delivered(dir.path(), "mail.test", "alice")).unwrap();
@@ -52,9 +53,9 @@ async fn local_delivery_is_complete_with_return_path_then_received_first() {
 
 #[tokio::test]
 async fn several_local_users_each_get_the_message_once() {
-    let dir = TempDir::new("multi");
+    let dir = tempdir();
     let server = start(dir.path(), |_| {}).await;
-    let mut c = Client::connect(server.addr(Role::Mx)).await;
+    let mut c = Client::greeted(server.addr(Role::Mx)).await;
     let to = ["alice@mail.test", "bob@mail.test", "ALICE@mail.test", "carol@Other.Test"];
     let reply = c.transaction("s@client.test", &to, MESSAGE).await;
     assert_eq!(reply.code().get(), 250, "{reply}");
@@ -69,9 +70,9 @@ async fn several_local_users_each_get_the_message_once() {
 
 #[tokio::test]
 async fn local_parts_that_look_like_paths_stay_inside_their_domain() {
-    let dir = TempDir::new("paths");
+    let dir = tempdir();
     let server = start(dir.path(), |_| {}).await;
-    let mut c = Client::connect(server.addr(Role::Mx)).await;
+    let mut c = Client::greeted(server.addr(Role::Mx)).await;
     let to = ["\"../../etc\"@mail.test", "\"a/b\"@mail.test", "\".\"@mail.test", "\"\"@mail.test"];
     let reply = c.transaction("s@client.test", &to, MESSAGE).await;
     assert_eq!(reply.code().get(), 250, "{reply}");
@@ -86,12 +87,12 @@ async fn local_parts_that_look_like_paths_stay_inside_their_domain() {
 
 #[tokio::test]
 async fn recipient_list_refuses_unknown_users_but_not_postmaster() {
-    let dir = TempDir::new("list");
+    let dir = tempdir();
     let server = start(dir.path(), |config| {
         config.recipients = Some(vec![String::from("Alice@mail.test")]);
     })
     .await;
-    let mut c = Client::connect(server.addr(Role::Mx)).await;
+    let mut c = Client::greeted(server.addr(Role::Mx)).await;
     c.send(b"MAIL FROM:<s@client.test>\r\nRCPT TO:<bob@mail.test>\r\nRCPT TO:<alice@Mail.Test>\r\nRCPT TO:<PostMaster@other.test>\r\nRCPT TO:<Postmaster>\r\nDATA\r\n").await;
     c.expect(250).await;
     c.expect_status(550, "5.1.1").await;
@@ -110,9 +111,9 @@ async fn recipient_list_refuses_unknown_users_but_not_postmaster() {
 
 #[tokio::test]
 async fn relaying_without_auth_is_denied_and_nothing_is_stored() {
-    let dir = TempDir::new("norelay");
+    let dir = tempdir();
     let server = start(dir.path(), |_| {}).await;
-    let mut c = Client::connect(server.addr(Role::Mx)).await;
+    let mut c = Client::greeted(server.addr(Role::Mx)).await;
     c.send(b"MAIL FROM:<s@client.test>\r\nRCPT TO:<x@elsewhere.test>\r\nRCPT TO:<y@[127.0.0.1]>\r\nRCPT TO:<mail.test@elsewhere.test>\r\n").await;
     c.expect(250).await;
     for _ in 0..3 {
@@ -143,7 +144,8 @@ async fn relaying_without_auth_is_denied_and_nothing_is_stored() {
 
 /// The SHA-256 of the test client certificate, and of its SubjectPublicKeyInfo.
 fn client_cert_fingerprints() -> ([u8; 32], [u8; 32]) {
-    let chain = sealpost_starttls::read_chain(&support::pki("client-chain.pem")).unwrap();
+    let chain = sealpost_starttls::read_chain(&sealpost_test_support::pki::pki("client-chain.pem"))
+        .unwrap();
     let cert = sealpost_starttls::sha256(chain[0].as_ref());
     (cert, sealpost_starttls::spki_sha256(&chain[0]).unwrap())
 }
@@ -151,7 +153,7 @@ fn client_cert_fingerprints() -> ([u8; 32], [u8; 32]) {
 /// One relay attempt over STARTTLS, with or without the client certificate; the reply
 /// to RCPT TO a foreign domain.
 async fn relay_attempt(server: &support::Running, with_cert: bool) -> u16 {
-    let mut c = Client::connect(server.addr(Role::Mx)).await;
+    let mut c = Client::greeted(server.addr(Role::Mx)).await;
     if with_cert {
         c.starttls_with_client_cert().await;
     } else {
@@ -179,15 +181,15 @@ async fn relay_attempt(server: &support::Running, with_cert: bool) -> u16 {
 async fn a_listed_client_certificate_may_relay_without_auth() {
     let (cert, spki) = client_cert_fingerprints();
     for (name, listed) in [("cert", cert), ("spki", spki)] {
-        let dir = TempDir::new(&format!("certrelay-{name}"));
+        let dir = tempdir();
         let server = start(dir.path(), |c| c.relay_client_certs = vec![listed]).await;
         // The listed certificate relays; the message is queued without a user.
         assert_eq!(relay_attempt(&server, true).await, 250, "{name}");
         let queue = files(&dir.path().join("queue"));
         assert_eq!(queue.len(), 2, "{queue:?}");
-        let envelope = QueueEnvelope::from_json(&std::fs::read(&queue[1]).unwrap()).unwrap();
+        let envelope = only(server.queue.list().await.unwrap()).envelope;
         assert_eq!(envelope.user, None);
-        assert_eq!(envelope.recipients[0].address, "x@elsewhere.test");
+        assert_eq!(envelope.recipients[0].forward_path.to_string(), "<x@elsewhere.test>");
         // TLS without a certificate does not.
         assert_eq!(relay_attempt(&server, false).await, 550, "{name}");
         assert_eq!(files(&dir.path().join("queue")).len(), 2);
@@ -197,16 +199,17 @@ async fn a_listed_client_certificate_may_relay_without_auth() {
 
 #[tokio::test]
 async fn an_unlisted_client_certificate_may_not_relay() {
-    let dir = TempDir::new("certrelay-other");
+    let dir = tempdir();
     // The server's own certificate is listed, not the client's.
-    let chain = sealpost_starttls::read_chain(&support::pki("server-chain.pem")).unwrap();
+    let chain = sealpost_starttls::read_chain(&sealpost_test_support::pki::pki("server-chain.pem"))
+        .unwrap();
     let other = sealpost_starttls::sha256(chain[0].as_ref());
     assert_ne!(other, client_cert_fingerprints().0);
     let server = start(dir.path(), |c| c.relay_client_certs = vec![other]).await;
     assert_eq!(relay_attempt(&server, true).await, 550);
     // And with nothing listed, a certificate alone never relays.
     server.stop().await;
-    let dir = TempDir::new("certrelay-none");
+    let dir = tempdir();
     let server = start(dir.path(), |_| {}).await;
     assert_eq!(relay_attempt(&server, true).await, 550);
     assert!(files(&dir.path().join("queue")).is_empty());
@@ -215,7 +218,7 @@ async fn an_unlisted_client_certificate_may_not_relay() {
 
 #[tokio::test]
 async fn authenticated_mail_for_other_domains_is_queued_with_its_envelope() {
-    let dir = TempDir::new("queue");
+    let dir = tempdir();
     let server = start(dir.path(), |_| {}).await;
     let mut c = Client::submission(server.addr(Role::Submission), "alice", "secret").await;
     c.send(b"MAIL FROM:<alice@mail.test> BODY=8BITMIME RET=HDRS ENVID=env+2B1\r\nRCPT TO:<bob@elsewhere.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;bob@elsewhere.test\r\nRCPT TO:<carol@example.net>\r\nDATA\r\n").await;
@@ -230,23 +233,27 @@ async fn authenticated_mail_for_other_domains_is_queued_with_its_envelope() {
     assert_eq!(message.extension().unwrap(), "eml");
     assert_eq!(json.extension().unwrap(), "json");
     assert_eq!(message.file_stem(), json.file_stem());
-    let envelope = QueueEnvelope::from_json(&std::fs::read(json).unwrap()).unwrap();
-    assert_eq!(envelope.id, json.file_stem().unwrap().to_str().unwrap());
+    let queued = only(server.queue.list().await.unwrap());
+    assert_eq!(queued.id.as_str(), json.file_stem().unwrap().to_str().unwrap());
+    let envelope = queued.envelope;
     assert_eq!(envelope.user.as_deref(), Some("alice"));
-    assert_eq!(envelope.sender, "alice@mail.test");
-    assert_eq!(
-        (envelope.ret.as_deref(), envelope.envid.as_deref()),
-        (Some("HDRS"), Some("env+2B1"))
-    );
-    assert!(envelope.mail_parameters.contains(&String::from("BODY=8BITMIME")));
-    assert_eq!(envelope.message_offset, 0);
-    assert!(envelope.client.starts_with("127.0.0.1:"));
+    assert_eq!(envelope.node, "node-a");
+    assert_eq!(envelope.sender().unwrap().to_string(), "alice@mail.test");
+    let params = &envelope.mail_parameters;
+    assert_eq!(params.ret(), Some(sealpost_codec::Ret::Hdrs));
+    assert_eq!(params.envid().unwrap().as_str(), "env+2B1");
+    assert_eq!(params.body(), Some(sealpost_codec::BodyType::EightBitMime));
+    assert!(envelope.client.unwrap().ip().is_loopback());
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
     assert!(now.as_secs().abs_diff(envelope.arrived) < 60);
-    let rcpts: Vec<_> = envelope.recipients.iter().map(|r| r.address.as_str()).collect();
-    assert_eq!(rcpts, ["bob@elsewhere.test", "carol@example.net"]);
-    assert_eq!(envelope.recipients[0].notify.as_deref(), Some("SUCCESS,FAILURE"));
-    assert_eq!(envelope.recipients[0].orcpt.as_deref(), Some("rfc822;bob@elsewhere.test"));
+    let rcpts: Vec<_> = envelope.recipients.iter().map(|r| r.forward_path.to_string()).collect();
+    assert_eq!(rcpts, ["<bob@elsewhere.test>", "<carol@example.net>"]);
+    assert!(envelope.recipients.iter().all(|r| r.route == RecipientRoute::Remote));
+    let bob = &envelope.recipients[0].parameters;
+    assert_eq!(bob.notify().unwrap().to_string(), "SUCCESS,FAILURE");
+    assert_eq!(bob.orcpt().unwrap().address.as_str(), "bob@elsewhere.test");
+    assert_eq!(queued.pending.len(), 2);
+    assert_eq!(queued.size, server.queue.body(&queued.id).await.unwrap().len() as u64);
     let content = String::from_utf8(std::fs::read(message).unwrap()).unwrap();
     assert!(content.starts_with("Received: from client.test ([127.0.0.1])\r\n"), "{content}");
     assert!(content.contains("with ESMTPSA id"), "{content}");
@@ -257,7 +264,7 @@ async fn authenticated_mail_for_other_domains_is_queued_with_its_envelope() {
 
 #[tokio::test]
 async fn mixed_recipients_share_one_file_and_the_queue_skips_return_path() {
-    let dir = TempDir::new("mixed");
+    let dir = tempdir();
     let server = start(dir.path(), |_| {}).await;
     let mut c = Client::submission(server.addr(Role::Submission), "bob", "hunter2").await;
     let to = ["alice@mail.test", "x@elsewhere.test", "carol@other.test", "y@example.net"];
@@ -271,13 +278,15 @@ async fn mixed_recipients_share_one_file_and_the_queue_skips_return_path() {
 
     let queue = files(&dir.path().join("queue"));
     assert_eq!(queue.len(), 2, "{queue:?}");
-    let envelope = QueueEnvelope::from_json(&std::fs::read(&queue[1]).unwrap()).unwrap();
-    let rcpts: Vec<_> = envelope.recipients.iter().map(|r| r.address.as_str()).collect();
-    assert_eq!(rcpts, ["x@elsewhere.test", "y@example.net"]);
+    let queued = only(server.queue.list().await.unwrap());
+    let envelope = &queued.envelope;
+    let rcpts: Vec<_> = envelope.recipients.iter().map(|r| r.forward_path.to_string()).collect();
+    assert_eq!(rcpts, ["<x@elsewhere.test>", "<y@example.net>"]);
     assert_eq!(envelope.user.as_deref(), Some("bob"));
-    assert_eq!(envelope.message_offset, return_path.len() as u64);
-    let queued = std::fs::read(&queue[0]).unwrap();
-    assert_eq!(queued, local);
+    // The queue hands out the message without the Maildirs' Return-Path line.
+    let body = server.queue.body(&queued.id).await.unwrap();
+    assert_eq!(&body[..], &local[return_path.len()..]);
+    assert_eq!(std::fs::read(&queue[0]).unwrap(), local);
     // Written once: the two Maildir entries and the queue entry are one file.
     assert_eq!(std::fs::metadata(&queue[0]).unwrap().nlink(), 3);
     assert!(files(&dir.path().join("spool")).is_empty());
@@ -286,9 +295,9 @@ async fn mixed_recipients_share_one_file_and_the_queue_skips_return_path() {
 
 #[tokio::test]
 async fn one_message_to_150_recipients_is_in_every_maildir() {
-    let dir = TempDir::new("many");
+    let dir = tempdir();
     let server = start(dir.path(), |_| {}).await;
-    let mut c = Client::connect(server.addr(Role::Mx)).await;
+    let mut c = Client::greeted(server.addr(Role::Mx)).await;
     let users: Vec<String> = (0..150).map(|i| format!("user{i}@mail.test")).collect();
     let to: Vec<&str> = users.iter().map(String::as_str).collect();
     let reply = c.transaction("s@client.test", &to, MESSAGE).await;
@@ -304,11 +313,11 @@ async fn one_message_to_150_recipients_is_in_every_maildir() {
 
 #[tokio::test]
 async fn auth_plain_and_login_check_the_users_file() {
-    let dir = TempDir::new("auth");
+    let dir = tempdir();
     let server = start(dir.path(), |_| {}).await;
     let addr = server.addr(Role::Submission);
     let plain = |s: &str| sealpost_codec::sasl::encode_base64(s.as_bytes());
-    let mut c = Client::connect(addr).await;
+    let mut c = Client::greeted(addr).await;
     c.starttls().await;
     c.send(b"EHLO client.test\r\n").await;
     c.expect(250).await;
@@ -324,7 +333,7 @@ async fn auth_plain_and_login_check_the_users_file() {
     c.expect(235).await;
     drop(c);
     // The authorization identity may name the user itself.
-    let mut c = Client::connect(addr).await;
+    let mut c = Client::greeted(addr).await;
     c.starttls().await;
     c.send(b"EHLO client.test\r\n").await;
     c.expect(250).await;
@@ -333,9 +342,9 @@ async fn auth_plain_and_login_check_the_users_file() {
     server.stop().await;
 
     // Without a users file every AUTH fails.
-    let dir = TempDir::new("noauth");
+    let dir = tempdir();
     let server = start(dir.path(), |config| config.users = None).await;
-    let mut c = Client::connect(server.addr(Role::Submission)).await;
+    let mut c = Client::greeted(server.addr(Role::Submission)).await;
     c.starttls().await;
     c.send(b"EHLO client.test\r\n").await;
     c.expect(250).await;
@@ -346,34 +355,24 @@ async fn auth_plain_and_login_check_the_users_file() {
 
 #[test]
 fn startup_checks_the_configuration_and_removes_leftovers() {
-    use sealpost_server::{MtaConfig, MtaHandler};
-    let dir = TempDir::new("startup");
-    let none = MtaHandler::new(MtaConfig::new(dir.path(), vec![String::from(" ")]));
+    use sealpost_mta::{FileQueue, MtaConfig, MtaHandler};
+    let dir = tempdir();
+    let queue = std::sync::Arc::new(FileQueue::open(dir.path().join("queue")).unwrap());
+    let none = MtaHandler::new(MtaConfig::new(dir.path(), vec![String::from(" ")]), queue.clone());
     assert_eq!(none.unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
     let mut config = MtaConfig::new(dir.path(), vec![String::from("mail.test")]);
     config.recipients = Some(vec![String::from("not an address")]);
-    let error = MtaHandler::new(config).unwrap_err();
+    let error = MtaHandler::new(config, queue.clone()).unwrap_err();
     assert!(error.to_string().contains("\"not an address\""), "{error}");
 
-    // What an interrupted run leaves: a spool file, a message without its envelope, an
-    // envelope not yet renamed. A committed entry stays.
-    for sub in ["spool", "queue"] {
-        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
-    }
-    let write = |name: &str| std::fs::write(dir.path().join(name), b"x").unwrap();
-    for name in
-        ["spool/1.M1P1Q1R1", "queue/a.eml", "queue/b.json.tmp", "queue/c.eml", "queue/c.json"]
-    {
-        write(name);
-    }
-    let handler = MtaHandler::new(MtaConfig::new(dir.path(), vec![String::from("mail.test")]));
-    let handler = handler.unwrap();
+    // What an interrupted run leaves in the spool goes at start.
+    std::fs::write(dir.path().join("spool/1.M1P1Q1R1"), b"x").unwrap();
+    let config = MtaConfig::new(dir.path(), vec![String::from("mail.test")]);
+    let handler = MtaHandler::new(config, queue).unwrap();
     assert!(files(&dir.path().join("spool")).is_empty());
-    let queue: Vec<_> =
-        files(handler.queue_dir()).into_iter().map(|p| p.file_name().unwrap().to_owned()).collect();
-    assert_eq!(queue, ["c.eml", "c.json"]);
-    assert_eq!(handler.maildir_dir(), dir.path().join("maildir"));
-    let mode = std::fs::metadata(handler.maildir_dir()).unwrap().mode() & 0o777;
+    let maildir = handler.store().maildir_dir().to_path_buf();
+    assert_eq!(maildir, dir.path().join("maildir"));
+    let mode = std::fs::metadata(&maildir).unwrap().mode() & 0o777;
     assert_eq!(mode, 0o700);
 }
 
@@ -393,7 +392,7 @@ async fn discard_handler_accepts_everything_and_stores_nothing() {
     let task = tokio::spawn(server.run(async move {
         let _ = stopped.await;
     }));
-    let mut c = Client::connect(addr).await;
+    let mut c = Client::greeted(addr).await;
     for _ in 0..3 {
         let reply = c.transaction("a@b.test", &["x@anywhere.test", "y@[192.0.2.1]"], MESSAGE).await;
         assert_eq!(reply.code().get(), 250, "{reply}");
@@ -409,19 +408,19 @@ async fn discard_handler_accepts_everything_and_stores_nothing() {
 #[derive(Debug)]
 struct TestFilter;
 
-impl sealpost_server::filter::MessageFilter for TestFilter {
+impl sealpost_mta::filter::MessageFilter for TestFilter {
     fn filter(
         &self,
         message: &[u8],
         recipients: &[&str],
-    ) -> std::io::Result<sealpost_server::filter::Filtered> {
+    ) -> std::io::Result<sealpost_mta::filter::Filtered> {
         let text = String::from_utf8_lossy(message);
         if text.contains("Subject: fail me") {
             return Err(std::io::Error::other("the test filter refuses this message"));
         }
         let stamp = format!("X-Filtered-For: {}\r\n", recipients.join(","));
-        let stamped = sealpost_server::headers::insert_trace_header(message, &stamp);
-        let mut out = sealpost_server::filter::Filtered::replace(stamped);
+        let stamped = sealpost_mta::headers::insert_trace_header(message, &stamp);
+        let mut out = sealpost_mta::filter::Filtered::replace(stamped);
         if recipients.contains(&"bob@mail.test") {
             out = out.with_recipient(
                 "bob@mail.test",
@@ -434,7 +433,7 @@ impl sealpost_server::filter::MessageFilter for TestFilter {
 
 #[tokio::test]
 async fn a_filter_changes_what_local_recipients_get_but_not_the_queue() {
-    let dir = TempDir::new("filter");
+    let dir = tempdir();
     let server = start(dir.path(), |c| c.filter = Some(std::sync::Arc::new(TestFilter))).await;
     let mut c = Client::submission(server.addr(Role::Submission), "alice", "secret").await;
     let reply = c
@@ -474,4 +473,10 @@ async fn a_filter_changes_what_local_recipients_get_but_not_the_queue() {
     assert_eq!(files(&dir.path().join("maildir/mail.test/alice/new")).len(), 1);
     assert!(files(&dir.path().join("spool")).is_empty());
     server.stop().await;
+}
+
+/// The one message of a queue listing.
+fn only(mut list: Vec<QueuedMessage>) -> QueuedMessage {
+    assert_eq!(list.len(), 1, "{list:?}");
+    list.remove(0)
 }

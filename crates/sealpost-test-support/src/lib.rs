@@ -1,0 +1,17 @@
+//! Test scaffolding shared by the sealpost crates' tests, so there is one copy of it:
+//!
+//! - [`pki`]: files of the committed test PKI (`tests/pki`) and TLS configurations
+//!   built from them.
+//! - [`Client`]: a scripted SMTP client over a real socket (plaintext, STARTTLS,
+//!   implicit TLS, client certificates) that asserts reply codes.
+//!
+//! Test helpers panic on failure: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod client;
+pub mod pki;
+
+pub use client::Client;
+
+/// A small message, dot-terminated.
+pub const MESSAGE: &[u8] = b"Subject: test\r\n\r\nHello\r\n.\r\n";
