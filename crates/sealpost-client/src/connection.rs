@@ -17,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::config::{DeliveryConfig, Phase};
 use crate::error::DeliveryError;
 use crate::message::Message;
-use crate::transport::{ServerAddr, Transport};
+use crate::transport::{ServerAddr, Transport, connect};
 
 /// Content is handed to the session in blocks of this size (one BDAT chunk each).
 const BLOCK: usize = 256 * 1024;
@@ -95,19 +95,18 @@ impl Connection {
         lmtp: bool,
     ) -> Result<Connection, DeliveryError> {
         let timeouts = config.timeouts;
-        let transport =
-            match tokio::time::timeout(timeouts.connect, Transport::connect(&addr)).await {
-                Err(_) => {
-                    return Err(DeliveryError::Timeout {
-                        phase: Phase::Connect,
-                        after: timeouts.connect,
-                    });
-                }
-                Ok(Err(error)) => {
-                    return Err(DeliveryError::Connect { addr: addr.to_string(), error });
-                }
-                Ok(Ok(transport)) => transport,
-            };
+        let transport = match tokio::time::timeout(timeouts.connect, connect(&addr)).await {
+            Err(_) => {
+                return Err(DeliveryError::Timeout {
+                    phase: Phase::Connect,
+                    after: timeouts.connect,
+                });
+            }
+            Ok(Err(error)) => {
+                return Err(DeliveryError::Connect { addr: addr.to_string(), error });
+            }
+            Ok(Ok(transport)) => transport,
+        };
         // A Unix-domain socket does not leave the machine: TLS has nothing to protect.
         let tls = tls.filter(|_| matches!(addr, ServerAddr::Tcp(_)));
         let mut session_config = ClientConfig::new(config.helo_name.clone());

@@ -5,10 +5,8 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 #[cfg(unix)]
 use tokio::net::UnixStream;
@@ -62,97 +60,32 @@ impl fmt::Display for ServerAddr {
     }
 }
 
-/// The open stream under the (possibly TLS) stream of a connection. (tokio-util's
-/// `Either` would do the same; it is not a dependency, and this is all of it.)
-#[derive(Debug)]
-pub(crate) enum Transport {
-    Tcp(TcpStream),
-    #[cfg(unix)]
-    Unix(UnixStream),
-}
+/// Any stream a connection can run over.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 
-impl Transport {
-    /// Connects to `addr`. A Unix-domain socket on a platform without them is an error of
-    /// kind `Unsupported`.
-    pub(crate) async fn connect(addr: &ServerAddr) -> io::Result<Transport> {
-        match addr {
-            ServerAddr::Tcp(addr) => {
-                let tcp = TcpStream::connect(addr).await?;
-                // Commands are small and pipelined in one write; do not let Nagle hold them.
-                let _ = tcp.set_nodelay(true);
-                Ok(Transport::Tcp(tcp))
-            }
-            #[cfg(unix)]
-            ServerAddr::Unix(path) => Ok(Transport::Unix(UnixStream::connect(path).await?)),
-            #[cfg(not(unix))]
-            ServerAddr::Unix(_) => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "Unix-domain sockets are not available on this platform",
-            )),
-        }
-    }
-}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-impl AsyncRead for Transport {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Transport::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-            #[cfg(unix)]
-            Transport::Unix(s) => Pin::new(s).poll_read(cx, buf),
-        }
-    }
-}
+/// The open stream under the (possibly TLS) stream of a connection: TCP or Unix-domain,
+/// behind one pointer (a call through a vtable per read or write costs nothing next to
+/// the system call).
+pub(crate) type Transport = Box<dyn Io>;
 
-impl AsyncWrite for Transport {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Transport::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-            #[cfg(unix)]
-            Transport::Unix(s) => Pin::new(s).poll_write(cx, buf),
+/// Connects to `addr`. A Unix-domain socket on a platform without them is an error of
+/// kind `Unsupported`.
+pub(crate) async fn connect(addr: &ServerAddr) -> io::Result<Transport> {
+    match addr {
+        ServerAddr::Tcp(addr) => {
+            let tcp = TcpStream::connect(addr).await?;
+            // Commands are small and pipelined in one write; do not let Nagle hold them.
+            let _ = tcp.set_nodelay(true);
+            Ok(Box::new(tcp))
         }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Transport::Tcp(s) => Pin::new(s).poll_flush(cx),
-            #[cfg(unix)]
-            Transport::Unix(s) => Pin::new(s).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Transport::Tcp(s) => Pin::new(s).poll_shutdown(cx),
-            #[cfg(unix)]
-            Transport::Unix(s) => Pin::new(s).poll_shutdown(cx),
-        }
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Transport::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            #[cfg(unix)]
-            Transport::Unix(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match self {
-            Transport::Tcp(s) => s.is_write_vectored(),
-            #[cfg(unix)]
-            Transport::Unix(s) => s.is_write_vectored(),
-        }
+        #[cfg(unix)]
+        ServerAddr::Unix(path) => Ok(Box::new(UnixStream::connect(path).await?)),
+        #[cfg(not(unix))]
+        ServerAddr::Unix(_) => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "Unix-domain sockets are not available on this platform",
+        )),
     }
 }
