@@ -17,7 +17,7 @@ pub enum Phase {
     Connect,
     /// The server's 220 greeting.
     Greeting,
-    /// EHLO/HELO, STARTTLS, AUTH, RSET: one command and its reply.
+    /// EHLO/HELO (LHLO), STARTTLS, AUTH, RSET: one command and its reply.
     Command,
     /// The TLS handshake.
     Handshake,
@@ -151,13 +151,13 @@ impl Credentials {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct DeliveryConfig {
-    /// The EHLO name.
+    /// The EHLO (and LHLO) name.
     pub helo_name: String,
     /// The TLS policy.
     pub tls: TlsPolicy,
     /// TLS from the first byte (RFC 8314, port 465) instead of STARTTLS.
     pub implicit_tls: bool,
-    /// AUTH credentials (PLAIN or LOGIN, only under TLS).
+    /// AUTH credentials (PLAIN or LOGIN, only under TLS; not used for LMTP).
     pub credentials: Option<Credentials>,
     /// Deadlines.
     pub timeouts: Timeouts,

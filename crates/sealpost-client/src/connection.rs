@@ -1,5 +1,6 @@
-//! One SMTP connection: the tokio loop that drives the codec's `ClientSession` over a
-//! plaintext or TLS stream, with the TLS policy applied at STARTTLS.
+//! One SMTP or LMTP connection: the tokio loop that drives the codec's `ClientSession`
+//! over a plaintext or TLS stream (on TCP, or a Unix-domain socket for LMTP), with the TLS
+//! policy applied at STARTTLS.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -8,30 +9,30 @@ use sealpost_codec::client::{ClientEvent, ClientSession, TransactionResult};
 use sealpost_codec::{
     BodyType, Capability, ClientConfig, EhloResponse, MailParameter, MailParameters, Mechanism,
 };
-use sealpost_starttls::client::{OutboundTls, TlsClient, Trust};
+use sealpost_starttls::client::{OutboundTls, SecurityLevel, TlsClient, Trust};
 use sealpost_starttls::tlsrpt::ResultType;
 use sealpost_starttls::{MaybeTls, TlsError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use crate::config::{DeliveryConfig, Phase};
 use crate::error::DeliveryError;
 use crate::message::Message;
+use crate::transport::{ServerAddr, Transport, connect};
 
 /// Content is handed to the session in blocks of this size (one BDAT chunk each).
 const BLOCK: usize = 256 * 1024;
 
-/// An open SMTP session, greeted, under TLS if the policy wanted it, authenticated if
-/// credentials were given, and ready for messages.
+/// An open SMTP (or LMTP) session, greeted, under TLS if the policy wanted it,
+/// authenticated if credentials were given (SMTP only), and ready for messages.
 pub struct Connection {
-    stream: Option<MaybeTls<TcpStream>>,
+    stream: Option<MaybeTls<Transport>>,
     session: ClientSession,
     config: DeliveryConfig,
     host: String,
-    addr: SocketAddr,
+    addr: ServerAddr,
     tls: OutboundTls,
     /// The level of the TLS client in use, and whether it forbids going on in clear.
-    level: sealpost_starttls::client::SecurityLevel,
+    level: SecurityLevel,
     requires_tls: bool,
     buf: Vec<u8>,
     /// Nothing has been read yet (to recognise a TLS server on a plaintext connection).
@@ -61,9 +62,40 @@ impl Connection {
         tls: &TlsClient,
         starttls: bool,
     ) -> Result<Connection, DeliveryError> {
+        Self::open_at(ServerAddr::Tcp(addr), host, config, Some(tls), starttls, false).await
+    }
+
+    /// Connects to the LMTP server (RFC 2033) at `addr`, reads the greeting and says LHLO
+    /// (a refused LHLO is [`DeliveryError::Refused`]: LMTP has no HELO to fall back to).
+    /// `host` names the server in the [`Connection::host`] and, over TCP, is the name its
+    /// certificate is checked against.
+    ///
+    /// Over TCP, `tls` applies as in [`Connection::open`] (STARTTLS when offered at level
+    /// `may`, required at the levels that require it; implicit TLS when the configuration
+    /// says so); `None` means plaintext. A Unix-domain socket is never under TLS: `tls` is
+    /// not used, and the [`Connection::tls`] report says level `none`. No AUTH: the
+    /// configured credentials are not used.
+    pub async fn open_lmtp(
+        addr: &ServerAddr,
+        host: &str,
+        config: &DeliveryConfig,
+        tls: Option<&TlsClient>,
+    ) -> Result<Connection, DeliveryError> {
+        Self::open_at(addr.clone(), host, config, tls, true, true).await
+    }
+
+    /// Connects, greets (EHLO or LHLO), applies `tls` (none on Unix sockets) and, for SMTP,
+    /// authenticates.
+    pub(crate) async fn open_at(
+        addr: ServerAddr,
+        host: &str,
+        config: &DeliveryConfig,
+        tls: Option<&TlsClient>,
+        starttls: bool,
+        lmtp: bool,
+    ) -> Result<Connection, DeliveryError> {
         let timeouts = config.timeouts;
-        let connect = TcpStream::connect(addr);
-        let tcp = match tokio::time::timeout(timeouts.connect, connect).await {
+        let transport = match tokio::time::timeout(timeouts.connect, connect(&addr)).await {
             Err(_) => {
                 return Err(DeliveryError::Timeout {
                     phase: Phase::Connect,
@@ -73,26 +105,34 @@ impl Connection {
             Ok(Err(error)) => {
                 return Err(DeliveryError::Connect { addr: addr.to_string(), error });
             }
-            Ok(Ok(tcp)) => tcp,
+            Ok(Ok(transport)) => transport,
         };
-        // Commands are small and pipelined in one write; do not let Nagle hold them.
-        let _ = tcp.set_nodelay(true);
+        // A Unix-domain socket does not leave the machine: TLS has nothing to protect.
+        let tls = tls.filter(|_| matches!(addr, ServerAddr::Tcp(_)));
         let mut session_config = ClientConfig::new(config.helo_name.clone());
         session_config.pipelining = config.pipelining;
         session_config.chunking = config.chunking;
-        let level = tls.level();
-        let (stream, session, report) = if config.implicit_tls {
-            let (stream, report) = tls.connect(tcp, host).await.map_err(|e| match e {
-                TlsError::NotTls => DeliveryError::TlsModeMismatch(format!(
-                    "{addr} answered in plaintext to implicit TLS: it is not an implicit-TLS \
-                     port; connect without implicit TLS (STARTTLS)"
-                )),
-                error => DeliveryError::Tls { host: host.to_owned(), error },
-            })?;
-            (MaybeTls::from(stream), ClientSession::with_tls(session_config, true), report)
-        } else {
-            let report = OutboundTls::plaintext(level, None, "");
-            (MaybeTls::Plain(tcp), ClientSession::new(session_config), report)
+        session_config.lmtp = lmtp;
+        let level = tls.map_or(SecurityLevel::None, TlsClient::level);
+        let (stream, session, report) = match tls {
+            Some(tls) if config.implicit_tls => {
+                let (stream, report) = tls.connect(transport, host).await.map_err(|e| match e {
+                    TlsError::NotTls => DeliveryError::TlsModeMismatch(format!(
+                        "{addr} answered in plaintext to implicit TLS: it is not an implicit-TLS \
+                         port; connect without implicit TLS (STARTTLS)"
+                    )),
+                    error => DeliveryError::Tls { host: host.to_owned(), error },
+                })?;
+                (MaybeTls::from(stream), ClientSession::with_tls(session_config, true), report)
+            }
+            _ => {
+                let detail = match addr {
+                    ServerAddr::Unix(_) => "a Unix-domain socket: TLS does not apply",
+                    ServerAddr::Tcp(_) => "",
+                };
+                let report = OutboundTls::plaintext(level, None, detail);
+                (MaybeTls::Plain(transport), ClientSession::new(session_config), report)
+            }
         };
         let mut conn = Connection {
             stream: Some(stream),
@@ -102,22 +142,24 @@ impl Connection {
             addr,
             tls: report,
             level,
-            requires_tls: tls.requires_tls(),
+            requires_tls: tls.is_some_and(TlsClient::requires_tls),
             buf: vec![0; 16 * 1024],
             first_read: true,
         };
         let ehlo = conn.ready(Phase::Greeting).await?;
-        let wants_tls = level.uses_tls() || tls.requires_tls();
-        if !conn.session.is_tls() && wants_tls && starttls {
-            conn.starttls(ehlo.as_ref(), tls).await?;
-        } else if !conn.session.is_tls() && wants_tls {
-            conn.tls = OutboundTls::plaintext(
-                level,
-                Some(ResultType::ValidationFailure),
-                "the TLS handshake failed on an earlier connection; delivered in clear",
-            );
+        if let Some(tls) = tls {
+            let wants_tls = level.uses_tls() || tls.requires_tls();
+            if !conn.session.is_tls() && wants_tls && starttls {
+                conn.starttls(ehlo.as_ref(), tls).await?;
+            } else if !conn.session.is_tls() && wants_tls {
+                conn.tls = OutboundTls::plaintext(
+                    level,
+                    Some(ResultType::ValidationFailure),
+                    "the TLS handshake failed on an earlier connection; delivered in clear",
+                );
+            }
         }
-        if config.credentials.is_some() {
+        if config.credentials.is_some() && !lmtp {
             conn.authenticate().await?;
         }
         Ok(conn)
@@ -133,9 +175,9 @@ impl Connection {
         &self.host
     }
 
-    /// The server address.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
+    /// The server address: TCP, or a Unix-domain socket (LMTP).
+    pub fn addr(&self) -> &ServerAddr {
+        &self.addr
     }
 
     /// The capabilities of the last EHLO (under TLS: those announced under TLS).
@@ -388,7 +430,12 @@ impl Connection {
                     });
                 }
                 Ok(Err(error)) => return Err(DeliveryError::Io { phase, error }),
-                Ok(Ok(0)) => return Err(DeliveryError::Closed(phase)),
+                Ok(Ok(0)) => {
+                    // The session decides what the end of the stream means (in LMTP, the
+                    // per-recipient replies that came before it stand).
+                    self.session.handle_eof();
+                    continue;
+                }
                 Ok(Ok(n)) => n,
             };
             if std::mem::take(&mut self.first_read)
@@ -429,7 +476,9 @@ impl Connection {
     ) -> DeliveryError {
         self.stream = None;
         match result {
-            Ok(()) => DeliveryError::Closed(phase),
+            Ok(()) | Err(sealpost_codec::client::ClientError::ConnectionClosed) => {
+                DeliveryError::Closed(phase)
+            }
             Err(sealpost_codec::client::ClientError::UnexpectedReply { context, reply }) => {
                 DeliveryError::Refused { context, reply }
             }

@@ -13,9 +13,11 @@ use sealpost_starttls::tlsrpt::ResultType;
 use crate::config::{DeliveryConfig, Phase};
 use crate::connection::Connection;
 use crate::error::DeliveryError;
+use crate::lmtp::LmtpTarget;
 use crate::message::{Delivery, Message};
 use crate::plan::{ClientCache, Fallback, HostPlan, PlanInput, StsState, plan, sts_report};
 use crate::route::{DnsMx, MxError, MxRecord, MxResolver, Route, StaticMx, mx_hosts};
+use crate::transport::ServerAddr;
 
 /// Delivers messages under one [`DeliveryConfig`]. Keeps one [`TlsClient`] (and so one
 /// TLS session-resumption cache) per destination and policy.
@@ -295,6 +297,78 @@ impl Client {
         route: &Route,
         messages: &[Message],
     ) -> Result<Delivery, DeliveryError> {
+        self.deliver_route(route, messages, false).await
+    }
+
+    /// Delivers `messages` by LMTP (RFC 2033) to a mailbox server, such as Dovecot's LMTP
+    /// service, over one connection: LHLO, then per message MAIL, the RCPTs and the data,
+    /// with one reply per accepted recipient after the data. Each recipient's
+    /// [`RecipientResult`](sealpost_codec::client::RecipientResult) holds its own final
+    /// reply (saved, over quota, refused by a filter...); `delivered()` tells which ones
+    /// got the message. A recipient that got its 250 has it, even when the server stopped
+    /// before answering for the others: those get a 4xx reply, to try again later.
+    ///
+    /// - [`LmtpTarget::Tcp`]: the host's addresses are tried in order, under the
+    ///   configured TLS policy as for a static [`Route::Host`] (at level `may`, STARTTLS
+    ///   when the server offers it, and clear text after a failed handshake).
+    /// - [`LmtpTarget::Unix`]: a Unix-domain socket, never under TLS whatever the
+    ///   configured level (it does not leave the machine); the [`Delivery`] names the path
+    ///   as its host and as a [`ServerAddr::Unix`] address, and its TLS report says level
+    ///   `none`.
+    ///
+    /// No AUTH: the configured credentials are not used. A server that cannot be reached
+    /// (connection refused, no socket at the path) is a temporary
+    /// [`DeliveryError::Connect`] that names the address or path; a refused LHLO is
+    /// [`DeliveryError::Refused`].
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use sealpost_client::{Client, DeliveryConfig, LmtpTarget, Message};
+    /// use sealpost_codec::client::Envelope;
+    /// use sealpost_codec::{ForwardPath, ReversePath};
+    ///
+    /// let client = Client::new(DeliveryConfig::new("mx.example.org"));
+    /// let envelope = Envelope::new(ReversePath::Mailbox("alice@example.net".parse()?))
+    ///     .recipient(ForwardPath::Mailbox("bob@example.org".parse()?))
+    ///     .recipient(ForwardPath::Mailbox("carol@example.org".parse()?));
+    /// let message = Message::new(envelope, &b"Subject: hi\r\n\r\nHello\r\n"[..]);
+    /// let target: LmtpTarget = "unix:/run/dovecot/lmtp".parse()?;
+    /// let delivery = client.deliver_lmtp(&target, &[message]).await?;
+    /// for result in &delivery.results {
+    ///     let Ok(transaction) = result else { continue };
+    ///     for recipient in &transaction.recipients {
+    ///         // "250 2.0.0 <bob@example.org> Saved", "452 4.2.2 ... Quota exceeded", ...
+    ///         let reply = recipient.final_reply().map(ToString::to_string);
+    ///         println!("{}: {} ({reply:?})", recipient.path, recipient.delivered());
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn deliver_lmtp(
+        &self,
+        target: &LmtpTarget,
+        messages: &[Message],
+    ) -> Result<Delivery, DeliveryError> {
+        match target {
+            LmtpTarget::Tcp { host, port } => {
+                let route = Route::Host { host: host.clone(), port: *port };
+                self.deliver_route(&route, messages, true).await
+            }
+            LmtpTarget::Unix(path) => {
+                let addr = ServerAddr::Unix(path.clone());
+                let host = path.display().to_string();
+                self.attempt(&addr, &host, None, messages, true, true).await
+            }
+        }
+    }
+
+    /// [`Client::deliver`], in SMTP or in LMTP.
+    async fn deliver_route(
+        &self,
+        route: &Route,
+        messages: &[Message],
+        lmtp: bool,
+    ) -> Result<Delivery, DeliveryError> {
         let base = self.base_policy(route);
         let sts = self.sts_state(route).await;
         let mut last = None;
@@ -325,7 +399,7 @@ impl Client {
                 }
             };
             for addr in addrs {
-                match self.attempt_with_plan(addr, &hop.host, &plan, messages).await {
+                match self.attempt_with_plan(addr, &hop.host, &plan, messages, lmtp).await {
                     Ok(delivery) => return Ok(delivery),
                     // A host that refuses the session (554 greeting, EHLO and HELO refused)
                     // says nothing about the others: RFC 5321 section 5.1 tries the next.
@@ -353,8 +427,10 @@ impl Client {
         host: &str,
         plan: &HostPlan,
         messages: &[Message],
+        lmtp: bool,
     ) -> Result<Delivery, DeliveryError> {
-        let mut attempt = self.attempt(addr, host, &plan.tls, messages, true).await;
+        let addr = ServerAddr::Tcp(addr);
+        let mut attempt = self.attempt(&addr, host, Some(&plan.tls), messages, true, lmtp).await;
         let mut first_failure = None;
         for fallback in &plan.fallbacks {
             // A failed handshake, or (under MTA-STS testing, whose first attempt requires
@@ -373,8 +449,12 @@ impl Client {
                 )
             });
             attempt = match fallback {
-                Fallback::Clear => self.attempt(addr, host, &plan.tls, messages, false).await,
-                Fallback::Tls(client) => self.attempt(addr, host, client, messages, true).await,
+                Fallback::Clear => {
+                    self.attempt(&addr, host, Some(&plan.tls), messages, false, lmtp).await
+                }
+                Fallback::Tls(client) => {
+                    self.attempt(&addr, host, Some(client), messages, true, lmtp).await
+                }
             };
         }
         match attempt {
@@ -401,15 +481,18 @@ impl Client {
         }
     }
 
+    /// One connection: `tls` is `None` for a Unix-domain socket.
     async fn attempt(
         &self,
-        addr: SocketAddr,
+        addr: &ServerAddr,
         host: &str,
-        tls: &TlsClient,
+        tls: Option<&TlsClient>,
         messages: &[Message],
         starttls: bool,
+        lmtp: bool,
     ) -> Result<Delivery, DeliveryError> {
-        let mut conn = Connection::open(addr, host, &self.config, tls, starttls).await?;
+        let mut conn =
+            Connection::open_at(addr.clone(), host, &self.config, tls, starttls, lmtp).await?;
         let mut results = Vec::with_capacity(messages.len());
         let mut answered = false;
         for message in messages {
@@ -430,7 +513,7 @@ impl Client {
         let tls = conn.tls().clone();
         let host = conn.host().to_owned();
         conn.quit().await;
-        Ok(Delivery { host, addr, tls, results })
+        Ok(Delivery { host, addr: addr.clone(), tls, results })
     }
 }
 

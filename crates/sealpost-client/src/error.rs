@@ -28,10 +28,11 @@ pub enum DeliveryError {
     /// The domain publishes a null MX (RFC 7505): it accepts no mail.
     #[error("{0} accepts no mail (null MX, RFC 7505)")]
     NullMx(String),
-    /// No TCP connection.
+    /// No connection: refused, unreachable, or (LMTP) no socket at the path. Temporary.
     #[error("cannot connect to {addr}: {error}")]
     Connect {
-        /// The address.
+        /// The address, as [`ServerAddr`](crate::ServerAddr) shows it (`unix:PATH` for a
+        /// Unix-domain socket).
         addr: String,
         /// Why.
         error: io::Error,
@@ -95,7 +96,8 @@ pub enum DeliveryError {
     /// refused a call (SIZE exceeded, extension not offered).
     #[error("SMTP session: {0}")]
     Protocol(ClientError),
-    /// A reply that ends the session: a refused greeting, EHLO and HELO refused.
+    /// A reply that ends the session: a refused greeting, EHLO and HELO refused, or (LMTP)
+    /// a refused LHLO.
     #[error("{context} refused: {reply}")]
     Refused {
         /// What was refused.

@@ -1,6 +1,6 @@
 //! # sealpost-client
 //!
-//! A thin tokio SMTP client: it drives `sealpost-codec`'s sans-IO
+//! A thin tokio SMTP and LMTP client: it drives `sealpost-codec`'s sans-IO
 //! [`ClientSession`](sealpost_codec::ClientSession) over a `sealpost-starttls` transport.
 //! The protocol (pipelining, BDAT, SIZE, DSN, SMTPUTF8, STARTTLS response-injection
 //! checks) lives in the session; this crate connects, applies the destination's TLS
@@ -9,6 +9,9 @@
 //!
 //! - [`Client::deliver`] takes a [`Route`] (a static host or a domain's MX hosts through an
 //!   [`MxResolver`]) and messages, and returns a [`Delivery`].
+//! - [`Client::deliver_lmtp`] hands messages to a mailbox server by LMTP (RFC 2033, such as
+//!   Dovecot's) at an [`LmtpTarget`]: a TCP port under the configured TLS policy, or a
+//!   Unix-domain socket (never under TLS). Each recipient gets its own final reply.
 //! - [`Connection`] is one session, for callers that manage connections themselves.
 //! - [`DeliveryError::is_permanent`] tells a bounce from a deferral; a TLS mode mismatch
 //!   (implicit TLS against a plaintext port, or the reverse) is named as such.
@@ -44,16 +47,20 @@ mod config;
 mod connection;
 mod deliver;
 mod error;
+mod lmtp;
 mod message;
 mod plan;
 mod route;
+mod transport;
 
 pub use config::{Credentials, DeliveryConfig, Phase, Timeouts};
 pub use connection::Connection;
 pub use deliver::Client;
 pub use error::DeliveryError;
+pub use lmtp::{BadLmtpTarget, LmtpTarget};
 pub use message::{Delivery, Message};
 pub use route::{BadRoute, DnsMx, MxError, MxFuture, MxRecord, MxResolver, Route, StaticMx};
+pub use transport::ServerAddr;
 
 pub use sealpost_codec;
 pub use sealpost_starttls;

@@ -5,6 +5,7 @@ use sealpost_codec::client::{Envelope, TransactionResult};
 use sealpost_starttls::client::OutboundTls;
 
 use crate::error::DeliveryError;
+use crate::transport::ServerAddr;
 
 /// One message: its envelope (sender, recipients and ESMTP parameters: BODY, SMTPUTF8,
 /// RET/ENVID, NOTIFY/ORCPT, REQUIRETLS) and its content, header and body, lines ending in
@@ -28,14 +29,15 @@ impl Message {
     }
 }
 
-/// What happened to the messages given to [`Client::deliver`](crate::Client::deliver).
+/// What happened to the messages given to [`Client::deliver`](crate::Client::deliver)
+/// or [`Client::deliver_lmtp`](crate::Client::deliver_lmtp).
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct Delivery {
-    /// The host that took the connection.
+    /// The host that took the connection (for a Unix-domain socket, its path).
     pub host: String,
-    /// Its address.
-    pub addr: std::net::SocketAddr,
+    /// Its address: TCP, or the Unix-domain socket of an LMTP server.
+    pub addr: ServerAddr,
     /// The TLS of the connection that carried the messages.
     pub tls: OutboundTls,
     /// Per message, in order: the server's replies (per recipient), or why it was not

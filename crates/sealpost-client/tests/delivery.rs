@@ -259,7 +259,7 @@ async fn mx_routes_try_hosts_in_preference_order_and_honour_null_mx() {
         .deliver(&Route::Mx { domain: "mail.test".into() }, std::slice::from_ref(&message))
         .await
         .unwrap();
-    assert_eq!(delivery.addr.ip().to_string(), "127.0.0.1");
+    assert_eq!(delivery.addr.tcp().unwrap().ip().to_string(), "127.0.0.1");
     assert_eq!(delivery.tls.trust, Trust::Verified);
     assert!(delivery.all_delivered());
     match client.deliver(&Route::Mx { domain: "null.test".into() }, &[message]).await {

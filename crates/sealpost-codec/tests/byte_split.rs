@@ -1,12 +1,16 @@
 //! Every input split at every byte boundary gives the same result as the whole input:
-//! command and reply decoding, line framing, DATA dot-unstuffing and dot-stuffing, BDAT.
+//! command and reply decoding, line framing, DATA dot-unstuffing and dot-stuffing, BDAT,
+//! and an LMTP client session (one reply per recipient after DATA or BDAT LAST).
 //! Also the known answers of the DATA reader for each SMTP smuggling end-of-data variant
 //! (SEC Consult, "SMTP Smuggling", 2023).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use bytes::BytesMut;
+use sealpost_codec::client::{ClientConfig, ClientEvent, ClientSession, Envelope};
 use sealpost_codec::{
     BareLineEndings, BdatReader, Command, CommandDecoder, CommandError, DataError, DataStep,
-    DecodeError, DotStuffer, DotUnstuffer, Frame, LineFramer, Reply, ReplyDecoder, ReplyError,
+    DecodeError, DotStuffer, DotUnstuffer, ForwardPath, Frame, LineFramer, Mailbox, Reply,
+    ReplyDecoder, ReplyError, ReversePath,
 };
 
 fn show(input: &[u8]) -> String {
@@ -729,5 +733,119 @@ fn dot_unstuffer_matches_the_model() {
         let received = unstuff_whole(&stuffed, BareLineEndings::Reject);
         assert_eq!(received.content, normalized(body), "round {round}: {}", show(body));
         assert_eq!(received.leftover, b"QUIT\r\n", "round {round}: {}", show(body));
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+// An LMTP client session
+
+/// A server's side of one LMTP session with four recipients: the third refused at RCPT,
+/// the others answered 250, 452 and 550 after the data.
+fn lmtp_server_bytes(chunking: bool) -> Vec<u8> {
+    let extensions = if chunking { "250-CHUNKING\r\n" } else { "" };
+    let data = if chunking { "" } else { "354 OK\r\n" };
+    format!(
+        "220 lmtp.test LMTP ready\r\n250-lmtp.test\r\n250-PIPELINING\r\n{extensions}\
+         250 ENHANCEDSTATUSCODES\r\n250 2.1.0 OK\r\n250 2.1.5 OK\r\n250 2.1.5 OK\r\n\
+         550 5.1.1 <c@lmtp.test> no such user\r\n250 2.1.5 OK\r\n{data}\
+         250 2.0.0 <a@lmtp.test> Saved\r\n452-4.2.2 <b@lmtp.test> Quota\r\n\
+         452 4.2.2 exceeded\r\n550 5.7.1 <d@lmtp.test> Rejected\r\n221 2.0.0 Bye\r\n"
+    )
+    .into_bytes()
+}
+
+/// Drives an LMTP client over `pieces` like an application: a transaction once ready,
+/// the body when asked, QUIT when it is done; `eof` ends the stream after the last piece.
+/// Returns the events and everything the client sent.
+fn run_lmtp_client(pieces: &[&[u8]], eof: bool) -> (Vec<ClientEvent>, Vec<u8>) {
+    let mut config = ClientConfig::new("client.test");
+    config.lmtp = true;
+    let mut client = ClientSession::new(config);
+    let (mut events, mut out) = (Vec::new(), Vec::new());
+    let sender = "s@client.test".parse::<Mailbox<'_>>().unwrap();
+    let mut envelope = Envelope::new(ReversePath::Mailbox(sender));
+    for r in ["a@lmtp.test", "b@lmtp.test", "c@lmtp.test", "d@lmtp.test"] {
+        envelope = envelope.recipient(ForwardPath::Mailbox(r.parse::<Mailbox<'_>>().unwrap()));
+    }
+    let mut envelope = Some(envelope);
+    for (i, piece) in pieces.iter().enumerate() {
+        client.handle_input(piece);
+        if eof && i + 1 == pieces.len() {
+            client.handle_eof();
+        }
+        while let Some(event) = client.poll_event() {
+            match &event {
+                ClientEvent::Ready { .. } => {
+                    client.send_mail(envelope.take().unwrap()).unwrap();
+                }
+                ClientEvent::SendBody => {
+                    client.send_body(b"Subject: x\r\n\r\n.hi\r\n", true).unwrap()
+                }
+                ClientEvent::TransactionDone(_) => client.quit(),
+                _ => {}
+            }
+            events.push(event);
+            while let Some(bytes) = client.poll_transmit() {
+                out.extend_from_slice(&bytes);
+            }
+        }
+    }
+    (events, out)
+}
+
+#[test]
+fn lmtp_client_session_split_anywhere() {
+    for chunking in [false, true] {
+        let input = lmtp_server_bytes(chunking);
+        let whole = run_lmtp_client(&[&input], false);
+        let Some(ClientEvent::TransactionDone(result)) =
+            whole.0.iter().find(|e| matches!(e, ClientEvent::TransactionDone(_)))
+        else {
+            panic!("{:?}", whole.0)
+        };
+        let finals: Vec<String> =
+            result.recipients.iter().map(|r| r.final_reply().unwrap().to_string()).collect();
+        assert_eq!(
+            finals,
+            [
+                "250 2.0.0 <a@lmtp.test> Saved",
+                "452-4.2.2 <b@lmtp.test> Quota\r\n452 4.2.2 exceeded",
+                "550 5.1.1 <c@lmtp.test> no such user",
+                "550 5.7.1 <d@lmtp.test> Rejected",
+            ]
+        );
+        assert!(matches!(whole.0.last(), Some(ClientEvent::Closed(Ok(())))), "{:?}", whole.0);
+        let wire = String::from_utf8(whole.1.clone()).unwrap();
+        let body = if chunking {
+            "BDAT 19 LAST\r\nSubject: x\r\n\r\n.hi\r\n"
+        } else {
+            "DATA\r\nSubject: x\r\n\r\n..hi\r\n.\r\n"
+        };
+        assert_eq!(
+            wire,
+            format!(
+                "LHLO client.test\r\nMAIL FROM:<s@client.test>\r\nRCPT TO:<a@lmtp.test>\r\n\
+                 RCPT TO:<b@lmtp.test>\r\nRCPT TO:<c@lmtp.test>\r\nRCPT TO:<d@lmtp.test>\r\n\
+                 {body}QUIT\r\n"
+            )
+        );
+        for pieces in chunkings(&input, 11) {
+            assert_eq!(run_lmtp_client(&pieces, false), whole, "{}", describe(&pieces));
+        }
+        // The stream ends inside the second per-recipient reply: the first stands, in
+        // every split.
+        let cut = input.windows(5).position(|w| w == b"452-4").unwrap() + 8;
+        let truncated = &input[..cut];
+        let whole = run_lmtp_client(&[truncated], true);
+        let Some(ClientEvent::TransactionDone(result)) =
+            whole.0.iter().find(|e| matches!(e, ClientEvent::TransactionDone(_)))
+        else {
+            panic!("{:?}", whole.0)
+        };
+        let delivered: Vec<bool> = result.recipients.iter().map(|r| r.delivered()).collect();
+        assert_eq!(delivered, [true, false, false, false]);
+        for pieces in chunkings(truncated, 13) {
+            assert_eq!(run_lmtp_client(&pieces, true), whole, "{}", describe(&pieces));
+        }
     }
 }

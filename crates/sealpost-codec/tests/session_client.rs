@@ -1,42 +1,15 @@
 //! Client session behaviour against scripted server bytes: the greeting and EHLO/HELO,
 //! the checks of `send_mail`, pipelined and step-by-step transactions, the results per
-//! recipient, BDAT, LMTP, AUTH, STARTTLS, RSET/NOOP/QUIT and broken servers.
+//! recipient, BDAT, AUTH, STARTTLS, RSET/NOOP/QUIT and broken servers (LMTP: in
+//! `session_client_lmtp.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
+use common::client::{client_with_config, codes, done, feed, sent};
 use common::{envelope, from, to};
 use sealpost_codec::client::{ClientConfig, ClientError, ClientEvent, ClientSession, Envelope};
 use sealpost_codec::{Command, ForwardPath, MailParameters, Mechanism, RcptParameters, ReplyError};
-
-/// Feeds `bytes`; returns the events and what the client sent.
-fn feed(client: &mut ClientSession, bytes: &[u8]) -> (Vec<ClientEvent>, Vec<u8>) {
-    client.handle_input(bytes);
-    let mut events = Vec::new();
-    while let Some(event) = client.poll_event() {
-        events.push(event);
-    }
-    (events, sent(client))
-}
-
-fn sent(client: &mut ClientSession) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(bytes) = client.poll_transmit() {
-        out.extend_from_slice(&bytes);
-    }
-    out
-}
-
-fn client_with_config(config: ClientConfig, ehlo: &[u8]) -> ClientSession {
-    let mut client = ClientSession::new(config);
-    let (events, out) = feed(&mut client, b"220 mx.test ESMTP\r\n");
-    assert!(matches!(events[..], [ClientEvent::Greeting(_)]), "{events:?}");
-    assert!(out.starts_with(b"EHLO ") || out.starts_with(b"LHLO "));
-    let (events, _) = feed(&mut client, ehlo);
-    assert!(matches!(events.last(), Some(ClientEvent::Ready { .. })), "{events:?}");
-    assert!(client.is_ready());
-    client
-}
 
 /// A client after EHLO with the given extension lines.
 fn ready(extensions: &[&str]) -> ClientSession {
@@ -63,21 +36,6 @@ fn rcpt_params(text: &str) -> RcptParameters<'static> {
         Command::Rcpt { parameters, .. } => parameters.into_owned(),
         other => panic!("{other:?}"),
     }
-}
-
-fn done(events: &[ClientEvent]) -> &sealpost_codec::client::TransactionResult {
-    match events.last() {
-        Some(ClientEvent::TransactionDone(result)) => result,
-        _ => panic!("no result: {events:?}"),
-    }
-}
-
-fn codes(result: &sealpost_codec::client::TransactionResult) -> Vec<(Option<u16>, Option<u16>)> {
-    result
-        .recipients
-        .iter()
-        .map(|r| (r.rcpt.as_ref().map(|x| x.code().get()), r.data.as_ref().map(|x| x.code().get())))
-        .collect()
 }
 
 // ----------------------------------------------------------------------------------------
@@ -130,17 +88,6 @@ fn ehlo_refused_falls_back_to_helo() {
     let (events, out) = feed(&mut client, b"451 4.3.0 later\r\n");
     assert!(matches!(&events[..], [ClientEvent::Closed(Err(ClientError::UnexpectedReply { .. }))]));
     assert_eq!(out, b"QUIT\r\n");
-}
-
-#[test]
-fn lmtp_greets_with_lhlo_and_never_falls_back() {
-    let mut config = ClientConfig::new("client.test");
-    config.lmtp = true;
-    let mut client = ClientSession::new(config);
-    let (_, out) = feed(&mut client, b"220 lmtp.test\r\n");
-    assert_eq!(out, b"LHLO client.test\r\n");
-    let (events, _) = feed(&mut client, b"500 5.5.1 no\r\n");
-    assert!(matches!(&events[..], [ClientEvent::Closed(Err(_))]));
 }
 
 // ----------------------------------------------------------------------------------------
@@ -352,25 +299,6 @@ fn binarymime_goes_as_is() {
     assert_eq!(feed(&mut client, b"250 ok\r\n").0, [ClientEvent::SendBody]);
     client.send_body(b"x", true).unwrap();
     assert_eq!(sent(&mut client), b"BDAT 1 LAST\r\nx");
-}
-
-#[test]
-fn lmtp_results_per_recipient() {
-    let mut config = ClientConfig::new("client.test");
-    config.lmtp = true;
-    let mut client = client_with_config(config, b"250-lmtp.test\r\n250 PIPELINING\r\n");
-    client
-        .send_mail(envelope("a@client.test", &["x@lmtp.test", "y@lmtp.test", "z@lmtp.test"]))
-        .unwrap();
-    sent(&mut client);
-    let (events, _) = feed(&mut client, b"250 ok\r\n250 ok\r\n550 no\r\n250 ok\r\n354 go\r\n");
-    assert_eq!(events, [ClientEvent::SendBody]);
-    client.send_body(b"hello", true).unwrap();
-    assert!(feed(&mut client, b"250 2.0.0 x ok\r\n").0.is_empty(), "one reply per recipient");
-    let (events, _) = feed(&mut client, b"452 4.2.2 z over quota\r\n");
-    let result = done(&events);
-    assert_eq!(codes(result), [(Some(250), Some(250)), (Some(550), None), (Some(250), Some(452))]);
-    assert_eq!(result.delivered().count(), 1);
 }
 
 // ----------------------------------------------------------------------------------------

@@ -65,6 +65,8 @@ transcript!(rfc3207_starttls, "rfc3207-starttls.txt");
 transcript!(rfc4954_submission_auth_plain, "rfc4954-submission-auth-plain.txt");
 transcript!(rfc4954_auth_login, "rfc4954-auth-login.txt");
 transcript!(rfc2033_lmtp, "rfc2033-lmtp.txt");
+transcript!(rfc2033_lmtp_chunking, "rfc2033-lmtp-chunking.txt");
+transcript!(rfc2033_lmtp_no_valid_recipients, "rfc2033-lmtp-no-valid-recipients.txt");
 
 /// Every file in the folder is run by a test above.
 #[test]
@@ -76,7 +78,7 @@ fn every_transcript_file_is_listed() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     files.sort();
-    assert_eq!(files.len(), 15);
+    assert_eq!(files.len(), 17);
     for file in files {
         assert!(file.ends_with(".txt"), "{file}");
         assert!(source.contains(&format!("\"{file}\"")), "{file} is not run by any test");

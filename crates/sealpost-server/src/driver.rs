@@ -428,9 +428,21 @@ impl<H: Handler> Connection<H> {
             self.rejected += 1;
         }
         let fallback = verdicts.last().cloned().unwrap_or_else(local_error);
-        for i in 0..replies {
-            let verdict = verdicts.get(i).cloned().unwrap_or_else(|| fallback.clone());
-            self.answer(verdict);
+        let verdicts: Vec<Verdict> =
+            (0..replies).map(|i| verdicts.get(i).unwrap_or(&fallback).clone()).collect();
+        for (i, verdict) in verdicts.iter().enumerate() {
+            match verdict {
+                // The session's accept() answers every reply still owed (in LMTP, every
+                // recipient left): right only when they all accept.
+                Verdict::Accept if verdicts[i..].iter().all(|v| *v == Verdict::Accept) => {
+                    self.session.accept();
+                    break;
+                }
+                Verdict::Accept => {
+                    self.session.respond(reply(ReplyCode::OK, (2, 0, 0), "Ok: message accepted"));
+                }
+                Verdict::Reply(r) => self.session.respond(r.clone()),
+            }
         }
     }
 

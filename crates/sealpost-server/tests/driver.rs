@@ -7,8 +7,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, MESSAGE, settings, start};
-use sealpost_server::Role;
+use common::{Client, MESSAGE, MemoryHandler, settings, start, start_with};
+use sealpost_server::{Role, Verdict};
 
 #[tokio::test]
 async fn plaintext_mx_delivery_with_received_header() {
@@ -42,6 +42,50 @@ async fn plaintext_mx_delivery_with_received_header() {
         "{content}"
     );
     assert!(content.ends_with("\r\nSubject: test\r\n\r\nHello\r\n"), "{content}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn lmtp_answers_each_recipient_with_its_own_verdict() {
+    let mut settings = settings();
+    settings.session.lmtp = true;
+    let mut handler = MemoryHandler::default();
+    let quota = Verdict::reject(452, (4, 2, 2), "Quota exceeded");
+    handler.commit_verdicts.insert("quota@mail.test".into(), quota);
+    let sieve = Verdict::reject(550, (5, 7, 1), "Rejected by Sieve");
+    handler.commit_verdicts.insert("sieve@mail.test".into(), sieve);
+    let server = start_with(settings, handler).await;
+    let mut c = Client::connect(server.addr(Role::Mx)).await;
+    c.expect(220).await;
+    c.send(b"LHLO client.test\r\n").await;
+    c.expect(250).await;
+    // An accepting verdict before refusals answers its recipient only.
+    let table: [(&[&str], &[&str]); 3] = [
+        (&["ok", "quota", "sieve"], &["250 2.0.0", "452 4.2.2", "550 5.7.1"]),
+        (&["quota", "ok", "other"], &["452 4.2.2", "250 2.0.0", "250 2.0.0"]),
+        (&["ok", "other"], &["250 2.0.0", "250 2.0.0"]),
+    ];
+    for (recipients, want) in table {
+        let mut envelope = b"MAIL FROM:<a@client.test>\r\n".to_vec();
+        for r in recipients {
+            envelope.extend_from_slice(format!("RCPT TO:<{r}@mail.test>\r\n").as_bytes());
+        }
+        c.send(&envelope).await;
+        for _ in 0..=recipients.len() {
+            c.expect(250).await;
+        }
+        c.send(b"DATA\r\n").await;
+        c.expect(354).await;
+        c.send(MESSAGE).await;
+        let mut got = Vec::new();
+        for _ in recipients {
+            let reply = c.reply().await.unwrap();
+            got.push(format!("{} {}", reply.code(), reply.enhanced_status().unwrap()));
+        }
+        assert_eq!(got, want, "{recipients:?}");
+    }
+    c.send(b"NOOP\r\n").await;
+    c.expect(250).await;
     server.stop().await;
 }
 

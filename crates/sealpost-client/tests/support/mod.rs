@@ -1,11 +1,12 @@
-//! A hostile SMTP server that writes exact bytes (one write per step, TCP_NODELAY) and
-//! records every line the client sends, the test PKI, and client settings.
+//! A hostile SMTP (or LMTP) server that writes exact bytes (one write per step,
+//! TCP_NODELAY), on TCP or on a Unix-domain socket, and records every line the client
+//! sends; the test PKI, and client settings.
 
 // Test helpers: a failed unwrap is a failed test; not every test file uses every helper.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code, unreachable_pub)]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,8 +16,10 @@ use sealpost_starttls::rustls::server::{ClientHello, ResolvesServerCert};
 use sealpost_starttls::rustls::sign::CertifiedKey;
 use sealpost_starttls::rustls::{self, ServerConfig};
 use sealpost_starttls::{ClientAuth, MaybeTls, read_chain, read_key, sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+#[cfg(unix)]
+use tokio::net::UnixListener;
 use tokio::task::JoinHandle;
 
 pub mod server;
@@ -87,6 +90,8 @@ pub enum Step {
     Serve,
     /// Wait this many milliseconds.
     Sleep(u64),
+    /// Close the connection (the client reads the end of the stream).
+    Close,
 }
 
 pub use Step::*;
@@ -106,13 +111,13 @@ impl Transcript {
     }
 }
 
-struct Peer {
-    stream: Option<MaybeTls<TcpStream>>,
+struct Peer<S> {
+    stream: Option<MaybeTls<S>>,
     input: Vec<u8>,
     transcript: Transcript,
 }
 
-impl Peer {
+impl<S: AsyncRead + AsyncWrite + Unpin> Peer<S> {
     async fn line(&mut self) -> Option<String> {
         loop {
             if let Some(at) = self.input.windows(2).position(|w| w == b"\r\n") {
@@ -200,6 +205,7 @@ pub async fn hostile_at(
         let mut transcripts = Vec::new();
         for steps in scripts {
             let (tcp, _) = listener.accept().await.unwrap();
+            tcp.set_nodelay(true).unwrap();
             transcripts.push(run_script(tcp, steps).await);
         }
         transcripts
@@ -207,11 +213,24 @@ pub async fn hostile_at(
     (addr, task)
 }
 
-async fn run_script(tcp: TcpStream, steps: Vec<Step>) -> Transcript {
+/// [`hostile_sessions`] on a Unix-domain socket at `path` (created here).
+#[cfg(unix)]
+pub fn hostile_unix(path: &Path, scripts: Vec<Vec<Step>>) -> JoinHandle<Vec<Transcript>> {
+    let listener = UnixListener::bind(path).unwrap();
+    tokio::spawn(async move {
+        let mut transcripts = Vec::new();
+        for steps in scripts {
+            let (stream, _) = listener.accept().await.unwrap();
+            transcripts.push(run_script(stream, steps).await);
+        }
+        transcripts
+    })
+}
+
+async fn run_script<S: AsyncRead + AsyncWrite + Unpin>(stream: S, steps: Vec<Step>) -> Transcript {
     {
-        tcp.set_nodelay(true).unwrap();
         let mut peer = Peer {
-            stream: Some(MaybeTls::Plain(tcp)),
+            stream: Some(MaybeTls::Plain(stream)),
             input: Vec::new(),
             transcript: Transcript::default(),
         };
@@ -230,9 +249,11 @@ async fn run_script(tcp: TcpStream, steps: Vec<Step>) -> Transcript {
                         peer.transcript.failure = Some("bytes before the handshake".into());
                         break;
                     }
-                    let tcp = peer.stream.take().unwrap().into_plain().unwrap();
+                    let Ok(plain) = peer.stream.take().unwrap().into_plain() else {
+                        panic!("TLS twice")
+                    };
                     let acceptor = sealpost_starttls::tokio_rustls::TlsAcceptor::from(config);
-                    match acceptor.accept(tcp).await {
+                    match acceptor.accept(plain).await {
                         Ok(tls) => peer.stream = Some(MaybeTls::from(tls)),
                         Err(e) => {
                             peer.transcript.failure = Some(format!("handshake: {e}"));
@@ -242,6 +263,12 @@ async fn run_script(tcp: TcpStream, steps: Vec<Step>) -> Transcript {
                 }
                 Serve => peer.serve().await,
                 Sleep(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
+                Close => {
+                    if let Some(mut stream) = peer.stream.take() {
+                        let _ = stream.shutdown().await;
+                    }
+                    return peer.transcript;
+                }
             }
         }
         // Record whatever else the client sends before it closes.

@@ -1,5 +1,6 @@
 //! `sealpost-server` in-process with an in-memory handler and the test PKI.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -24,14 +25,27 @@ pub struct Stored {
     pub user: Option<String>,
 }
 
+/// Accepts RCPTs for `mail.test` (and anything once authenticated) and stores messages.
+/// `commit_verdicts` answers the end of data per recipient address (LMTP: one verdict per
+/// accepted recipient, in order); recipients not in it are accepted.
 #[derive(Default)]
 pub struct MemoryHandler {
     pub stored: Arc<Mutex<Vec<Stored>>>,
+    pub commit_verdicts: HashMap<String, Verdict>,
+}
+
+impl MemoryHandler {
+    /// A handler whose commit answers `recipient` with `verdict`.
+    pub fn commit_verdict(mut self, recipient: &str, verdict: Verdict) -> Self {
+        self.commit_verdicts.insert(recipient.to_owned(), verdict);
+        self
+    }
 }
 
 pub struct MemorySink {
     stored: Arc<Mutex<Vec<Stored>>>,
     message: Stored,
+    verdicts: Vec<Verdict>,
 }
 
 impl MessageSink for MemorySink {
@@ -41,7 +55,7 @@ impl MessageSink for MemorySink {
     }
     async fn commit(self) -> Vec<Verdict> {
         self.stored.lock().unwrap().push(self.message);
-        vec![Verdict::Accept]
+        self.verdicts
     }
     async fn abort(self) {}
 }
@@ -69,8 +83,17 @@ impl Handler for MemoryHandler {
         info: &SessionInfo,
         envelope: &Envelope,
     ) -> Result<MemorySink, Verdict> {
+        let verdicts = envelope
+            .recipients
+            .iter()
+            .map(|(path, _)| {
+                let address = path.mailbox().map(ToString::to_string).unwrap_or_default();
+                self.commit_verdicts.get(&address).cloned().unwrap_or(Verdict::Accept)
+            })
+            .collect();
         Ok(MemorySink {
             stored: self.stored.clone(),
+            verdicts,
             message: Stored {
                 envelope: envelope.clone(),
                 content: Vec::new(),
@@ -120,7 +143,12 @@ impl Running {
 
 /// Starts MX, submission and submissions listeners on free loopback ports.
 pub async fn start(settings: ServerSettings) -> Running {
-    let handler = Arc::new(MemoryHandler::default());
+    start_with(settings, MemoryHandler::default()).await
+}
+
+/// [`start`] with a handler of the test's own.
+pub async fn start_with(settings: ServerSettings, handler: MemoryHandler) -> Running {
+    let handler = Arc::new(handler);
     let stored = handler.stored.clone();
     let local: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let listeners = vec![

@@ -1,6 +1,6 @@
 //! `ClientSession` fed arbitrary server bytes (canned replies mixed with raw bytes) while
 //! the application calls `start_tls`, `authenticate`, `send_mail`, `send_body` and the
-//! rest as the input dictates.
+//! rest as the input dictates, and the stream may end (`handle_eof`).
 //!
 //! Properties: no panic, and the client never transmits a bare CR or LF, except inside
 //! the chunks of a BDAT BINARYMIME message (where any octet is content).
@@ -74,6 +74,8 @@ enum Op {
     Reset,
     Noop,
     Quit,
+    /// The server closes the connection.
+    Eof,
 }
 
 #[derive(Debug, Arbitrary)]
@@ -155,6 +157,7 @@ fuzz_target!(|input: Input| {
             Op::Reset => drop(client.reset()),
             Op::Noop => drop(client.noop()),
             Op::Quit => client.quit(),
+            Op::Eof => client.handle_eof(),
         }
         if let Some(out) = client.poll_transmit() {
             check_transmit(&out, binary);

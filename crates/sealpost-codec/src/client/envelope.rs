@@ -70,8 +70,10 @@ pub struct RecipientResult {
     pub path: ForwardPath<'static>,
     /// The reply to its RCPT (absent when RCPT was never sent because MAIL failed).
     pub rcpt: Option<Reply<'static>>,
-    /// The reply to the message data for this recipient (LMTP gives one per recipient;
-    /// in SMTP it is the single data reply, for the recipients whose RCPT succeeded).
+    /// The reply to the message data for this recipient whose RCPT succeeded: in SMTP the
+    /// single reply to the end of data; in LMTP this recipient's own (RFC 2033 section
+    /// 4.2), or, when the server stopped before it, the server's 421 or a "451 4.4.2" the
+    /// session made up. A refused DATA command or BDAT chunk is the reply of each.
     pub data: Option<Reply<'static>>,
 }
 

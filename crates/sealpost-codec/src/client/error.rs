@@ -32,6 +32,11 @@ pub enum ClientError {
         /// The reply.
         reply: Reply<'static>,
     },
+    /// The server closed the connection (end of stream, see
+    /// [`ClientSession::handle_eof`](super::ClientSession::handle_eof)) while a reply was
+    /// outstanding.
+    #[error("the server closed the connection")]
+    ConnectionClosed,
     /// The server closed the session (421).
     #[error("the server closed the session: {0}")]
     ServiceClosing(Reply<'static>),

@@ -6,6 +6,11 @@
 //! RCPTs and DATA when the server offers PIPELINING, uses BDAT when it offers CHUNKING,
 //! and forgets everything it learned when TLS starts.
 //!
+//! With [`ClientConfig::lmtp`] the session speaks LMTP (RFC 2033): LHLO instead of EHLO
+//! and never a HELO fallback; DATA only once some RCPT was accepted; and after the end
+//! of the data (DATA, or BDAT LAST) one reply per accepted recipient, in RCPT order, each
+//! kept as that recipient's [`RecipientResult::data`].
+//!
 //! ```
 //! use sealpost_codec::client::{ClientConfig, ClientEvent, ClientSession};
 //!
@@ -43,7 +48,24 @@ use crate::types::domain::Host;
 pub struct ClientConfig {
     /// The argument of EHLO/HELO/LHLO.
     pub hostname: String,
-    /// LMTP: LHLO, and one reply per recipient after the data.
+    /// LMTP (RFC 2033) instead of SMTP:
+    ///
+    /// - LHLO instead of EHLO, also after STARTTLS. A refused LHLO ends the session
+    ///   ([`ClientError::UnexpectedReply`] with the context `"LHLO"`): LMTP has no HELO.
+    /// - MAIL and the RCPTs are pipelined when the server offers PIPELINING, but DATA waits
+    ///   for the RCPT replies and is sent only when one was accepted (RFC 2033 section 4.2
+    ///   makes a server refuse it otherwise; a server that took it anyway would owe zero
+    ///   replies to the end of data, which a client cannot wait for).
+    /// - After the end of the data (DATA's final "." or BDAT LAST) the server sends one
+    ///   reply per accepted recipient, in RCPT order; each becomes that recipient's
+    ///   [`RecipientResult::data`]. After a refused BDAT chunk, the one reply to the rest
+    ///   stands for every recipient.
+    /// - When the server closes the session (421, or end of stream reported with
+    ///   [`ClientSession::handle_eof`]) after some of those replies, the replies that came
+    ///   are kept: [`ClientEvent::TransactionDone`] reports them (the recipients still
+    ///   without one get the 421, or a 451 of the session's own) before
+    ///   [`ClientEvent::Closed`]. A recipient that got its 250 is delivered and must not
+    ///   be sent the message again.
     pub lmtp: bool,
     /// Pipeline when the server offers PIPELINING.
     pub pipelining: bool,
@@ -158,6 +180,8 @@ pub struct ClientSession {
     finished: Option<TransactionResult>,
     /// `quit()` was called while replies were outstanding without PIPELINING.
     quit_requested: bool,
+    /// The server closed the connection ([`ClientSession::handle_eof`]).
+    eof: bool,
 }
 
 impl ClientSession {
@@ -182,6 +206,7 @@ impl ClientSession {
             login: None,
             finished: None,
             quit_requested: false,
+            eof: false,
         }
     }
 
@@ -189,6 +214,17 @@ impl ClientSession {
     pub fn handle_input(&mut self, bytes: &[u8]) {
         if self.state != State::Closed {
             self.input.extend_from_slice(bytes);
+        }
+    }
+
+    /// The server closed the connection (a read returned end of stream). Replies already
+    /// handed over are still read first; then the session closes: with `Ok` when only
+    /// the reply to QUIT was outstanding, else with [`ClientError::ConnectionClosed`]. In
+    /// LMTP, a transaction whose per-recipient replies had begun is reported first (see
+    /// [`ClientConfig::lmtp`]).
+    pub fn handle_eof(&mut self) {
+        if self.state != State::Closed {
+            self.eof = true;
         }
     }
 
@@ -393,7 +429,14 @@ impl ClientSession {
 
     /// Reads one reply and acts on it.
     fn progress(&mut self) -> bool {
-        if self.state == State::Closed || self.input.is_empty() {
+        if self.state == State::Closed {
+            return false;
+        }
+        if self.input.is_empty() {
+            if self.eof {
+                self.on_eof();
+                return true;
+            }
             return false;
         }
         if self.state == State::AwaitTls {
@@ -404,6 +447,12 @@ impl ClientSession {
         }
         let (consumed, reply) = match self.config.reply_decoder.decode(&self.input) {
             Ok((rest, reply)) => (self.input.len() - rest.len(), reply.into_owned()),
+            Err(DecodeError::Incomplete) if self.eof => {
+                // A reply cut off by the end of the stream is no reply.
+                self.input.clear();
+                self.on_eof();
+                return true;
+            }
             Err(DecodeError::Incomplete) => return false,
             Err(DecodeError::LineTooLong { limit }) => {
                 self.fail(ClientError::ReplyTooLong { limit });
@@ -427,6 +476,9 @@ impl ClientSession {
             return true;
         };
         if reply.code().get() == 421 && expect != Expect::Quit {
+            if expect == Expect::DataEnd {
+                self.end_lmtp_replies(reply.clone());
+            }
             self.close(Err(ClientError::ServiceClosing(reply)));
             return true;
         }
@@ -436,6 +488,53 @@ impl ClientSession {
             self.quit();
         }
         true
+    }
+
+    /// The end of the stream, once every complete reply before it was read.
+    fn on_eof(&mut self) {
+        if self.state == State::AwaitTls {
+            // The handshake never started: nothing more to read or say.
+            self.close(Err(ClientError::ConnectionClosed));
+            return;
+        }
+        if let Some(result) = self.finished.take() {
+            // Only the session's own RSET after it was outstanding: the result is whole.
+            self.events.push_back(ClientEvent::TransactionDone(result));
+        }
+        match self.expects.front() {
+            None | Some(Expect::Quit) => self.close(Ok(())),
+            Some(Expect::DataEnd) => {
+                // RFC 3463: X.4.2, bad connection. Made here: the server never said it.
+                let lost = Reply::sanitized(
+                    crate::ReplyCode::LOCAL_ERROR,
+                    Some(crate::EnhancedStatusCode::new(4, 4, 2)),
+                    "The connection ended before the server's reply for this recipient",
+                );
+                self.end_lmtp_replies(lost);
+                self.close(Err(ClientError::ConnectionClosed));
+            }
+            Some(_) => self.close(Err(ClientError::ConnectionClosed)),
+        }
+    }
+
+    /// LMTP: the server stops answering after some of the per-recipient replies to the end
+    /// of data. Those stand; the recipients still waiting get `rest`, and the transaction
+    /// is reported (before the session closes). Nothing happens in SMTP, or when no reply
+    /// to the end of data came yet (then nothing is known, and the session's error says
+    /// so).
+    fn end_lmtp_replies(&mut self, rest: Reply<'static>) {
+        if !self.config.lmtp {
+            return;
+        }
+        let Some(mut t) = self.transaction.take() else { return };
+        if t.data_replies.is_empty() || t.body_open {
+            self.transaction = Some(t);
+            return;
+        }
+        while t.data_replies.len() < t.accepted() {
+            t.data_replies.push(rest.clone());
+        }
+        self.finish_transaction(t);
     }
 
     fn on_reply(&mut self, expect: Expect, reply: Reply<'static>) {
@@ -460,7 +559,8 @@ impl ClientSession {
                             self.events.push_back(ClientEvent::Ready { ehlo: Some(ehlo) });
                         }
                         Err(_) => {
-                            self.fail(ClientError::UnexpectedReply { context: "EHLO", reply })
+                            let context = if self.config.lmtp { "LHLO" } else { "EHLO" };
+                            self.fail(ClientError::UnexpectedReply { context, reply })
                         }
                     }
                 } else if reply.code().is_permanent_failure() && !self.config.lmtp {
@@ -472,7 +572,8 @@ impl ClientSession {
                     };
                     self.send(&Command::Helo(host), Expect::Helo);
                 } else {
-                    self.fail(ClientError::UnexpectedReply { context: "EHLO", reply });
+                    let context = if self.config.lmtp { "LHLO" } else { "EHLO" };
+                    self.fail(ClientError::UnexpectedReply { context, reply });
                 }
             }
             Expect::Helo => {

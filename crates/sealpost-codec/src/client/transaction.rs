@@ -24,6 +24,8 @@ pub(super) struct Transaction {
     pub(super) bdat_failure: Option<Reply<'static>>,
     pub(super) bdat: bool,
     pub(super) pipelined: bool,
+    /// DATA went out with the RCPTs (SMTP with PIPELINING); else it follows their replies.
+    pub(super) data_pipelined: bool,
     /// Recipients not yet sent (without pipelining).
     pub(super) next_rcpt: usize,
     pub(super) body_open: bool,
@@ -31,16 +33,18 @@ pub(super) struct Transaction {
 }
 
 impl Transaction {
-    fn accepted(&self) -> usize {
+    /// How many RCPTs were accepted (so far).
+    pub(super) fn accepted(&self) -> usize {
         self.rcpts.iter().filter(|r| r.as_ref().is_some_and(|r| r.code().is_positive())).count()
     }
 }
 
 impl ClientSession {
     /// Starts a transaction: MAIL, every RCPT and (for DATA) the DATA command, pipelined
-    /// when offered. Checks SIZE, SMTPUTF8, 8BITMIME, BINARYMIME, DSN and REQUIRETLS
-    /// against what the server announced before sending anything, and adds SMTPUTF8 when
-    /// an address needs it.
+    /// when offered (in LMTP, DATA waits for the RCPT replies: see
+    /// [`ClientConfig::lmtp`](super::ClientConfig::lmtp)). Checks SIZE, SMTPUTF8,
+    /// 8BITMIME, BINARYMIME, DSN and REQUIRETLS against what the server announced before
+    /// sending anything, and adds SMTPUTF8 when an address needs it.
     pub fn send_mail(&mut self, envelope: Envelope) -> Result<(), ClientError> {
         self.ready()?;
         if envelope.recipients.is_empty() {
@@ -51,6 +55,7 @@ impl ClientSession {
         let chunking = self.offers(&Capability::Chunking);
         let bdat = chunking && (self.config.chunking || body == Some(BodyType::BinaryMime));
         let pipelined = self.config.pipelining && self.offers(&Capability::Pipelining);
+        let data_pipelined = pipelined && !bdat && !self.config.lmtp;
         let mut parameters = envelope.parameters.clone();
         // RFC 6531 section 3.4: a non-ASCII address needs SMTPUTF8 on MAIL, or the server
         // refuses the transaction (553 5.6.7); the check above made sure it is offered.
@@ -69,6 +74,7 @@ impl ClientSession {
             bdat_failure: None,
             bdat,
             pipelined,
+            data_pipelined,
             next_rcpt: 0,
             body_open: false,
             stuffer: if bdat { DotStuffer::normalizer() } else { DotStuffer::new() },
@@ -77,7 +83,7 @@ impl ClientSession {
             for i in 0..count {
                 self.send_rcpt(&mut transaction, i);
             }
-            if !bdat {
+            if data_pipelined {
                 self.send(&Command::Data, Expect::Data);
             }
         }
@@ -224,7 +230,7 @@ impl ClientSession {
                         } else {
                             return self.finish_transaction(t);
                         }
-                    } else if !t.pipelined {
+                    } else if !t.data_pipelined {
                         if mail_ok && t.accepted() > 0 {
                             self.send(&Command::Data, Expect::Data);
                         } else {
@@ -265,7 +271,13 @@ impl ClientSession {
             }
             Expect::DataEnd => {
                 t.data_replies.push(reply);
-                let expected = if self.config.lmtp { t.accepted().max(1) } else { 1 };
+                // RFC 2033 section 4.2: one reply per accepted recipient. After a refused
+                // chunk the server has no transaction left and answers BDAT LAST once.
+                let expected = if self.config.lmtp && t.bdat_failure.is_none() {
+                    t.accepted().max(1)
+                } else {
+                    1
+                };
                 if t.data_replies.len() >= expected {
                     return self.finish_transaction(t);
                 }
@@ -277,16 +289,20 @@ impl ClientSession {
         self.transaction = Some(t);
     }
 
-    fn finish_transaction(&mut self, t: Transaction) {
+    pub(super) fn finish_transaction(&mut self, t: Transaction) {
         let lmtp = self.config.lmtp;
         let body_finished = !t.data_replies.is_empty();
         let data_failed_all = t.accepted() == 0;
         let mut data_replies = t.data_replies.into_iter();
-        let shared = if lmtp { None } else { data_replies.next() };
-        let shared = match (t.bdat_failure, shared) {
-            (Some(failure), _) => Some(failure),
-            (None, shared) => shared,
+        // One reply for every accepted recipient: a refused BDAT chunk, or in SMTP the
+        // reply to the end of data; in LMTP each recipient has its own.
+        let shared = match t.bdat_failure {
+            Some(failure) => Some(failure),
+            None if lmtp => None,
+            None => data_replies.next(),
         };
+        let per_recipient = lmtp && shared.is_none();
+        let refused_data = t.data_command.clone().filter(|d| d.code().is_negative());
         let recipients = t
             .envelope
             .recipients
@@ -296,12 +312,10 @@ impl ClientSession {
                 let accepted = rcpt.as_ref().is_some_and(|r| r.code().is_positive());
                 let data = if !accepted || data_failed_all {
                     None
-                } else if lmtp {
-                    data_replies.next()
+                } else if per_recipient {
+                    data_replies.next().or_else(|| refused_data.clone())
                 } else {
-                    shared
-                        .clone()
-                        .or_else(|| t.data_command.clone().filter(|d| d.code().is_negative()))
+                    shared.clone().or_else(|| refused_data.clone())
                 };
                 RecipientResult { path, rcpt, data }
             })

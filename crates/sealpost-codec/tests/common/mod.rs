@@ -1,12 +1,13 @@
 //! Harness shared by the session tests: a scripted server application ([`ServerApp`]), a
-//! server driven by it one write at a time ([`Server`]), a client and a server pumped
-//! against each other in memory ([`Pair`]), reply helpers, and the transcript runner
-//! ([`transcript`]).
+//! server driven by it one write at a time ([`Server`]), a client session fed scripted
+//! server bytes ([`client`]), a client and a server pumped against each other in memory
+//! ([`Pair`]), reply helpers, and the transcript runner ([`transcript`]).
 //!
 //! Every test binary uses a different part of it.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod app;
+pub mod client;
 pub mod pair;
 pub mod transcript;
 

@@ -4,6 +4,7 @@
 // Test helpers: a failed unwrap is a failed test; not every test file uses every helper.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code, unreachable_pub)]
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -37,12 +38,16 @@ pub struct Stored {
 #[derive(Default)]
 pub struct MemoryHandler {
     pub stored: Arc<Mutex<Vec<Stored>>>,
+    /// The end-of-data verdict per recipient address (LMTP: one per recipient); the
+    /// recipients not in it are accepted.
+    pub commit_verdicts: HashMap<String, Verdict>,
 }
 
 pub struct MemorySink {
     recipients: usize,
     content: Vec<u8>,
     stored: Arc<Mutex<Vec<Stored>>>,
+    verdicts: Vec<Verdict>,
 }
 
 impl MessageSink for MemorySink {
@@ -55,7 +60,7 @@ impl MessageSink for MemorySink {
             .lock()
             .unwrap()
             .push(Stored { recipients: self.recipients, content: self.content });
-        vec![Verdict::Accept]
+        self.verdicts
     }
     async fn abort(self) {}
 }
@@ -83,10 +88,15 @@ impl Handler for MemoryHandler {
         _info: &SessionInfo,
         envelope: &Envelope,
     ) -> Result<MemorySink, Verdict> {
+        let verdict = |path: &ForwardPath<'_>| {
+            let address = path.mailbox().map(ToString::to_string).unwrap_or_default();
+            self.commit_verdicts.get(&address).cloned().unwrap_or(Verdict::Accept)
+        };
         Ok(MemorySink {
             recipients: envelope.recipients.len(),
             content: Vec::new(),
             stored: self.stored.clone(),
+            verdicts: envelope.recipients.iter().map(|(path, _)| verdict(path)).collect(),
         })
     }
 
@@ -124,7 +134,11 @@ impl Running {
 }
 
 pub async fn start(settings: ServerSettings) -> Running {
-    let handler = Arc::new(MemoryHandler::default());
+    start_with(settings, MemoryHandler::default()).await
+}
+
+pub async fn start_with(settings: ServerSettings, handler: MemoryHandler) -> Running {
+    let handler = Arc::new(handler);
     let stored = handler.stored.clone();
     let local: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let listeners = vec![
