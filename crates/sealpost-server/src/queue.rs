@@ -251,6 +251,7 @@ mod tests {
         SessionInfo {
             id: String::from("abc123"),
             peer: "192.0.2.1:50123".parse().unwrap(),
+            proxy: None,
             local: "127.0.0.1:25".parse().unwrap(),
             role: crate::Role::Submission,
             helo: None,
