@@ -309,6 +309,10 @@ async fn connection<H: Handler>(
                         None => (peer, None),
                     }
                 }
+                Err(error) if error.is_port_check() => {
+                    tracing::debug!(%peer, role = %config.role, reason = %error, "connection closed before the greeting");
+                    return;
+                }
                 Err(error) => {
                     // No greeting: whatever sent this is not a client to talk SMTP with.
                     tracing::warn!(%peer, role = %config.role, reason = %error, "connection closed before the greeting");

@@ -4,7 +4,7 @@
 
 mod header;
 
-use std::io;
+use std::io::{self, ErrorKind};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -76,7 +76,7 @@ impl ProxyPolicy {
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ProxyError {
     /// The TCP peer is not a trusted balancer.
-    #[error("{0} is not in proxy_trusted; only trusted load balancers may connect")]
+    #[error("{0} is not a trusted load balancer, and only those may connect here")]
     Untrusted(IpAddr),
     /// The header did not arrive in time.
     #[error("no complete PROXY header within {0:?}")]
@@ -90,6 +90,15 @@ pub(crate) enum ProxyError {
     /// Reading failed.
     #[error("reading the PROXY header: {0}")]
     Io(#[from] io::Error),
+}
+
+impl ProxyError {
+    /// True for a connection that closed before it sent a single byte: a TCP port check
+    /// (a balancer's plain health check, a scanner), not a broken header. Worth a debug
+    /// line, not a warning every few seconds.
+    pub(crate) fn is_port_check(&self) -> bool {
+        matches!(self, ProxyError::Closed(0))
+    }
 }
 
 /// Checks the TCP peer against `policy` and reads the header, within `timeout`.
@@ -121,7 +130,19 @@ async fn read_header(tcp: &mut TcpStream) -> Result<Header, ProxyError> {
     loop {
         // The parser decides by V2_MAX at the latest, so there is always room.
         let room = V2_MAX.saturating_sub(header.len());
-        let n = tcp.peek(&mut peeked[..room]).await?;
+        let n = match tcp.peek(&mut peeked[..room]).await {
+            Ok(n) => n,
+            // A reset is a close too (port checks often end that way).
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
+                ) =>
+            {
+                0
+            }
+            Err(e) => return Err(e.into()),
+        };
         if n == 0 {
             return Err(ProxyError::Closed(header.len()));
         }
