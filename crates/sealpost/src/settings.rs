@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use sealpost_codec::server::StartTlsTrailing;
 use sealpost_codec::{BareLineEndings, Domain, DomainPart, Mailbox};
-use sealpost_server::{Role, ServerSettings};
+use sealpost_server::{ProxyPolicy, Role, ServerSettings};
 use sealpost_starttls::CertificateFiles;
 
 use crate::cli::ServeArgs;
@@ -121,6 +121,8 @@ pub(crate) struct ListenerPlan {
     pub(crate) addr: SocketAddr,
     /// Client certificates.
     pub(crate) client_certs: ClientCerts,
+    /// Behind a load balancer: the PROXY protocol, and who may send it.
+    pub(crate) proxy: Option<ProxyPolicy>,
 }
 
 /// The users file and whether someone asked for it.
@@ -432,12 +434,43 @@ fn listeners(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Vec<Listener
             );
         }
         let client_certs = client_certs(name, section)?;
-        plans.push(ListenerPlan { name, addr, client_certs });
+        let proxy = proxy_policy(name, section)?;
+        plans.push(ListenerPlan { name, addr, client_certs, proxy });
     }
     if plans.is_empty() {
         bail!("every listener is off; enable at least one, e.g. --smtp 127.0.0.1:2525");
     }
     Ok(plans)
+}
+
+/// `proxy_protocol` and `proxy_trusted`: both or neither. A PROXY header names the client,
+/// so believing it from anyone would let anyone choose the address that relay, AUTH and
+/// connection limits go by: there is no default for the trusted networks.
+fn proxy_policy(
+    name: ListenerName,
+    section: &ListenerSection,
+) -> anyhow::Result<Option<ProxyPolicy>> {
+    let table = name.as_str();
+    match (section.proxy_protocol.unwrap_or(false), &section.proxy_trusted) {
+        (true, Some(trusted)) if !trusted.is_empty() => {
+            Ok(Some(ProxyPolicy::new(trusted.iter().copied())))
+        }
+        (true, Some(_)) => bail!(
+            "[listeners.{table}] proxy_trusted is empty: list the networks of the load \
+             balancers that send the PROXY header, such as proxy_trusted = [\"10.0.0.0/24\"]"
+        ),
+        (true, None) => bail!(
+            "[listeners.{table}] proxy_protocol = true needs proxy_trusted = [\"CIDR\", ...]: \
+             the networks of the load balancers that may send the PROXY header (connections \
+             from anywhere else are closed)"
+        ),
+        (false, Some(_)) => bail!(
+            "[listeners.{table}] has proxy_trusted but not proxy_protocol = true; set \
+             proxy_protocol = true (the listener is behind a load balancer) or remove \
+             proxy_trusted"
+        ),
+        (false, None) => Ok(None),
+    }
 }
 
 fn client_certs(name: ListenerName, section: &ListenerSection) -> anyhow::Result<ClientCerts> {
@@ -522,6 +555,9 @@ fn server_settings(
     }
     if let Some(d) = seconds(timeouts.shutdown_grace, "shutdown_grace", true)? {
         settings.timeouts.shutdown_grace = d;
+    }
+    if let Some(d) = seconds(timeouts.proxy_header, "proxy_header", false)? {
+        settings.timeouts.proxy_header = d;
     }
 
     if let Some(policy) = file.protocol.bare_line_endings {
@@ -686,6 +722,51 @@ mod tests {
     }
 
     #[test]
+    fn proxy_protocol_needs_the_trusted_networks() {
+        let plan = resolve(
+            &[],
+            "[listeners.smtp]\nproxy_protocol = true\nproxy_trusted = [\"127.0.0.0/8\", \"::1/128\"]\n\
+             [listeners.smtps]\nproxy_protocol = true\nproxy_trusted = [\"10.0.0.0/24\"]\n\
+             [listeners.submission]\nproxy_protocol = false\n\
+             [timeouts]\nproxy_header = 2\n",
+        )
+        .unwrap();
+        let smtp = plan.listeners[0].proxy.as_ref().unwrap();
+        assert!(smtp.trusts("127.0.0.1".parse().unwrap()) && smtp.trusts("::1".parse().unwrap()));
+        assert!(!smtp.trusts("10.0.0.1".parse().unwrap()));
+        assert!(plan.listeners[1].proxy.is_none());
+        let smtps = plan.listeners[2].proxy.as_ref().unwrap();
+        assert!(smtps.trusts("10.0.0.200".parse().unwrap()));
+        assert!(!smtps.trusts("127.0.0.1".parse().unwrap()));
+        assert_eq!(plan.settings.timeouts.proxy_header, Duration::from_secs(2));
+        assert!(resolve(&[], "").unwrap().listeners.iter().all(|l| l.proxy.is_none()));
+        assert_eq!(resolve(&[], "").unwrap().settings.timeouts.proxy_header.as_secs(), 5);
+
+        for (text, expected) in [
+            (
+                "[listeners.smtp]\nproxy_protocol = true\n",
+                "[listeners.smtp] proxy_protocol = true needs proxy_trusted",
+            ),
+            (
+                "[listeners.submission]\nproxy_protocol = true\nproxy_trusted = []\n",
+                "[listeners.submission] proxy_trusted is empty",
+            ),
+            (
+                "[listeners.smtps]\nproxy_trusted = [\"10.0.0.0/8\"]\n",
+                "[listeners.smtps] has proxy_trusted but not proxy_protocol = true",
+            ),
+            (
+                "[listeners.smtp]\nproxy_protocol = false\nproxy_trusted = [\"10.0.0.0/8\"]\n",
+                "has proxy_trusted but not proxy_protocol = true",
+            ),
+            ("[timeouts]\nproxy_header = 0\n", "proxy_header must be at least 1 second"),
+        ] {
+            let err = error(&[], text);
+            assert!(err.contains(expected), "{text}: {err}");
+        }
+    }
+
+    #[test]
     fn relay_client_certs_take_both_fingerprint_forms_and_need_a_listener_that_asks() {
         let colons = "AB:".repeat(31) + "AB";
         let plain = "0123456789abcdef".repeat(4);
@@ -808,7 +889,7 @@ mod tests {
     #[test]
     fn the_documented_examples_parse_and_mean_what_they_say() {
         let blocks = documented_examples();
-        assert_eq!(blocks.len(), 2, "docs/config.md has a complete and a small example");
+        assert_eq!(blocks.len(), 3, "docs/config.md: complete, load balancer and small examples");
         let complete = resolve(&[], &blocks[0]).unwrap();
         assert_eq!(complete.hostname(), "mx.example.org");
         assert_eq!(complete.domains, ["example.org", "mx.example.org"]);
@@ -846,7 +927,24 @@ mod tests {
         let default_level = complete.relay.default.as_ref().and_then(|d| d.level.as_deref());
         assert_eq!(default_level, Some("dane"));
 
-        let small = resolve(&[], &blocks[1]).unwrap();
+        assert!(complete.listeners.iter().all(|l| l.proxy.is_none()));
+
+        let balanced = resolve(&[], &blocks[1]).unwrap();
+        let proxied: Vec<_> = balanced
+            .listeners
+            .iter()
+            .map(|l| (l.name, l.proxy.as_ref().map(|p| p.trusted.len())))
+            .collect();
+        assert_eq!(
+            proxied,
+            [
+                (ListenerName::Smtp, Some(2)),
+                (ListenerName::Submission, None),
+                (ListenerName::Smtps, Some(2))
+            ]
+        );
+
+        let small = resolve(&[], &blocks[2]).unwrap();
         let names: Vec<_> = small.listeners.iter().map(|l| l.name).collect();
         assert_eq!(names, [ListenerName::Smtp, ListenerName::Submission]);
     }

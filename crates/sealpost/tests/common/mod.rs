@@ -260,6 +260,20 @@ impl Smtp {
         }
     }
 
+    /// True when the server closes the connection without having sent a byte (a read
+    /// timeout is not a close).
+    pub(crate) fn closes_silently(&mut self) -> bool {
+        let mut buf = [0u8; 512];
+        match self.stream.read(&mut buf) {
+            Ok(0) => self.input.is_empty(),
+            Ok(_) => false,
+            Err(e) => {
+                !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
+                    && self.input.is_empty()
+            }
+        }
+    }
+
     /// Reads a reply and checks its code.
     pub(crate) fn expect(&mut self, code: u16) -> String {
         let (got, text) = self.reply();
