@@ -70,6 +70,11 @@ fn v2_ipv6(tlvs: &[u8]) -> Vec<u8> {
 const V1_TCP4: &[u8] = b"PROXY TCP4 192.0.2.1 198.51.100.7 50000 25\r\n";
 const V1_TCP6: &[u8] = b"PROXY TCP6 2001:db8::1 2001:db8::25 50000 25\r\n";
 
+/// The usual header of each version: v1 TCP4, v2 IPv4 with TLVs; the same client.
+fn v1_and_v2() -> [Vec<u8>; 2] {
+    [V1_TCP4.to_vec(), v2_ipv4(TLVS)]
+}
+
 fn addr(text: &str) -> SocketAddr {
     text.parse().unwrap()
 }
@@ -198,7 +203,7 @@ async fn v2_local_and_unspecified_families_keep_the_tcp_peer() {
 #[tokio::test]
 async fn a_header_from_an_untrusted_address_is_not_answered() {
     let server = server_trusting("192.0.2.0/24", settings()).await;
-    for header in [V1_TCP4.to_vec(), v2_ipv4(TLVS)] {
+    for header in v1_and_v2() {
         let mut c = Client::connect(server.addr(Role::Mx)).await;
         c.send(&header).await;
         closed_without_greeting(&mut c).await;
@@ -243,7 +248,7 @@ async fn a_missing_malformed_or_oversized_header_is_not_answered() {
 #[tokio::test]
 async fn a_truncated_header_is_not_answered() {
     let server = server().await;
-    for header in [V1_TCP4.to_vec(), v2_ipv4(TLVS)] {
+    for header in v1_and_v2() {
         let mut c = Client::connect(server.addr(Role::Mx)).await;
         c.send(&header[..header.len() - 3]).await;
         // The balancer gives up: end of stream inside the header.
@@ -298,7 +303,7 @@ async fn a_header_written_byte_by_byte_is_read_whole() {
 #[tokio::test]
 async fn bytes_after_the_header_belong_to_the_session() {
     let server = server().await;
-    for header in [V1_TCP4.to_vec(), v2_ipv4(TLVS)] {
+    for header in v1_and_v2() {
         let mut c = Client::connect(server.addr(Role::Mx)).await;
         c.send(&[header, b"EHLO client.test\r\n".to_vec()].concat()).await;
         c.expect(220).await;

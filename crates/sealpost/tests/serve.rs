@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{FREE_PORTS, Server, Smtp, deliver, new_messages, run, text};
+use common::{FREE_PORTS, Server, Smtp, deliver, deliver_over, new_messages, run, text};
 
 #[test]
 fn default_layout_delivery_signals_and_restart() {
@@ -288,17 +288,7 @@ fn a_listener_behind_a_load_balancer_takes_the_client_from_the_proxy_header() {
     // What HAProxy's send-proxy sends, then the client's session.
     let mut c = Smtp::connect(smtp);
     c.send(b"PROXY TCP4 192.0.2.1 198.51.100.7 50000 25\r\n");
-    c.expect(220);
-    c.send(b"EHLO client.example\r\n");
-    c.expect(250);
-    c.send(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<postmaster@localhost>\r\nDATA\r\n");
-    c.expect(250);
-    c.expect(250);
-    c.expect(354);
-    c.send(b"Subject: proxied\r\n\r\nvia the balancer\r\n.\r\n");
-    c.expect(250);
-    c.send(b"QUIT\r\n");
-    c.expect(221);
+    deliver_over(c, "a@example.org", "postmaster@localhost", "via the balancer");
     let new = dir.path().join("sealpost-data/maildir/localhost/postmaster/new");
     let messages = new_messages(&new);
     assert_eq!(messages.len(), 1);

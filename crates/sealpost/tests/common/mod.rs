@@ -305,7 +305,12 @@ pub(crate) fn new_messages(dir: &Path) -> Vec<PathBuf> {
 
 /// Delivers one message over plaintext SMTP, checking each reply.
 pub(crate) fn deliver(addr: SocketAddr, from: &str, to: &str, body: &str) {
-    let mut c = Smtp::connect(addr);
+    deliver_over(Smtp::connect(addr), from, to, body);
+}
+
+/// [`deliver`] over a connection already open (after a PROXY header, say): from the
+/// greeting to QUIT.
+pub(crate) fn deliver_over(mut c: Smtp, from: &str, to: &str, body: &str) {
     c.expect(220);
     c.send(b"EHLO client.example\r\n");
     c.expect(250);
