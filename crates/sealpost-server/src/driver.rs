@@ -59,10 +59,12 @@ struct Connection<H: Handler> {
     deadline: Option<tokio::time::Instant>,
 }
 
-/// Serves one accepted connection to its end and logs the summary line.
+/// Serves one accepted connection to its end and logs the summary line. `peer` is the
+/// client (from the PROXY header behind a load balancer), `proxy` the balancer, if any.
 pub(crate) async fn serve_connection<H: Handler>(
     tcp: TcpStream,
     peer: SocketAddr,
+    proxy: Option<SocketAddr>,
     config: ListenerConfig,
     shared: Arc<Shared<H>>,
 ) {
@@ -71,6 +73,7 @@ pub(crate) async fn serve_connection<H: Handler>(
     let info = SessionInfo {
         id: session_id(),
         peer,
+        proxy,
         local,
         role: config.role,
         helo: None,
@@ -102,6 +105,7 @@ pub(crate) async fn serve_connection<H: Handler>(
     let summary = SessionSummary {
         id: conn.info.id.clone(),
         peer,
+        proxy,
         role: conn.info.role,
         helo: conn.info.helo.as_ref().map(ToString::to_string),
         tls: conn.info.tls.clone(),

@@ -50,8 +50,13 @@ impl Verdict {
 pub struct SessionInfo {
     /// A short id for logs and Received headers.
     pub id: String,
-    /// The client's address.
+    /// The client's address. Behind a load balancer that sends the PROXY protocol (see
+    /// [`ProxyPolicy`](crate::ProxyPolicy)), the address from its header.
     pub peer: SocketAddr,
+    /// The load balancer's address (the TCP peer), when `peer` came from a PROXY header;
+    /// `None` when the TCP peer is the client (no PROXY protocol on the listener, or a
+    /// header that names no client: v1 `UNKNOWN`, v2 `LOCAL`).
+    pub proxy: Option<SocketAddr>,
     /// Our address.
     pub local: SocketAddr,
     /// The listener's role.

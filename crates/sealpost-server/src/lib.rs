@@ -4,7 +4,9 @@
 //! [`ServerSession`](sealpost_codec::ServerSession) over a `sealpost-starttls` transport;
 //! the protocol rules live in the session, the decisions in a [`Handler`], and this crate
 //! only moves bytes, runs TLS handshakes, enforces limits and timeouts, and shuts down
-//! gracefully.
+//! gracefully. Behind a TCP load balancer, a listener can require the PROXY protocol
+//! (v1 or v2) from trusted networks so that sessions see the real client
+//! ([`ProxyPolicy`]).
 //!
 //! It has no file system, no OpenSSL and no database: what turns it into a mail server
 //! (Maildir delivery, the queue, relaying) is `sealpost-mta`, whose `MtaHandler`
@@ -18,10 +20,12 @@ mod handler;
 pub mod headers;
 mod limits;
 mod listener;
+mod proxy;
 mod summary;
 
 pub use discard::DiscardHandler;
 pub use handler::{Envelope, Handler, MessageSink, SessionInfo, Verdict};
 pub use limits::Limits;
 pub use listener::{BoundServer, ListenerConfig, Role, ServerSettings, Timeouts};
+pub use proxy::{IpNet, ProxyPolicy};
 pub use summary::SessionSummary;

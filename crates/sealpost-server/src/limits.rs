@@ -38,11 +38,11 @@ pub(crate) struct ConnectionCounter {
     open: Mutex<(usize, HashMap<IpAddr, usize>)>,
 }
 
-/// One open connection.
+/// One open connection: a slot of the total, and of its client address once known.
 #[derive(Debug)]
 pub(crate) struct ConnectionGuard {
     counter: Arc<ConnectionCounter>,
-    ip: IpAddr,
+    ip: Option<IpAddr>,
 }
 
 impl ConnectionCounter {
@@ -52,18 +52,21 @@ impl ConnectionCounter {
 
     /// Takes a slot for `ip`, or `None` when a limit is reached.
     pub(crate) fn acquire(self: &Arc<Self>, ip: IpAddr) -> Option<ConnectionGuard> {
+        let mut guard = self.acquire_total()?;
+        // On refusal the guard gives the total slot back when it drops.
+        guard.claim_ip(ip).then_some(guard)
+    }
+
+    /// Takes a slot of the total only, for a connection whose client address is not known
+    /// yet (behind a load balancer, until its PROXY header is read: counting the
+    /// balancer's address would make all clients share one per-address limit).
+    pub(crate) fn acquire_total(self: &Arc<Self>) -> Option<ConnectionGuard> {
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        let (total, per_ip) = &mut *open;
-        let mine = per_ip.entry(ip).or_insert(0);
-        if *total >= self.limits.max_connections || *mine >= self.limits.max_connections_per_ip {
-            if *mine == 0 {
-                per_ip.remove(&ip);
-            }
+        if open.0 >= self.limits.max_connections {
             return None;
         }
-        *total += 1;
-        *mine += 1;
-        Some(ConnectionGuard { counter: self.clone(), ip })
+        open.0 += 1;
+        Some(ConnectionGuard { counter: self.clone(), ip: None })
     }
 
     /// Connections open now.
@@ -72,15 +75,38 @@ impl ConnectionCounter {
     }
 }
 
+impl ConnectionGuard {
+    /// Counts this connection against `ip` as well; false when that address is at its
+    /// limit. A guard claims one address at most: a second claim is refused.
+    pub(crate) fn claim_ip(&mut self, ip: IpAddr) -> bool {
+        if self.ip.is_some() {
+            return false;
+        }
+        let mut open = self.counter.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let mine = open.1.entry(ip).or_insert(0);
+        if *mine >= self.counter.limits.max_connections_per_ip {
+            if *mine == 0 {
+                open.1.remove(&ip);
+            }
+            return false;
+        }
+        *mine += 1;
+        self.ip = Some(ip);
+        true
+    }
+}
+
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
         let mut open = self.counter.open.lock().unwrap_or_else(PoisonError::into_inner);
         let (total, per_ip) = &mut *open;
         *total = total.saturating_sub(1);
-        if let Some(mine) = per_ip.get_mut(&self.ip) {
+        if let Some(ip) = self.ip
+            && let Some(mine) = per_ip.get_mut(&ip)
+        {
             *mine = mine.saturating_sub(1);
             if *mine == 0 {
-                per_ip.remove(&self.ip);
+                per_ip.remove(&ip);
             }
         }
     }
@@ -145,6 +171,28 @@ mod tests {
         drop(a1);
         assert_eq!(counter.open(), 2);
         assert!(counter.acquire(b).is_some());
+    }
+
+    #[test]
+    fn the_address_can_be_counted_after_the_total() {
+        let limits = Limits { max_connections: 3, max_connections_per_ip: 1, ..Limits::default() };
+        let counter = ConnectionCounter::new(limits);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let mut first = counter.acquire_total().unwrap();
+        let mut second = counter.acquire_total().unwrap();
+        assert_eq!(counter.open(), 2);
+        assert!(first.claim_ip(a));
+        assert!(!first.claim_ip(b), "one address per connection");
+        assert!(!second.claim_ip(a), "a is at its limit");
+        assert!(counter.acquire(a).is_none());
+        assert!(second.claim_ip(b));
+        assert!(counter.acquire_total().is_some(), "the refused acquire gave its slot back");
+        drop(first);
+        drop(second);
+        assert_eq!(counter.open(), 0);
+        assert!(counter.acquire(a).is_some() && counter.acquire(b).is_some());
+        assert!(counter.open.lock().unwrap().1.is_empty(), "per-address entries are removed");
     }
 
     #[test]

@@ -13,7 +13,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::handler::Handler;
-use crate::limits::{AuthFailures, ConnectionCounter, Limits};
+use crate::limits::{AuthFailures, ConnectionCounter, ConnectionGuard, Limits};
+use crate::proxy::ProxyPolicy;
 
 /// What a listener is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,6 +55,10 @@ pub struct Timeouts {
     pub write: Duration,
     /// After shutdown starts: how long sessions inside a transaction may go on.
     pub shutdown_grace: Duration,
+    /// On a listener with a [`ProxyPolicy`]: for the whole PROXY protocol header. A load
+    /// balancer sends it at once, so a few seconds are plenty, and a connection that
+    /// holds back its header must not keep a slot for long.
+    pub proxy_header: Duration,
 }
 
 impl Default for Timeouts {
@@ -64,6 +69,7 @@ impl Default for Timeouts {
             handshake: Duration::from_secs(30),
             write: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(30),
+            proxy_header: Duration::from_secs(5),
         }
     }
 }
@@ -78,12 +84,23 @@ pub struct ListenerConfig {
     pub role: Role,
     /// TLS: needed for STARTTLS (Mx, Submission) and for Submissions.
     pub tls: Option<TlsServer>,
+    /// Behind a load balancer: require a PROXY protocol header from a trusted address on
+    /// every connection (before the TLS handshake on a Submissions listener). `None`
+    /// (the default): the TCP peer is the client.
+    pub proxy: Option<ProxyPolicy>,
 }
 
 impl ListenerConfig {
-    /// A listener.
+    /// A listener, without PROXY protocol.
     pub fn new(addr: SocketAddr, role: Role, tls: Option<TlsServer>) -> Self {
-        ListenerConfig { addr, role, tls }
+        ListenerConfig { addr, role, tls, proxy: None }
+    }
+
+    /// The same listener, requiring a PROXY protocol header; see [`ProxyPolicy`].
+    #[must_use]
+    pub fn with_proxy(mut self, policy: ProxyPolicy) -> Self {
+        self.proxy = Some(policy);
+        self
     }
 }
 
@@ -178,6 +195,16 @@ impl<H: Handler> BoundServer<H> {
                     format!("the submissions listener on {} needs a TLS certificate", config.addr),
                 ));
             }
+            if config.proxy.as_ref().is_some_and(|p| p.trusted.is_empty()) {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!(
+                        "the {} listener on {} requires a PROXY header but trusts no network \
+                         to send one",
+                        config.role, config.addr
+                    ),
+                ));
+            }
             let listener = TcpListener::bind(config.addr).await?;
             config.addr = listener.local_addr()?;
             bound.push((listener, config));
@@ -219,17 +246,24 @@ impl<H: Handler> BoundServer<H> {
                         }
                     };
                     let _ = tcp.set_nodelay(true);
-                    match counter.acquire(peer.ip()) {
+                    // Behind a load balancer the per-address limit waits for the address
+                    // in the PROXY header; the total applies now.
+                    let guard = match config.proxy {
+                        None => counter.acquire(peer.ip()),
+                        Some(_) => counter.acquire_total(),
+                    };
+                    match guard {
                         Some(guard) => {
-                            let config = config.clone();
-                            let shared = shared.clone();
-                            tokio::spawn(async move {
-                                crate::driver::serve_connection(tcp, peer, config, shared).await;
-                                drop(guard);
-                            });
+                            tokio::spawn(connection(
+                                tcp,
+                                peer,
+                                guard,
+                                config.clone(),
+                                shared.clone(),
+                            ));
                         }
                         None => {
-                            tokio::spawn(refuse(tcp, peer));
+                            tokio::spawn(refuse(tcp, peer, None));
                         }
                     }
                 }
@@ -252,10 +286,59 @@ impl<H: Handler> BoundServer<H> {
     }
 }
 
+/// One accepted connection, holding its slot: the PROXY header first when the listener
+/// asks for one, then the session.
+async fn connection<H: Handler>(
+    mut tcp: TcpStream,
+    peer: SocketAddr,
+    mut guard: ConnectionGuard,
+    config: ListenerConfig,
+    shared: Arc<Shared<H>>,
+) {
+    let (client, proxy) = match &config.proxy {
+        None => (peer, None),
+        Some(policy) => {
+            let timeout = shared.settings.timeouts.proxy_header;
+            match crate::proxy::accept(&mut tcp, peer, policy, timeout).await {
+                Ok(header) => {
+                    let client = header.source();
+                    tracing::debug!(%peer, client = ?client, version = %header.version, tlvs = header.tlvs, "PROXY header");
+                    match client {
+                        Some(client) => (client, Some(peer)),
+                        // UNKNOWN, LOCAL: the balancer speaks for itself.
+                        None => (peer, None),
+                    }
+                }
+                Err(error) if error.is_port_check() => {
+                    tracing::debug!(%peer, role = %config.role, reason = %error, "connection closed before the greeting");
+                    return;
+                }
+                Err(error) => {
+                    // No greeting: whatever sent this is not a client to talk SMTP with.
+                    tracing::warn!(%peer, role = %config.role, reason = %error, "connection closed before the greeting");
+                    return;
+                }
+            }
+        }
+    };
+    if config.proxy.is_some() && !guard.claim_ip(client.ip()) {
+        drop(guard);
+        refuse(tcp, client, proxy).await;
+        return;
+    }
+    crate::driver::serve_connection(tcp, client, proxy, config, shared).await;
+    drop(guard);
+}
+
 /// Over a connection limit: say so and close.
-async fn refuse(mut tcp: TcpStream, peer: SocketAddr) {
+async fn refuse(mut tcp: TcpStream, peer: SocketAddr, proxy: Option<SocketAddr>) {
     use tokio::io::AsyncWriteExt;
-    tracing::info!(%peer, "connection refused: too many connections");
+    match proxy {
+        Some(proxy) => {
+            tracing::info!(%peer, %proxy, "connection refused: too many connections");
+        }
+        None => tracing::info!(%peer, "connection refused: too many connections"),
+    }
     let reply = b"421 4.7.0 Too many connections, try again later\r\n";
     let _ = tokio::time::timeout(Duration::from_secs(5), tcp.write_all(reply)).await;
     let _ = tcp.shutdown().await;

@@ -16,6 +16,8 @@ pub struct SessionSummary {
     pub id: String,
     /// Client address.
     pub peer: SocketAddr,
+    /// The load balancer the client came through (PROXY protocol), if any.
+    pub proxy: Option<SocketAddr>,
     /// Listener role.
     pub role: Role,
     /// EHLO/HELO argument.
@@ -36,7 +38,11 @@ pub struct SessionSummary {
 
 impl fmt::Display for SessionSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "session {} peer={} role={}", self.id, self.peer, self.role)?;
+        write!(f, "session {} peer={}", self.id, self.peer)?;
+        if let Some(proxy) = &self.proxy {
+            write!(f, " proxy={proxy}")?;
+        }
+        write!(f, " role={}", self.role)?;
         if let Some(helo) = &self.helo {
             write!(f, " helo={helo}")?;
         }

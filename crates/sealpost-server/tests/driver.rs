@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, MESSAGE, MemoryHandler, settings, start, start_with};
+use common::{Client, MESSAGE, MemoryHandler, settings, start, start_handler};
 use sealpost_server::{Role, Verdict};
 
 #[tokio::test]
@@ -54,7 +54,7 @@ async fn lmtp_answers_each_recipient_with_its_own_verdict() {
     handler.commit_verdicts.insert("quota@mail.test".into(), quota);
     let sieve = Verdict::reject(550, (5, 7, 1), "Rejected by Sieve");
     handler.commit_verdicts.insert("sieve@mail.test".into(), sieve);
-    let server = start_with(settings, handler).await;
+    let server = start_handler(settings, handler).await;
     let mut c = Client::connect(server.addr(Role::Mx)).await;
     c.expect(220).await;
     c.send(b"LHLO client.test\r\n").await;

@@ -45,6 +45,17 @@ pub(crate) fn render(
         };
         let _ = writeln!(out, "listening on {addr} ({name}: {purpose})");
     }
+    for listener in &plan.listeners {
+        if let Some(policy) = &listener.proxy {
+            let trusted: Vec<String> = policy.trusted.iter().map(ToString::to_string).collect();
+            let _ = writeln!(
+                out,
+                "{}: PROXY protocol header required (v1 or v2), only from {}",
+                listener.name.as_str(),
+                trusted.join(", ")
+            );
+        }
+    }
     let data = plan.data_dir.display();
     match plan.handler {
         HandlerKind::Maildir => {
@@ -80,7 +91,13 @@ pub(crate) fn render(
             users.path.display()
         );
     }
-    if let Some(addr) = bound.iter().find(|(role, _)| *role == Role::Mx).map(|(_, a)| *a) {
+    // Behind a load balancer, a client that connects directly gets no greeting: the
+    // first message has to go through the balancer, whose address is not known here.
+    let mx_proxied =
+        plan.listeners.iter().any(|l| l.name == ListenerName::Smtp && l.proxy.is_some());
+    if let Some(addr) = bound.iter().find(|(role, _)| *role == Role::Mx).map(|(_, a)| *a)
+        && !mx_proxied
+    {
         first_message(&mut out, plan, addr);
     }
     let _ = writeln!(out, "SIGHUP reloads the certificates; Ctrl-C or SIGTERM stops.");

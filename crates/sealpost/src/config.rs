@@ -186,6 +186,11 @@ pub(crate) struct ListenerSection {
     pub(crate) client_certificates: Option<ClientCertMode>,
     /// The CA certificates (PEM) for `optional-with-ca` and `required`.
     pub(crate) client_ca: Option<PathBuf>,
+    /// Require a PROXY protocol header (v1 or v2) on every connection: the listener is
+    /// behind a TCP load balancer.
+    pub(crate) proxy_protocol: Option<bool>,
+    /// The networks (CIDR) that may send that header: the load balancers.
+    pub(crate) proxy_trusted: Option<Vec<ipnet::IpNet>>,
 }
 
 /// `[limits]`.
@@ -222,6 +227,8 @@ pub(crate) struct TimeoutsSection {
     pub(crate) write: Option<u64>,
     /// How long sessions in a transaction may go on after shutdown starts.
     pub(crate) shutdown_grace: Option<u64>,
+    /// The whole PROXY protocol header, on listeners with `proxy_protocol = true`.
+    pub(crate) proxy_header: Option<u64>,
 }
 
 /// `[protocol]`.
@@ -337,6 +344,31 @@ mod tests {
         assert!(err.contains("not a size"), "{err}");
         let sizes = parse("[limits]\nmax_message_size = \"10M\"\n").unwrap();
         assert_eq!(sizes.limits.max_message_size, Some(ByteSize(10 << 20)));
+    }
+
+    #[test]
+    fn proxy_keys_are_typed_when_read() {
+        let config = parse(
+            "[listeners.smtp]\nproxy_protocol = true\n\
+             proxy_trusted = [\"127.0.0.0/8\", \"::1/128\", \"10.1.2.3/32\"]\n\
+             [timeouts]\nproxy_header = 3\n",
+        )
+        .unwrap();
+        let smtp = &config.listeners.smtp;
+        assert_eq!(smtp.proxy_protocol, Some(true));
+        let trusted: Vec<String> =
+            smtp.proxy_trusted.iter().flatten().map(ToString::to_string).collect();
+        assert_eq!(trusted, ["127.0.0.0/8", "::1/128", "10.1.2.3/32"]);
+        assert_eq!(config.timeouts.proxy_header, Some(3));
+        assert!(config.listeners.submission.proxy_trusted.is_none());
+        for bad in ["\"127.0.0.1\"", "\"10.0.0.0/33\"", "\"lb.example\"", "\"\""] {
+            let text = format!("[listeners.smtps]\nproxy_trusted = [{bad}]\n");
+            let err = format!("{:#}", parse(&text).unwrap_err());
+            assert!(err.contains("proxy_trusted") && err.contains("invalid IP"), "{bad}: {err}");
+        }
+        let err =
+            format!("{:#}", parse("[listeners.smtp]\nproxy_protocol = \"v2\"\n").unwrap_err());
+        assert!(err.contains("proxy_protocol"), "{err}");
     }
 
     #[test]

@@ -118,11 +118,15 @@ async fn serve(plan: ServePlan) -> anyhow::Result<()> {
         .listeners
         .iter()
         .map(|l| {
-            Ok(ListenerConfig::new(
+            let config = ListenerConfig::new(
                 l.addr,
                 l.name.role(),
                 Some(tls::server(&tls.store, &l.client_certs)?),
-            ))
+            );
+            Ok(match &l.proxy {
+                Some(policy) => config.with_proxy(policy.clone()),
+                None => config,
+            })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let (users, users_state) = user::load_for_serve(&plan.users)?;

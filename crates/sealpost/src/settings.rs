@@ -2,21 +2,22 @@
 //! flags, merged and checked into a [`ServePlan`]. Nothing here touches the network or
 //! the disk, so every rule can be tested without a server.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use sealpost_codec::server::StartTlsTrailing;
 use sealpost_codec::{BareLineEndings, Domain, DomainPart, Mailbox};
-use sealpost_server::{Role, ServerSettings};
+use sealpost_server::ServerSettings;
 use sealpost_starttls::CertificateFiles;
 
 use crate::cli::ServeArgs;
-use crate::config::{FileConfig, ListenerSection};
-use crate::values::{
-    BareLineEndingPolicy, ClientCertMode, HandlerKind, ListenAddr, StartTlsTrailingPolicy,
-};
+use crate::config::FileConfig;
+use crate::values::{BareLineEndingPolicy, HandlerKind, StartTlsTrailingPolicy};
+
+mod listeners;
+
+pub(crate) use listeners::{ClientCerts, ListenerName, ListenerPlan};
 
 /// The data directory of the embedded default, relative to where `serve` starts.
 pub(crate) const DEFAULT_DATA_DIR: &str = "./sealpost-data";
@@ -24,104 +25,6 @@ pub(crate) const DEFAULT_DATA_DIR: &str = "./sealpost-data";
 pub(crate) const DEFAULT_HOSTNAME: &str = "localhost";
 /// Seconds between checks of the certificate files, unless configured.
 const DEFAULT_WATCH_INTERVAL: u64 = 5;
-
-/// The three listeners `serve` knows, by the name of their flag and configuration table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ListenerName {
-    /// `--smtp`, `[listeners.smtp]`: MX.
-    Smtp,
-    /// `--submission`, `[listeners.submission]`.
-    Submission,
-    /// `--smtps`, `[listeners.smtps]`.
-    Smtps,
-}
-
-impl ListenerName {
-    /// All of them, in the order they are bound and printed.
-    pub(crate) const ALL: [ListenerName; 3] =
-        [ListenerName::Smtp, ListenerName::Submission, ListenerName::Smtps];
-
-    /// The name in flags (`--smtp`) and in the file (`[listeners.smtp]`).
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            ListenerName::Smtp => "smtp",
-            ListenerName::Submission => "submission",
-            ListenerName::Smtps => "smtps",
-        }
-    }
-
-    /// The server's role for it.
-    pub(crate) fn role(self) -> Role {
-        match self {
-            ListenerName::Smtp => Role::Mx,
-            ListenerName::Submission => Role::Submission,
-            ListenerName::Smtps => Role::Submissions,
-        }
-    }
-
-    /// The listener of a role.
-    pub(crate) fn of_role(role: Role) -> Option<ListenerName> {
-        ListenerName::ALL.into_iter().find(|name| name.role() == role)
-    }
-
-    /// What it is for, in a few words.
-    pub(crate) fn purpose(self) -> &'static str {
-        match self {
-            ListenerName::Smtp => "MX for the local domains, STARTTLS offered",
-            ListenerName::Submission => "STARTTLS, then AUTH required",
-            ListenerName::Smtps => "implicit TLS, then AUTH required",
-        }
-    }
-
-    fn default_addr(self) -> SocketAddr {
-        let port = match self {
-            ListenerName::Smtp => 2525,
-            ListenerName::Submission => 5870,
-            ListenerName::Smtps => 4650,
-        };
-        SocketAddr::from(([127, 0, 0, 1], port))
-    }
-
-    fn flag(self, args: &ServeArgs) -> Option<ListenAddr> {
-        match self {
-            ListenerName::Smtp => args.smtp,
-            ListenerName::Submission => args.submission,
-            ListenerName::Smtps => args.smtps,
-        }
-    }
-
-    fn section(self, file: &FileConfig) -> &ListenerSection {
-        match self {
-            ListenerName::Smtp => &file.listeners.smtp,
-            ListenerName::Submission => &file.listeners.submission,
-            ListenerName::Smtps => &file.listeners.smtps,
-        }
-    }
-}
-
-/// Client certificates on one listener, as configured.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum ClientCerts {
-    /// Not asked for.
-    Off,
-    /// Asked for, any accepted.
-    Optional,
-    /// Asked for, any accepted, verified against these CAs.
-    OptionalWithCa(PathBuf),
-    /// Demanded, chaining to these CAs.
-    Required(PathBuf),
-}
-
-/// One listener to bind.
-#[derive(Debug, Clone)]
-pub(crate) struct ListenerPlan {
-    /// Which.
-    pub(crate) name: ListenerName,
-    /// Where (port 0: any free port).
-    pub(crate) addr: SocketAddr,
-    /// Client certificates.
-    pub(crate) client_certs: ClientCerts,
-}
 
 /// The users file and whether someone asked for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,7 +119,7 @@ impl ServePlan {
         let relay_client_certs = relay_client_certs(file)?;
         let smime = smime_plan(file, &domains)?;
         let certificates = certificates(args, file, &hostname)?;
-        let listeners = listeners(args, file)?;
+        let listeners = listeners::plan(args, file)?;
         if !relay_client_certs.is_empty()
             && listeners.iter().all(|l| l.client_certs == ClientCerts::Off)
         {
@@ -414,52 +317,6 @@ fn certificates(
     Ok(Certificates { default, self_signed_names, sni, watch_interval })
 }
 
-fn listeners(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Vec<ListenerPlan>> {
-    let mut plans: Vec<ListenerPlan> = Vec::new();
-    for name in ListenerName::ALL {
-        let section = name.section(file);
-        let at = name.flag(args).or(section.address).unwrap_or(ListenAddr::At(name.default_addr()));
-        let Some(addr) = at.addr() else { continue };
-        if addr.port() != 0
-            && let Some(other) = plans.iter().find(|p| p.addr == addr)
-        {
-            bail!(
-                "the {} and {} listeners are both on {addr}; give one another address \
-                 (--{} ADDR) or `off`",
-                other.name.as_str(),
-                name.as_str(),
-                name.as_str()
-            );
-        }
-        let client_certs = client_certs(name, section)?;
-        plans.push(ListenerPlan { name, addr, client_certs });
-    }
-    if plans.is_empty() {
-        bail!("every listener is off; enable at least one, e.g. --smtp 127.0.0.1:2525");
-    }
-    Ok(plans)
-}
-
-fn client_certs(name: ListenerName, section: &ListenerSection) -> anyhow::Result<ClientCerts> {
-    let table = name.as_str();
-    let mode = section.client_certificates.unwrap_or_default();
-    match (mode, &section.client_ca) {
-        (ClientCertMode::Off, None) => Ok(ClientCerts::Off),
-        (ClientCertMode::Optional, None) => Ok(ClientCerts::Optional),
-        (ClientCertMode::OptionalWithCa, Some(ca)) => Ok(ClientCerts::OptionalWithCa(ca.clone())),
-        (ClientCertMode::Required, Some(ca)) => Ok(ClientCerts::Required(ca.clone())),
-        (ClientCertMode::OptionalWithCa | ClientCertMode::Required, None) => bail!(
-            "[listeners.{table}] client_certificates = \"{}\" needs client_ca = \"FILE\" \
-             (the PEM certificates of the CAs that client certificates must chain to)",
-            if mode == ClientCertMode::Required { "required" } else { "optional-with-ca" }
-        ),
-        (ClientCertMode::Off | ClientCertMode::Optional, Some(_)) => bail!(
-            "[listeners.{table}] has client_ca but client_certificates is not \
-             \"optional-with-ca\" or \"required\"; set one of those or remove client_ca"
-        ),
-    }
-}
-
 fn server_settings(
     args: &ServeArgs,
     file: &FileConfig,
@@ -523,6 +380,9 @@ fn server_settings(
     if let Some(d) = seconds(timeouts.shutdown_grace, "shutdown_grace", true)? {
         settings.timeouts.shutdown_grace = d;
     }
+    if let Some(d) = seconds(timeouts.proxy_header, "proxy_header", false)? {
+        settings.timeouts.proxy_header = d;
+    }
 
     if let Some(policy) = file.protocol.bare_line_endings {
         settings.session.bare_line_endings = match policy {
@@ -548,9 +408,11 @@ mod tests {
     use std::path::Path;
 
     use super::*;
+    use sealpost_server::Role;
+
     use crate::cli::{Cli, Command};
 
-    fn args(flags: &[&str]) -> ServeArgs {
+    pub(super) fn args(flags: &[&str]) -> ServeArgs {
         let argv = ["sealpost", "serve"].iter().chain(flags).copied();
         match Cli::try_parse_from(argv).unwrap().command {
             Command::Serve(args) => *args,
@@ -558,15 +420,15 @@ mod tests {
         }
     }
 
-    fn file(text: &str) -> FileConfig {
+    pub(super) fn file(text: &str) -> FileConfig {
         FileConfig::parse(text, Path::new("test.toml")).unwrap()
     }
 
-    fn resolve(flags: &[&str], text: &str) -> anyhow::Result<ServePlan> {
+    pub(super) fn resolve(flags: &[&str], text: &str) -> anyhow::Result<ServePlan> {
         ServePlan::resolve(&args(flags), &file(text))
     }
 
-    fn error(flags: &[&str], text: &str) -> String {
+    pub(super) fn error(flags: &[&str], text: &str) -> String {
         format!("{:#}", resolve(flags, text).unwrap_err())
     }
 
@@ -659,30 +521,6 @@ mod tests {
         assert_eq!(plan.certificates.default, Some(CertificateFiles::new("c.pem", "k.pem")));
         let plan = resolve(&[], "[tls]\nwatch_interval = 0\n").unwrap();
         assert_eq!(plan.certificates.watch_interval, None);
-    }
-
-    #[test]
-    fn client_certificate_modes() {
-        let plan = resolve(
-            &[],
-            "[listeners.smtp]\nclient_certificates = \"optional\"\n\
-             [listeners.submission]\nclient_certificates = \"optional-with-ca\"\nclient_ca = \"ca.pem\"\n\
-             [listeners.smtps]\nclient_certificates = \"required\"\nclient_ca = \"ca.pem\"\n",
-        )
-        .unwrap();
-        let modes: Vec<_> = plan.listeners.iter().map(|l| l.client_certs.clone()).collect();
-        assert_eq!(
-            modes,
-            [
-                ClientCerts::Optional,
-                ClientCerts::OptionalWithCa("ca.pem".into()),
-                ClientCerts::Required("ca.pem".into())
-            ]
-        );
-        let err = error(&[], "[listeners.smtps]\nclient_certificates = \"required\"\n");
-        assert!(err.contains("needs client_ca"), "{err}");
-        let err = error(&[], "[listeners.smtp]\nclient_ca = \"ca.pem\"\n");
-        assert!(err.contains("[listeners.smtp] has client_ca"), "{err}");
     }
 
     #[test]
@@ -808,7 +646,7 @@ mod tests {
     #[test]
     fn the_documented_examples_parse_and_mean_what_they_say() {
         let blocks = documented_examples();
-        assert_eq!(blocks.len(), 2, "docs/config.md has a complete and a small example");
+        assert_eq!(blocks.len(), 3, "docs/config.md: complete, load balancer and small examples");
         let complete = resolve(&[], &blocks[0]).unwrap();
         assert_eq!(complete.hostname(), "mx.example.org");
         assert_eq!(complete.domains, ["example.org", "mx.example.org"]);
@@ -846,7 +684,24 @@ mod tests {
         let default_level = complete.relay.default.as_ref().and_then(|d| d.level.as_deref());
         assert_eq!(default_level, Some("dane"));
 
-        let small = resolve(&[], &blocks[1]).unwrap();
+        assert!(complete.listeners.iter().all(|l| l.proxy.is_none()));
+
+        let balanced = resolve(&[], &blocks[1]).unwrap();
+        let proxied: Vec<_> = balanced
+            .listeners
+            .iter()
+            .map(|l| (l.name, l.proxy.as_ref().map(|p| p.trusted.len())))
+            .collect();
+        assert_eq!(
+            proxied,
+            [
+                (ListenerName::Smtp, Some(2)),
+                (ListenerName::Submission, None),
+                (ListenerName::Smtps, Some(2))
+            ]
+        );
+
+        let small = resolve(&[], &blocks[2]).unwrap();
         let names: Vec<_> = small.listeners.iter().map(|l| l.name).collect();
         assert_eq!(names, [ListenerName::Smtp, ListenerName::Submission]);
     }

@@ -175,6 +175,23 @@ fn bad_flags_and_files_are_refused_with_what_to_fix() {
 
     let err = refused(p, &["--nonsense"]);
     assert!(err.contains("--nonsense"), "{err}");
+
+    // Never trust every PROXY header by accident.
+    for (text, expected) in [
+        (
+            "[listeners.smtp]\nproxy_protocol = true\n",
+            "[listeners.smtp] proxy_protocol = true needs proxy_trusted = [\"CIDR\", ...]",
+        ),
+        ("[listeners.smtps]\nproxy_trusted = [\"10.0.0.0/8\"]\n", "but not proxy_protocol = true"),
+        (
+            "[listeners.submission]\nproxy_protocol = true\nproxy_trusted = [\"10.0.0.0/33\"]\n",
+            "proxy_trusted",
+        ),
+    ] {
+        std::fs::write(p.join("proxy.toml"), text).unwrap();
+        let err = refused(p, &["--config", "proxy.toml"]);
+        assert!(err.contains(expected), "{text}: {err}");
+    }
 }
 
 #[test]

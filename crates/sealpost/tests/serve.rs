@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{FREE_PORTS, Server, Smtp, deliver, new_messages, run, text};
+use common::{FREE_PORTS, Server, Smtp, deliver, deliver_over, new_messages, run, text};
 
 #[test]
 fn default_layout_delivery_signals_and_restart() {
@@ -260,6 +260,63 @@ fn a_configuration_file_sets_listeners_domains_and_recipients() {
     deliver(server.addr("smtp"), "x@example.org", "alice@example.test", "listed");
     // data_dir is relative to the file's directory.
     assert_eq!(new_messages(&dir.path().join("data/maildir/example.test/alice/new")).len(), 1);
+    assert!(server.stop().success());
+}
+
+#[test]
+fn a_listener_behind_a_load_balancer_takes_the_client_from_the_proxy_header() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("sealpost.toml"),
+        "[listeners.smtp]\naddress = \"127.0.0.1:0\"\n\
+         proxy_protocol = true\nproxy_trusted = [\"127.0.0.0/8\", \"::1/128\"]\n\
+         [listeners.submission]\naddress = \"off\"\n\
+         [listeners.smtps]\naddress = \"127.0.0.1:0\"\n",
+    )
+    .unwrap();
+    let server = Server::start(dir.path(), &["--config", "sealpost.toml"]);
+    assert!(
+        server.banner.contains(
+            "smtp: PROXY protocol header required (v1 or v2), only from 127.0.0.0/8, ::1/128"
+        ),
+        "{}",
+        server.banner
+    );
+    assert!(!server.banner.contains("swaks"), "no first message to paste: {}", server.banner);
+    let smtp = server.addr("smtp");
+
+    // What HAProxy's send-proxy sends, then the client's session.
+    let mut c = Smtp::connect(smtp);
+    c.send(b"PROXY TCP4 192.0.2.1 198.51.100.7 50000 25\r\n");
+    deliver_over(c, "a@example.org", "postmaster@localhost", "via the balancer");
+    let new = dir.path().join("sealpost-data/maildir/localhost/postmaster/new");
+    let messages = new_messages(&new);
+    assert_eq!(messages.len(), 1);
+    let stored = text(&std::fs::read(&messages[0]).unwrap());
+    assert!(stored.contains("\nReceived: from client.example ([192.0.2.1])\r\n"), "{stored}");
+    assert!(
+        server.wait_for_log("peer=192.0.2.1:50000 proxy=127.0.0.1:", Duration::from_secs(10)),
+        "{}",
+        server.stderr()
+    );
+
+    // A client that connects directly gets no greeting, and the log says why.
+    let mut direct = Smtp::connect(smtp);
+    direct.send(b"EHLO client.example\r\n");
+    assert!(direct.closes_silently());
+    assert!(
+        server.wait_for_log("no PROXY protocol header", Duration::from_secs(10)),
+        "{}",
+        server.stderr()
+    );
+    // The listener without proxy_protocol greets as always.
+    let mut tls = Smtp::connect_tls(
+        server.addr("smtps"),
+        &dir.path().join("sealpost-data/tls/cert.pem"),
+        "localhost",
+    )
+    .unwrap();
+    tls.expect(220);
     assert!(server.stop().success());
 }
 

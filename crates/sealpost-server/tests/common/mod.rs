@@ -11,11 +11,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use sealpost_codec::Host;
 use sealpost_codec::sasl::Credentials;
 use sealpost_codec::{ForwardPath, Mechanism, RcptParameters, Reply, ReplyDecoder};
 use sealpost_server::{
     BoundServer, Envelope, Handler, ListenerConfig, MessageSink, Role, ServerSettings, SessionInfo,
-    Verdict,
+    SessionSummary, Verdict,
 };
 use sealpost_starttls::rustls::RootCertStore;
 use sealpost_starttls::rustls::pki_types::ServerName;
@@ -41,6 +42,10 @@ pub struct MemoryHandler {
     /// The end-of-data verdict per recipient address (LMTP: one per recipient); the
     /// recipients not in it are accepted.
     pub commit_verdicts: HashMap<String, Verdict>,
+    /// What each accepted EHLO/HELO saw of its session.
+    pub sessions: Arc<Mutex<Vec<SessionInfo>>>,
+    /// The summaries of the sessions that ended.
+    pub summaries: Arc<Mutex<Vec<SessionSummary>>>,
 }
 
 pub struct MemorySink {
@@ -67,6 +72,15 @@ impl MessageSink for MemorySink {
 
 impl Handler for MemoryHandler {
     type Sink = MemorySink;
+
+    async fn hello(&self, info: &SessionInfo, _host: &Host<'_>) -> Verdict {
+        self.sessions.lock().unwrap().push(info.clone());
+        Verdict::Accept
+    }
+
+    fn session_ended(&self, summary: &SessionSummary) {
+        self.summaries.lock().unwrap().push(summary.clone());
+    }
 
     async fn rcpt(
         &self,
@@ -119,6 +133,8 @@ pub fn tls_server() -> TlsServer {
 pub struct Running {
     pub addrs: Vec<(Role, SocketAddr)>,
     pub stored: Arc<Mutex<Vec<Stored>>>,
+    pub sessions: Arc<Mutex<Vec<SessionInfo>>>,
+    pub summaries: Arc<Mutex<Vec<SessionSummary>>>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -134,25 +150,45 @@ impl Running {
 }
 
 pub async fn start(settings: ServerSettings) -> Running {
-    start_with(settings, MemoryHandler::default()).await
+    start_full(settings, MemoryHandler::default(), |listener| listener).await
 }
 
-pub async fn start_with(settings: ServerSettings, handler: MemoryHandler) -> Running {
+/// Like [`start`], with this handler (its commit verdicts, say).
+pub async fn start_handler(settings: ServerSettings, handler: MemoryHandler) -> Running {
+    start_full(settings, handler, |listener| listener).await
+}
+
+/// Like [`start`], with each listener adjusted first (a PROXY policy, say).
+pub async fn start_with(
+    settings: ServerSettings,
+    adjust: impl Fn(ListenerConfig) -> ListenerConfig,
+) -> Running {
+    start_full(settings, MemoryHandler::default(), adjust).await
+}
+
+async fn start_full(
+    settings: ServerSettings,
+    handler: MemoryHandler,
+    adjust: impl Fn(ListenerConfig) -> ListenerConfig,
+) -> Running {
     let handler = Arc::new(handler);
     let stored = handler.stored.clone();
+    let sessions = handler.sessions.clone();
+    let summaries = handler.summaries.clone();
     let local: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let listeners = vec![
         ListenerConfig::new(local, Role::Mx, Some(tls_server())),
         ListenerConfig::new(local, Role::Submission, Some(tls_server())),
         ListenerConfig::new(local, Role::Submissions, Some(tls_server())),
     ];
+    let listeners = listeners.into_iter().map(adjust).collect();
     let server = BoundServer::bind(handler, settings, listeners).await.unwrap();
     let addrs = server.local_addrs();
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(server.run(async move {
         let _ = rx.await;
     }));
-    Running { addrs, stored, stop: Some(tx), task }
+    Running { addrs, stored, sessions, summaries, stop: Some(tx), task }
 }
 
 pub fn settings() -> ServerSettings {
@@ -176,6 +212,14 @@ impl Client {
         let tcp = TcpStream::connect(addr).await.unwrap();
         let tls = connector().connect(server_name(), tcp).await.unwrap();
         Client { stream: Some(MaybeTls::from(tls)), input: Vec::new() }
+    }
+
+    /// The TLS handshake of an implicit-TLS port, on a connection already open (after a
+    /// PROXY header, say).
+    pub async fn implicit_tls(&mut self) {
+        let tcp = self.stream.take().unwrap().into_plain().unwrap();
+        let tls = connector().connect(server_name(), tcp).await.unwrap();
+        self.stream = Some(MaybeTls::from(tls));
     }
 
     pub async fn send(&mut self, bytes: &[u8]) {
