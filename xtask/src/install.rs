@@ -136,6 +136,45 @@ pub(crate) fn ensure_openssl(sh: &Sh) -> Result<()> {
     Ok(())
 }
 
+/// The PostgreSQL server's programs (`initdb`, `pg_ctl`, ...) in Debian's layout,
+/// `/usr/lib/postgresql/<version>/bin`, the newest first; empty when none is installed.
+pub(crate) fn postgres_bin_dirs() -> Vec<std::path::PathBuf> {
+    let mut found: Vec<(u32, std::path::PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let version = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let bin = entry.path().join("bin");
+            bin.join("initdb").is_file().then_some((version, bin))
+        })
+        .collect();
+    found.sort();
+    found.into_iter().rev().map(|(_, bin)| bin).collect()
+}
+
+/// Makes PostgreSQL's server programs available (Debian package `postgresql-15`): the
+/// tests of the shared queue run private clusters (sealpost-test-support's `PgCluster`),
+/// and the tests step runs before the interop step installs its peers.
+pub(crate) fn ensure_postgres(sh: &Sh) -> Result<()> {
+    if let Some(bin) = postgres_bin_dirs().first() {
+        println!("ok: PostgreSQL server programs in {}", bin.display());
+        return Ok(());
+    }
+    println!("the PostgreSQL server programs are missing: installing the Debian package");
+    apt_install(sh, &["postgresql-15"])?;
+    match postgres_bin_dirs().first() {
+        Some(bin) => {
+            println!("ok: PostgreSQL server programs in {}", bin.display());
+            Ok(())
+        }
+        None => bail!(
+            "no /usr/lib/postgresql/*/bin/initdb after installing postgresql-15; install it by \
+             hand with `apt-get install -y --no-install-recommends postgresql-15`"
+        ),
+    }
+}
+
 /// Installs Debian packages with apt-get (as root), refreshing the package lists first.
 pub(crate) fn apt_install(sh: &Sh, packages: &[&str]) -> Result<()> {
     let is_root = sh.read(sh.cmd("id").arg("-u")).is_ok_and(|uid| uid.trim() == "0");
