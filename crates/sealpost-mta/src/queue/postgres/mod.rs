@@ -1,83 +1,8 @@
 //! [`PostgresQueue`]: the queue in a PostgreSQL database that any number of nodes share
 //! (feature `postgres`).
 //!
-//! Every node connects to the same database; a message is committed there before the
-//! server answers 250, and any node's workers claim due recipients from it. Nothing else
-//! coordinates the nodes: row locks (`FOR UPDATE SKIP LOCKED`) keep two workers from
-//! claiming the same recipient, leases with fencing tokens from a sequence keep a stalled
-//! worker from writing over a newer claim, and `NOTIFY` wakes idle workers on every node
-//! when mail arrives. All times (due, lease expiry) are the database's clock (`now()`),
-//! so the nodes' clocks may disagree.
-//!
-//! # Schema (version 1)
-//!
-//! Created and upgraded by sealpost when it connects (see `schema.rs`: numbered steps,
-//! each applied once, in a transaction under an advisory lock, so nodes that start
-//! together do not race).
-//!
-//! | table / object | columns | notes |
-//! | --- | --- | --- |
-//! | `schema_version` | `version integer` | one row: the steps applied |
-//! | `messages` | `id text` PK, `arrived timestamptz`, `size bigint`, `envelope jsonb`, `body bytea` | the envelope is [`QueuedEnvelope`](super::QueuedEnvelope) as JSON (serde), the body the message without any spool prefix; index `messages_arrived (arrived, id)` for listings |
-//! | `recipients` | `message_id text` FK → `messages` `ON DELETE CASCADE`, `idx integer` (index in the envelope), `attempts integer`, `next_attempt timestamptz`, `last_error text`, `lease_owner text`, `lease_token bigint`, `lease_expires timestamptz`, `due timestamptz` (generated: `GREATEST(next_attempt, lease_expires)`) | PK `(message_id, idx)`; one row per recipient still queued; index `recipients_due (due)` makes "due and not leased" (`due <= now()`) and [`next_due`](QueueStore::next_due) an index scan |
-//! | `lease_tokens` | sequence | one fencing token per claim |
-//!
-//! A recipient is leased while `lease_expires > now()`; `GREATEST` ignores NULLs, so an
-//! unleased recipient is due at `next_attempt` and a leased one no earlier than its
-//! lease's end.
-//!
-//! # Transactions
-//!
-//! Each method is one short transaction; none stays open across anything but the
-//! database (bodies of spooled messages are read before it starts). Rows are locked in
-//! one order everywhere (the `messages` row, then its `recipients`), so claims,
-//! settlements and deletions do not deadlock. A claim takes up to `max_messages`
-//! messages with due recipients, oldest due first, skipping messages that another
-//! transaction holds; all due recipients of a message go into one claim with one token.
-//!
-//! # When the database is away
-//!
-//! Every method returns [`QueueError::Unavailable`] within bounded time (the connect
-//! timeout for new connections, the operation timeout for each call) and has written
-//! nothing (a transaction that did not commit leaves no trace). A connection that failed
-//! or timed out is thrown away rather than returned to the pool, so the pool heals by
-//! itself once the database is back. One caveat of every database client: when a
-//! connection breaks during `COMMIT`, the commit may have happened although the call
-//! reports an error; for an enqueue that means the client sends the message again and
-//! it is queued twice (delivery is at least once anyway).
-//!
-//! # Failover
-//!
-//! The URL may name several hosts (`postgresql://sealpost@db1:5432,db2:5432/sealpost`);
-//! every new connection tries them in order and keeps the first that accepts writes
-//! (`target_session_attrs=read-write` is always set: the queue writes on every call).
-//! After a promotion, connections to the old primary break, are dropped, and their
-//! replacements find the new one.
-//!
-//! # Left out
-//!
-//! TLS to the database: connections are plaintext (`NoTls`), for loopback or a private
-//! network; a URL that asks for `sslmode=require` is refused rather than silently
-//! downgraded.
-//!
-//! # Example
-//!
-//! ```no_run
-//! use sealpost_codec::Secret;
-//! use sealpost_mta::queue::{PostgresConfig, PostgresQueue, QueueStore};
-//!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let mut config = PostgresConfig::new(
-//!     "postgresql://sealpost@127.0.0.1:5432,127.0.0.1:5433/sealpost",
-//! );
-//! config.password = Some(Secret::new(std::env::var("SEALPOST_DB_PASSWORD")?));
-//! let queue = PostgresQueue::connect(config).await?;
-//! for message in queue.list().await? {
-//!     println!("{} from {}", message.id, message.envelope.reverse_path);
-//! }
-//! # Ok(())
-//! # }
-//! ```
+//! The schema, the transactions, failover and what is left out are described on
+//! [`PostgresQueue`], where the published documentation shows them.
 
 mod listen;
 mod schema;
@@ -188,7 +113,85 @@ impl PostgresConfig {
     }
 }
 
-/// The queue in a shared PostgreSQL database; see the [module documentation](self).
+/// The queue in a shared PostgreSQL database that any number of nodes use at once.
+///
+/// Every node connects to the same database; a message is committed there before the
+/// server answers 250, and any node's workers claim due recipients from it. Nothing else
+/// coordinates the nodes: row locks (`FOR UPDATE SKIP LOCKED`) keep two workers from
+/// claiming the same recipient, leases with fencing tokens from a sequence keep a stalled
+/// worker from writing over a newer claim, and `NOTIFY` wakes idle workers on every node
+/// when mail arrives. All times (due, lease expiry) are the database's clock (`now()`),
+/// so the nodes' clocks may disagree.
+///
+/// # Schema (version 1)
+///
+/// Created and upgraded by sealpost when it connects (numbered steps,
+/// each applied once, in a transaction under an advisory lock, so nodes that start
+/// together do not race).
+///
+/// | table / object | columns | notes |
+/// | --- | --- | --- |
+/// | `schema_version` | `version integer` | one row: the steps applied |
+/// | `messages` | `id text` PK, `arrived timestamptz`, `size bigint`, `envelope jsonb`, `body bytea` | the envelope is [`QueuedEnvelope`](crate::queue::QueuedEnvelope) as JSON (serde), the body the message without any spool prefix; index `messages_arrived (arrived, id)` for listings |
+/// | `recipients` | `message_id text` FK → `messages` `ON DELETE CASCADE`, `idx integer` (index in the envelope), `attempts integer`, `next_attempt timestamptz`, `last_error text`, `lease_owner text`, `lease_token bigint`, `lease_expires timestamptz`, `due timestamptz` (generated: `GREATEST(next_attempt, lease_expires)`) | PK `(message_id, idx)`; one row per recipient still queued; index `recipients_due (due)` makes "due and not leased" (`due <= now()`) and [`next_due`](crate::queue::QueueStore::next_due) an index scan |
+/// | `lease_tokens` | sequence | one fencing token per claim |
+///
+/// A recipient is leased while `lease_expires > now()`; `GREATEST` ignores NULLs, so an
+/// unleased recipient is due at `next_attempt` and a leased one no earlier than its
+/// lease's end.
+///
+/// # Transactions
+///
+/// Each method is one short transaction; none stays open across anything but the
+/// database (bodies of spooled messages are read before it starts). Rows are locked in
+/// one order everywhere (the `messages` row, then its `recipients`), so claims,
+/// settlements and deletions do not deadlock. A claim takes up to `max_messages`
+/// messages with due recipients, oldest due first, skipping messages that another
+/// transaction holds; all due recipients of a message go into one claim with one token.
+///
+/// # When the database is away
+///
+/// Every method returns [`QueueError::Unavailable`] within bounded time (the connect
+/// timeout for new connections, the operation timeout for each call) and has written
+/// nothing (a transaction that did not commit leaves no trace). A connection that failed
+/// or timed out is thrown away rather than returned to the pool, so the pool heals by
+/// itself once the database is back. One caveat of every database client: when a
+/// connection breaks during `COMMIT`, the commit may have happened although the call
+/// reports an error; for an enqueue that means the client sends the message again and
+/// it is queued twice (delivery is at least once anyway).
+///
+/// # Failover
+///
+/// The URL may name several hosts (`postgresql://sealpost@db1:5432,db2:5432/sealpost`);
+/// every new connection tries them in order and keeps the first that accepts writes
+/// (`target_session_attrs=read-write` is always set: the queue writes on every call).
+/// After a promotion, connections to the old primary break, are dropped, and their
+/// replacements find the new one.
+///
+/// # Left out
+///
+/// TLS to the database: connections are plaintext (`NoTls`), for loopback or a private
+/// network; a URL that asks for `sslmode=require` is refused rather than silently
+/// downgraded.
+///
+/// # Example
+///
+/// ```no_run
+/// use sealpost_codec::Secret;
+/// use sealpost_mta::queue::{PostgresConfig, PostgresQueue, QueueStore};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut config = PostgresConfig::new(
+///     "postgresql://sealpost@127.0.0.1:5432,127.0.0.1:5433/sealpost",
+/// );
+/// config.password = Some(Secret::new(std::env::var("SEALPOST_DB_PASSWORD")?));
+/// let queue = PostgresQueue::connect(config).await?;
+/// for message in queue.list().await? {
+///     println!("{} from {}", message.id, message.envelope.reverse_path);
+/// }
+/// # Ok(())
+/// # }
+/// ```
 ///
 /// Clones share the connection pool and the `LISTEN` connection, which close when the
 /// last clone is dropped.
