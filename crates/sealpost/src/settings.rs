@@ -16,8 +16,10 @@ use crate::config::FileConfig;
 use crate::values::{BareLineEndingPolicy, HandlerKind, StartTlsTrailingPolicy};
 
 mod listeners;
+mod queue;
 
 pub(crate) use listeners::{ClientCerts, ListenerName, ListenerPlan};
+pub(crate) use queue::QueuePlan;
 
 /// The data directory of the embedded default, relative to where `serve` starts.
 pub(crate) const DEFAULT_DATA_DIR: &str = "./sealpost-data";
@@ -65,6 +67,10 @@ pub(crate) struct ServePlan {
     pub(crate) smime: Option<SmimePlan>,
     /// `[relay]` as written (checked when the relay worker is built at start).
     pub(crate) relay: crate::config::RelaySection,
+    /// `[queue]`: where the queue lives, and this node's name.
+    pub(crate) queue: QueuePlan,
+    /// `[delivery] lmtp`: local mail to a mailbox server instead of the Maildirs.
+    pub(crate) lmtp: Option<sealpost_client::LmtpTarget>,
     /// `[runtime] worker_threads`; `None`: one per core.
     pub(crate) worker_threads: Option<usize>,
     /// What happens to accepted mail.
@@ -138,6 +144,8 @@ impl ServePlan {
             relay_client_certs,
             smime,
             relay: file.relay.clone(),
+            queue: queue::plan(file)?,
+            lmtp: file.delivery.lmtp.clone(),
             worker_threads: match file.runtime.worker_threads {
                 Some(0) => bail!("[runtime] worker_threads must be at least 1"),
                 n => n,
