@@ -4,12 +4,14 @@
 //!   built from them.
 //! - [`Client`]: a scripted SMTP client over a real socket (plaintext, STARTTLS,
 //!   implicit TLS, client certificates) that asserts reply codes.
+//! - [`server`]: sealpost-server in-process with an in-memory handler.
 //!
 //! Test helpers panic on failure: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod client;
 pub mod pki;
+pub mod server;
 
 pub use client::Client;
 
