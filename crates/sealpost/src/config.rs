@@ -81,6 +81,9 @@ pub(crate) struct QueueSection {
     pub(crate) node: Option<String>,
     /// Database connections this node keeps open (backend postgres).
     pub(crate) pool_size: Option<usize>,
+    /// Seconds a worker holds the recipients it claimed before another node may take
+    /// them over (renewed while it delivers).
+    pub(crate) lease: Option<u64>,
 }
 
 /// `[delivery]`.
@@ -121,6 +124,8 @@ pub(crate) struct RelaySection {
     pub(crate) mta_sts: Option<bool>,
     /// Seconds between scans of the queue.
     pub(crate) scan_interval: Option<u64>,
+    /// Messages this node delivers at once.
+    pub(crate) concurrency: Option<usize>,
     /// Seconds after which undeliverable mail is returned to its sender.
     pub(crate) max_age: Option<u64>,
     /// Seconds to wait after the first, second, ... failed attempt.

@@ -107,7 +107,7 @@ async fn act<Q: QueueStore>(
                 format!("{} (sealpost queue bounce)", plan.queue.node),
                 plan.hostname(),
             );
-            settings.lease = Duration::from_secs(60);
+            settings.lease = plan.queue.lease;
             let reason = "returned to the sender by the postmaster";
             let count = sealpost_mta::bounce(queue, &router, &settings, &args.id, reason).await?;
             format!("{}: returned to the sender ({count} recipient(s))\n", args.id)

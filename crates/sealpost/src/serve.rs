@@ -109,7 +109,7 @@ fn worker<Q: QueueStore>(
     let journal = tls_journal::Journal::new(&plan.data_dir);
     let deliverer =
         ClientDeliverer::new(crate::relay::relay_config(section)?, plan.hostname(), Some(journal))?;
-    let settings = crate::relay::worker_settings(section, &plan.queue.node, plan.hostname())?;
+    let settings = crate::relay::worker_settings(section, &plan.queue, plan.hostname())?;
     let local = match &plan.lmtp {
         Some(target) => FinalDelivery::Lmtp(LmtpDelivery::new(
             target.clone(),

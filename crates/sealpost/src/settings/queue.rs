@@ -19,6 +19,8 @@ pub(crate) struct QueuePlan {
     pub(crate) node: String,
     /// Database connections of this node.
     pub(crate) pool_size: Option<usize>,
+    /// How long a claim is held (renewed while its attempt runs).
+    pub(crate) lease: std::time::Duration,
 }
 
 impl QueuePlan {
@@ -69,7 +71,13 @@ pub(crate) fn plan(file: &FileConfig) -> anyhow::Result<QueuePlan> {
         Some(node) => node.trim().to_owned(),
         None => sealpost_mta::maildir::system_hostname(),
     };
+    let lease = match section.lease {
+        Some(seconds) if seconds < 10 => bail!("[queue] lease must be at least 10 seconds"),
+        Some(seconds) => std::time::Duration::from_secs(seconds),
+        None => std::time::Duration::from_secs(600),
+    };
     Ok(QueuePlan {
+        lease,
         backend,
         url: section.url.clone(),
         password: section.password.clone(),
@@ -133,6 +141,7 @@ mod tests {
             ("backend = \"postgres\"\nurl = \"postgresql://db/x\"\npool_size = 0\n", "at least 1"),
             ("password = \"hunter2\"\n", "env:VARIABLE or file:PATH"),
             ("backend = \"mysql\"\n", "postgres"),
+            ("lease = 2\n", "at least 10 seconds"),
         ] {
             let err = format!("{:#}", plan_of(&format!("[queue]\n{text}")).unwrap_err());
             assert!(err.contains(expected), "{text}: {err}");
