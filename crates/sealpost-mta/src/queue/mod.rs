@@ -26,8 +26,6 @@
 
 mod envelope;
 mod file;
-mod lock;
-mod upgrade;
 
 pub use envelope::{QueuedEnvelope, QueuedRecipient, RecipientRoute};
 pub use file::FileQueue;
