@@ -1,10 +1,19 @@
 //! Final delivery of queued local mail: into the Maildirs of the node that delivers
-//! ([`MaildirDelivery`]).
+//! ([`MaildirDelivery`]), or to a mailbox server over LMTP ([`LmtpDelivery`], RFC 2033),
+//! whichever [`FinalDelivery`] the configuration chose.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::relay::{Deliverer, DeliveryJob, RecipientOutcome};
+use bytes::Bytes;
+use sealpost_client::{Client, DeliveryConfig, LmtpTarget, Message};
+use sealpost_codec::client::Envelope;
+use sealpost_codec::{ForwardPath, MailParameter, MailParameters, Mailbox};
+use sealpost_starttls::client::{SecurityLevel, TlsPolicy};
+
+use crate::filter::MessageFilter;
+use crate::relay::{Deliverer, DeliveryJob, RecipientOutcome, one_line};
 use crate::router::{Destination, Router};
 use crate::store::MaildirStore;
 
@@ -37,7 +46,7 @@ impl Deliverer for MaildirDelivery {
             {
                 Some(Ok(Destination::Local { maildir, address })) => Ok((maildir, address)),
                 Some(Ok(_)) => Err(failed("5.1.1", "no longer a local mailbox")),
-                Some(Err(verdict)) => Err(failed("5.1.1", &format!("refused: {verdict:?}"))),
+                Some(Err(verdict)) => Err(failed("5.1.1", &refusal(&verdict))),
                 None => Err(RecipientOutcome::deferred("no such recipient in the envelope")),
             };
             routes.push(route);
@@ -75,5 +84,240 @@ fn failed(status: &str, diagnostic: &str) -> RecipientOutcome {
         remote_mta: None,
         status: status.to_owned(),
         diagnostic: diagnostic.to_owned(),
+    }
+}
+
+/// The text of a refusal by the router.
+fn refusal(verdict: &sealpost_server::Verdict) -> String {
+    match verdict {
+        sealpost_server::Verdict::Reply(reply) => one_line(&reply.to_string()),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Hands queued local mail to a mailbox server over LMTP (RFC 2033), by TCP or by a Unix
+/// socket, and takes each recipient's own reply as its outcome: 2xx delivered, 4xx
+/// deferred (retried through the queue), 5xx failed (a notice to the sender).
+///
+/// This server is the last hop before the mailbox, so the DSN parameters (NOTIFY, ORCPT,
+/// RET, ENVID) and REQUIRETLS are not passed on: the worker answers NOTIFY itself. BODY
+/// and SMTPUTF8 are. The store's filter (S/MIME verification results, encryption at
+/// rest, removal of forged `Authentication-Results`) applies as it does for Maildirs:
+/// recipients who get the same version share one LMTP transaction. The mailbox server
+/// adds `Return-Path:` itself.
+#[derive(Debug, Clone)]
+pub struct LmtpDelivery {
+    target: LmtpTarget,
+    client: Arc<Client>,
+    router: Arc<Router>,
+    filter: Option<Arc<dyn MessageFilter>>,
+}
+
+impl LmtpDelivery {
+    /// Delivery to `target`, saying LHLO as `hostname`; recipients named by `router`
+    /// (`<Postmaster>` becomes `postmaster@` its first domain). LMTP over TCP uses
+    /// STARTTLS when offered (level `may`); over a Unix socket there is no TLS.
+    pub fn new(
+        target: LmtpTarget,
+        hostname: &str,
+        router: Arc<Router>,
+        filter: Option<Arc<dyn MessageFilter>>,
+    ) -> Self {
+        let config =
+            DeliveryConfig::new(hostname.to_owned()).tls(TlsPolicy::new(SecurityLevel::May));
+        LmtpDelivery { target, client: Arc::new(Client::new(config)), router, filter }
+    }
+
+    /// The target.
+    pub fn target(&self) -> &LmtpTarget {
+        &self.target
+    }
+
+    /// The mailbox LMTP names for `path`.
+    fn mailbox(&self, path: &ForwardPath<'static>) -> Option<Mailbox<'static>> {
+        match path {
+            ForwardPath::Mailbox(mailbox) => Some(mailbox.clone()),
+            _ => format!("postmaster@{}", self.router.first_domain()).parse().ok(),
+        }
+    }
+
+    /// One LMTP transaction of `content` for the recipients `indexes` of `job`.
+    async fn transaction(
+        &self,
+        job: &DeliveryJob,
+        indexes: &[usize],
+        content: Bytes,
+    ) -> Vec<RecipientOutcome> {
+        let envelope = &job.envelope;
+        // Only what a mailbox server needs of the MAIL parameters.
+        let kept: Vec<MailParameter<'static>> = envelope
+            .mail_parameters
+            .iter()
+            .filter(|p| matches!(p, MailParameter::Body(_) | MailParameter::SmtpUtf8))
+            .cloned()
+            .collect();
+        let mut lmtp = Envelope::new(envelope.reverse_path.clone())
+            .parameters(MailParameters::from_vec(kept).unwrap_or_default());
+        for &index in indexes {
+            let mailbox =
+                envelope.recipients.get(index).and_then(|r| self.mailbox(&r.forward_path));
+            if let Some(mailbox) = mailbox {
+                lmtp = lmtp.recipient(ForwardPath::Mailbox(mailbox));
+            }
+        }
+        let result = self.client.deliver_lmtp(&self.target, &[Message::new(lmtp, content)]).await;
+        let host = Some(self.target.to_string());
+        let transaction = match result.map(|mut d| d.results.pop()) {
+            Ok(Some(Ok(transaction))) => transaction,
+            Ok(Some(Err(e))) | Err(e) if e.is_permanent() => {
+                return vec![failed_at(&host, "5.0.0", &e.to_string()); indexes.len()];
+            }
+            Ok(Some(Err(e))) | Err(e) => {
+                tracing::info!(queue_id = %job.id, target = %self.target, error = %e, "LMTP delivery deferred");
+                return vec![deferred_at(&host, &e.to_string()); indexes.len()];
+            }
+            Ok(None) => {
+                return vec![deferred_at(&host, "the LMTP server took no message"); indexes.len()];
+            }
+        };
+        if transaction.recipients.len() != indexes.len() {
+            let why = "the LMTP server answered for other recipients than were sent";
+            return vec![deferred_at(&host, why); indexes.len()];
+        }
+        transaction
+            .recipients
+            .iter()
+            .map(|r| {
+                let reply = r.final_reply().map(|reply| {
+                    (reply.code(), reply.enhanced_status(), one_line(&reply.to_string()))
+                });
+                match reply {
+                    Some((_, _, text)) if r.delivered() => RecipientOutcome::Delivered {
+                        remote_mta: host.clone(),
+                        reply: text,
+                        dsn_passed_on: false,
+                    },
+                    Some((code, status, text)) if code.is_permanent_failure() => {
+                        let status =
+                            status.map_or_else(|| String::from("5.0.0"), |s| s.to_string());
+                        failed_at(&host, &status, &text)
+                    }
+                    Some((_, _, text)) => deferred_at(&host, &text),
+                    None => deferred_at(&host, "no reply for this recipient"),
+                }
+            })
+            .collect()
+    }
+}
+
+fn failed_at(host: &Option<String>, status: &str, diagnostic: &str) -> RecipientOutcome {
+    RecipientOutcome::Failed {
+        remote_mta: host.clone(),
+        status: status.to_owned(),
+        diagnostic: diagnostic.to_owned(),
+    }
+}
+
+fn deferred_at(host: &Option<String>, diagnostic: &str) -> RecipientOutcome {
+    RecipientOutcome::Deferred { remote_mta: host.clone(), diagnostic: diagnostic.to_owned() }
+}
+
+impl Deliverer for LmtpDelivery {
+    async fn deliver(&self, job: &DeliveryJob) -> Vec<RecipientOutcome> {
+        // The filter sees the message with the Return-Path the mailbox will show.
+        let versions: Vec<(usize, Bytes)> = match &self.filter {
+            None => job.recipients.iter().map(|&i| (i, job.message.clone())).collect(),
+            Some(filter) => {
+                let addresses: Vec<(usize, String)> = job
+                    .recipients
+                    .iter()
+                    .filter_map(|&i| {
+                        match job
+                            .envelope
+                            .recipients
+                            .get(i)
+                            .map(|r| self.router.route(&r.forward_path))
+                        {
+                            Some(Ok(Destination::Local { address, .. })) => Some((i, address)),
+                            _ => None,
+                        }
+                    })
+                    .collect();
+                let mut framed =
+                    crate::headers::return_path(&job.envelope.reverse_path).into_bytes();
+                let skip = framed.len();
+                framed.extend_from_slice(&job.message);
+                let names: Vec<&str> = addresses.iter().map(|(_, a)| a.as_str()).collect();
+                let (filter, message) = (filter.clone(), framed);
+                let owned: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+                let filtered = tokio::task::spawn_blocking(move || {
+                    let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
+                    filter.filter(&message, &refs).map(|f| (f, message))
+                })
+                .await
+                .map_err(std::io::Error::other)
+                .and_then(|r| r);
+                let (filtered, message) = match filtered {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        let why = format!("the message filter failed: {e}");
+                        return vec![RecipientOutcome::deferred(why); job.recipients.len()];
+                    }
+                };
+                let strip = |bytes: &[u8]| -> Bytes {
+                    // Every version starts with the Return-Path line it was given.
+                    Bytes::copy_from_slice(bytes.get(skip..).unwrap_or_default())
+                };
+                let original = strip(&message);
+                job.recipients
+                    .iter()
+                    .map(|&i| {
+                        let own = addresses
+                            .iter()
+                            .find(|(j, _)| *j == i)
+                            .and_then(|(_, a)| filtered.for_recipient(a));
+                        (i, own.map_or_else(|| original.clone(), strip))
+                    })
+                    .collect()
+            }
+        };
+        // Recipients with the same version share a transaction.
+        let mut groups: BTreeMap<Vec<u8>, (Bytes, Vec<usize>)> = BTreeMap::new();
+        for (index, version) in versions {
+            groups
+                .entry(version.to_vec())
+                .or_insert_with(|| (version.clone(), Vec::new()))
+                .1
+                .push(index);
+        }
+        let mut outcomes: BTreeMap<usize, RecipientOutcome> = BTreeMap::new();
+        for (_, (content, indexes)) in groups {
+            let results = self.transaction(job, &indexes, content).await;
+            outcomes.extend(indexes.into_iter().zip(results));
+        }
+        job.recipients
+            .iter()
+            .map(|i| outcomes.remove(i).unwrap_or_else(|| RecipientOutcome::deferred("no outcome")))
+            .collect()
+    }
+}
+
+/// Where queued local mail goes: the Maildirs of this node, or a mailbox server over
+/// LMTP.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum FinalDelivery {
+    /// [`MaildirDelivery`].
+    Maildir(MaildirDelivery),
+    /// [`LmtpDelivery`].
+    Lmtp(LmtpDelivery),
+}
+
+impl Deliverer for FinalDelivery {
+    async fn deliver(&self, job: &DeliveryJob) -> Vec<RecipientOutcome> {
+        match self {
+            FinalDelivery::Maildir(maildir) => maildir.deliver(job).await,
+            FinalDelivery::Lmtp(lmtp) => lmtp.deliver(job).await,
+        }
     }
 }

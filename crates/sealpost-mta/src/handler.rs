@@ -161,6 +161,11 @@ impl<Q: QueueStore> MtaHandler<Q> {
         self.store.clone()
     }
 
+    /// Where local mail goes when it is accepted.
+    pub fn local_mail(&self) -> LocalMail {
+        self.local_mail
+    }
+
     /// The queue.
     pub fn queue(&self) -> &Arc<Q> {
         &self.queue

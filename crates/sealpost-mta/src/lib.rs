@@ -36,10 +36,10 @@ pub mod tls_journal;
 pub mod users;
 mod worker;
 
-pub use delivery::MaildirDelivery;
+pub use delivery::{FinalDelivery, LmtpDelivery, MaildirDelivery};
 pub use handler::{LocalMail, MtaConfig, MtaHandler, MtaSink};
 pub use queue::{FileQueue, QueueStore};
 pub use router::{Destination, Router};
 pub use store::MaildirStore;
 pub use users::{Users, UsersError};
-pub use worker::{PassSummary, Worker, WorkerSettings};
+pub use worker::{PassSummary, Worker, WorkerSettings, bounce};

@@ -114,7 +114,7 @@ pub(crate) fn file_name(base: &str, safe_host: &str, size: u64) -> String {
 
 /// This machine's host name, for file names: the kernel's, else `/etc/hostname`, else
 /// `localhost`.
-pub(crate) fn system_hostname() -> String {
+pub fn system_hostname() -> String {
     ["/proc/sys/kernel/hostname", "/etc/hostname"]
         .iter()
         .filter_map(|p| fs::read_to_string(p).ok())

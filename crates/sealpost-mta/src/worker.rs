@@ -30,7 +30,7 @@ use sealpost_codec::{BodyType, ForwardPath, MailParameter, MailParameters, Rever
 use tokio::task::JoinSet;
 
 use crate::queue::{
-    Body, Claim, NewMessage, QueueError, QueueStore, QueuedEnvelope, QueuedRecipient,
+    Body, Claim, NewMessage, QueueError, QueueId, QueueStore, QueuedEnvelope, QueuedRecipient,
     RecipientRoute, Settlement,
 };
 use crate::relay::dsn::{self, DsnAction, DsnRecipient};
@@ -350,55 +350,96 @@ impl<Q: QueueStore, R: Deliverer, L: Deliverer> Attempt<Q, R, L> {
             notices.extend(notice);
         }
         let notices: Vec<NewMessage> =
-            self.notice(&lease.id, &envelope, &notices, &message).into_iter().collect();
+            notice(&self.router, &self.settings, &lease.id, &envelope, &notices, &message)
+                .into_iter()
+                .collect();
         let notice_count = notices.len();
         self.queue.settle(&lease, &settlements, notices).await?;
         summary.notices += notice_count;
         Ok(summary)
     }
+}
 
-    /// The notice to the sender about `recipients`, as a message to queue; `None` when
-    /// there is nothing to say or nobody to say it to (the null sender, or a local sender
-    /// whose mailbox takes no mail).
-    fn notice(
-        &self,
-        id: &crate::queue::QueueId,
-        envelope: &QueuedEnvelope,
-        recipients: &[DsnRecipient],
-        message: &Bytes,
-    ) -> Option<NewMessage> {
-        if recipients.is_empty() {
-            return None;
-        }
-        let Some(sender) = envelope.sender() else {
-            tracing::info!(queue_id = %id, "no notice for the null sender");
-            return None;
-        };
-        let to = ForwardPath::Mailbox(sender.clone());
-        let route = match self.router.route(&to) {
-            Ok(Destination::Local { .. }) => RecipientRoute::Local,
-            Ok(Destination::Remote) => RecipientRoute::Remote,
-            Err(verdict) => {
-                tracing::warn!(queue_id = %id, to = %to, ?verdict, "the sender takes no mail here; notice dropped");
-                return None;
-            }
-        };
-        let now = sealpost_server::headers::rfc5322_now();
-        let notice =
-            dsn::notification(id, envelope, recipients, message, &self.settings.hostname, &now);
-        let mut parameters = Vec::new();
-        if notice.iter().any(|b| *b >= 0x80) {
-            parameters.push(MailParameter::Body(BodyType::EightBitMime));
-        }
-        let mut queued = QueuedEnvelope::new(
-            ReversePath::Null,
-            MailParameters::from_vec(parameters).unwrap_or_default(),
-        )
-        .recipient(QueuedRecipient::new(to, Default::default(), route));
-        queued.session = String::from("dsn");
-        queued.node.clone_from(&self.settings.node);
-        Some(NewMessage::new(queued, Body::Memory(Bytes::from(notice))))
+/// The notice to the sender about `recipients`, as a message to queue; `None` when there
+/// is nothing to say or nobody to say it to (the null sender, or a local sender whose
+/// mailbox takes no mail).
+fn notice(
+    router: &Router,
+    settings: &WorkerSettings,
+    id: &QueueId,
+    envelope: &QueuedEnvelope,
+    recipients: &[DsnRecipient],
+    message: &Bytes,
+) -> Option<NewMessage> {
+    if recipients.is_empty() {
+        return None;
     }
+    let Some(sender) = envelope.sender() else {
+        tracing::info!(queue_id = %id, "no notice for the null sender");
+        return None;
+    };
+    let to = ForwardPath::Mailbox(sender.clone());
+    let route = match router.route(&to) {
+        Ok(Destination::Local { .. }) => RecipientRoute::Local,
+        Ok(Destination::Remote) => RecipientRoute::Remote,
+        Err(verdict) => {
+            tracing::warn!(queue_id = %id, to = %to, ?verdict, "the sender takes no mail here; notice dropped");
+            return None;
+        }
+    };
+    let now = sealpost_server::headers::rfc5322_now();
+    let notice = dsn::notification(id, envelope, recipients, message, &settings.hostname, &now);
+    let mut parameters = Vec::new();
+    if notice.iter().any(|b| *b >= 0x80) {
+        parameters.push(MailParameter::Body(BodyType::EightBitMime));
+    }
+    let mut queued = QueuedEnvelope::new(
+        ReversePath::Null,
+        MailParameters::from_vec(parameters).unwrap_or_default(),
+    )
+    .recipient(QueuedRecipient::new(to, Default::default(), route));
+    queued.session = String::from("dsn");
+    queued.node.clone_from(&settings.node);
+    Some(NewMessage::new(queued, Body::Memory(Bytes::from(notice))))
+}
+
+/// Returns message `id` to its sender now, as an administrator asks (`sealpost queue
+/// bounce`): every queued recipient fails with `reason` and the sender gets one notice
+/// (unless a recipient said `NOTIFY=NEVER`, or the sender is `<>`), in one step. Refused
+/// with [`QueueError::Busy`] while a worker is delivering it. Returns how many recipients
+/// were returned.
+pub async fn bounce<Q: QueueStore>(
+    queue: &Q,
+    router: &Router,
+    settings: &WorkerSettings,
+    id: &QueueId,
+    reason: &str,
+) -> Result<usize, QueueError> {
+    let claim = queue.claim_message(id, &settings.node, settings.lease).await?;
+    let message = queue.body(id).await?;
+    let mut outcomes = Vec::new();
+    let mut returned = Vec::new();
+    for claimed in &claim.recipients {
+        let Some(recipient) = claim.envelope.recipients.get(claimed.index) else { continue };
+        outcomes.push((claimed.index, Settlement::Failed));
+        if dsn::wants_notice(recipient, &DsnAction::Failed) {
+            let why = match &claimed.last_error {
+                Some(last) => format!("{reason}; last error: {last}"),
+                None => reason.to_owned(),
+            };
+            returned.push(DsnRecipient::new(
+                recipient.clone(),
+                DsnAction::Failed,
+                "5.0.0",
+                None,
+                why,
+            ));
+        }
+    }
+    let notices = notice(router, settings, id, &claim.envelope, &returned, &message);
+    queue.settle(&claim.lease, &outcomes, notices.into_iter().collect()).await?;
+    tracing::info!(queue_id = %id, recipients = outcomes.len(), "returned to the sender by the administrator");
+    Ok(outcomes.len())
 }
 
 /// Runs `deliverer` on `job` unless it has no recipients; one outcome per recipient

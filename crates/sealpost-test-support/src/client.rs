@@ -46,6 +46,14 @@ impl Client {
         Client { stream: Some(MaybeTls::from(tls)), input: Vec::new() }
     }
 
+    /// Starts TLS on a plaintext connection at once (implicit TLS after something was
+    /// sent in the clear, such as a PROXY protocol header).
+    pub async fn implicit_tls(&mut self) {
+        let tcp = self.stream.take().unwrap().into_plain().unwrap();
+        let tls = connector().connect(server_name(), tcp).await.unwrap();
+        self.stream = Some(MaybeTls::from(tls));
+    }
+
     /// Connects to a submission port: greeting, EHLO, STARTTLS, EHLO, AUTH PLAIN.
     pub async fn submission(addr: SocketAddr, user: &str, password: &str) -> Client {
         let mut client = Client::greeted(addr).await;

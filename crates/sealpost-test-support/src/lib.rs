@@ -4,6 +4,7 @@
 //!   built from them.
 //! - [`Client`]: a scripted SMTP client over a real socket (plaintext, STARTTLS,
 //!   implicit TLS, client certificates) that asserts reply codes.
+//! - [`server`]: sealpost-server in-process with an in-memory handler.
 //! - [`postgres`]: private PostgreSQL clusters ([`PgCluster`]) on loopback.
 //!
 //! Test helpers panic on failure: a failed unwrap is a failed test.
@@ -12,6 +13,7 @@
 mod client;
 pub mod pki;
 pub mod postgres;
+pub mod server;
 
 pub use client::Client;
 pub use postgres::PgCluster;

@@ -32,10 +32,50 @@ pub(crate) enum Command {
     /// S/MIME: sign, verify, encrypt and decrypt messages (stdin to stdout).
     #[command(subcommand)]
     Smime(crate::smime::SmimeCommand),
+    /// Look at and act on the queue of `serve` (the file queue or the shared database).
+    #[command(subcommand)]
+    Queue(QueueCommand),
+}
+
+/// `sealpost queue ...`: the habits of Postfix's mailq, postqueue and postsuper.
+#[derive(Debug, Subcommand)]
+pub(crate) enum QueueCommand {
+    /// One line per queued message: id, age, size, sender, and each recipient with its
+    /// state and next attempt.
+    List(QueueArgs),
+    /// A message's envelope, each queued recipient's history, and its header section.
+    Show(QueueIdArgs),
+    /// Make every queued recipient of a message due now.
+    Retry(QueueIdArgs),
+    /// Remove a message from the queue, without any notice.
+    Delete(QueueIdArgs),
+    /// Return a message to its sender now, with a delivery status notice.
+    Bounce(QueueIdArgs),
+}
+
+/// Where the queue is: the server's configuration.
+#[derive(Debug, Args)]
+pub(crate) struct QueueArgs {
+    /// The configuration file of `serve` (its [queue] and data_dir).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// The data directory of `serve`, when it was given with --data-dir.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+}
+
+/// A message of the queue.
+#[derive(Debug, Args)]
+pub(crate) struct QueueIdArgs {
+    /// The queue id, as `sealpost queue list` prints it.
+    #[arg(value_name = "ID")]
+    pub(crate) id: sealpost_mta::queue::QueueId,
+    #[command(flatten)]
+    pub(crate) queue: QueueArgs,
 }
 
 /// `sealpost serve`.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 #[command(after_help = "\
 Listeners default to 127.0.0.1:2525 (MX, STARTTLS offered), 127.0.0.1:5870 (submission: \
 STARTTLS, then AUTH) and 127.0.0.1:4650 (implicit TLS, then AUTH). Port 0 picks a free port; \

@@ -11,7 +11,8 @@ use anyhow::Context;
 use serde::Deserialize;
 
 use crate::values::{
-    BareLineEndingPolicy, ByteSize, ClientCertMode, HandlerKind, ListenAddr, StartTlsTrailingPolicy,
+    BareLineEndingPolicy, ByteSize, ClientCertMode, HandlerKind, ListenAddr, QueueBackend,
+    SecretSource, StartTlsTrailingPolicy,
 };
 
 /// The whole file.
@@ -57,6 +58,41 @@ pub(crate) struct FileConfig {
     /// The async runtime.
     #[serde(default)]
     pub(crate) runtime: RuntimeSection,
+    /// Where the queue lives: this data directory, or a shared PostgreSQL database.
+    #[serde(default)]
+    pub(crate) queue: QueueSection,
+    /// Final delivery of local mail: Maildir here, or a mailbox server over LMTP.
+    #[serde(default)]
+    pub(crate) delivery: DeliverySection,
+}
+
+/// `[queue]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct QueueSection {
+    /// `file` (DATA_DIR/queue, the default) or `postgres`.
+    pub(crate) backend: Option<QueueBackend>,
+    /// The database (backend postgres), without a password:
+    /// `postgresql://USER@HOST:PORT/DATABASE`, several hosts allowed.
+    pub(crate) url: Option<String>,
+    /// Where the database password is: `env:VAR` or `file:PATH`.
+    pub(crate) password: Option<SecretSource>,
+    /// This node's name in leases and logs (default: the host name).
+    pub(crate) node: Option<String>,
+    /// Database connections this node keeps open (backend postgres).
+    pub(crate) pool_size: Option<usize>,
+    /// Seconds a worker holds the recipients it claimed before another node may take
+    /// them over (renewed while it delivers).
+    pub(crate) lease: Option<u64>,
+}
+
+/// `[delivery]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeliverySection {
+    /// Hand local mail to this LMTP server (`HOST:PORT` or `unix:PATH`) instead of
+    /// storing it in DATA_DIR/maildir.
+    pub(crate) lmtp: Option<sealpost_client::LmtpTarget>,
 }
 
 /// `[runtime]`.
@@ -88,6 +124,8 @@ pub(crate) struct RelaySection {
     pub(crate) mta_sts: Option<bool>,
     /// Seconds between scans of the queue.
     pub(crate) scan_interval: Option<u64>,
+    /// Messages this node delivers at once.
+    pub(crate) concurrency: Option<usize>,
     /// Seconds after which undeliverable mail is returned to its sender.
     pub(crate) max_age: Option<u64>,
     /// Seconds to wait after the first, second, ... failed attempt.
@@ -299,6 +337,12 @@ impl FileConfig {
         }
         for policy in self.relay.policy.values_mut().chain(self.relay.default.as_mut()) {
             optional(&mut policy.ca);
+        }
+        if let Some(SecretSource::File(path)) = &mut self.queue.password {
+            anchor(path);
+        }
+        if let Some(sealpost_client::LmtpTarget::Unix(path)) = &mut self.delivery.lmtp {
+            anchor(path);
         }
     }
 }

@@ -11,6 +11,7 @@
 //! - `sealpost user add NAME --users FILE` adds a login; the password comes on stdin.
 //! - `sealpost send --server HOST:PORT --to ADDR` sends the message on stdin under a TLS
 //!   security level and reports each recipient and the TLS outcome.
+//! - `sealpost queue list|show|retry|delete|bounce` looks at and acts on the queue.
 //!
 //! Errors go to stderr with what to change; the exit code is 0 only on success.
 #![forbid(unsafe_code)]
@@ -20,6 +21,7 @@ mod cert;
 mod cli;
 mod config;
 mod logging;
+mod queue;
 mod relay;
 mod send;
 mod serve;
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         Command::User(UserCommand::Add(args)) => user::add(args),
         Command::Send(args) => send::run(args),
         Command::Smime(command) => smime::run(command),
+        Command::Queue(command) => queue::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

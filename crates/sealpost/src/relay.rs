@@ -68,13 +68,19 @@ pub(crate) fn relay_config(section: &RelaySection) -> anyhow::Result<RelayConfig
     Ok(config)
 }
 
-/// The worker's retries and pace from `[relay]`.
+/// The worker's retries and pace from `[relay]`, its lease from `[queue]`.
 pub(crate) fn worker_settings(
     section: &RelaySection,
-    node: &str,
+    queue: &crate::settings::QueuePlan,
     hostname: &str,
 ) -> anyhow::Result<WorkerSettings> {
-    let mut settings = WorkerSettings::new(node, hostname);
+    let mut settings = WorkerSettings::new(&queue.node, hostname);
+    settings.lease = queue.lease;
+    match section.concurrency {
+        Some(0) => bail!("[relay] concurrency must be at least 1"),
+        Some(n) => settings.concurrency = n,
+        None => {}
+    }
     if let Some(retry) = &section.retry {
         if retry.is_empty() || retry.contains(&0) {
             bail!("[relay] retry must list waits of at least 1 second");

@@ -4,10 +4,14 @@ use std::io;
 use std::sync::Arc;
 
 use anyhow::Context;
+use sealpost_mta::filter::MessageFilter;
 use sealpost_mta::relay::ClientDeliverer;
 use sealpost_mta::smime::{SmimeFilter, SmimeSettings};
 use sealpost_mta::tls_journal;
-use sealpost_mta::{FileQueue, MaildirDelivery, MtaConfig, MtaHandler, QueueStore, Worker};
+use sealpost_mta::{
+    FinalDelivery, LmtpDelivery, LocalMail, MaildirDelivery, MtaConfig, MtaHandler, QueueStore,
+    Worker,
+};
 use sealpost_server::{BoundServer, DiscardHandler, Handler, ListenerConfig};
 
 use crate::banner::{self, UsersState};
@@ -90,16 +94,31 @@ fn tls_summary(args: &ServeArgs, plan: &ServePlan) -> anyhow::Result<()> {
 fn worker<Q: QueueStore>(
     plan: &ServePlan,
     handler: &MtaHandler<Q>,
-) -> anyhow::Result<Option<Worker<Q, ClientDeliverer, MaildirDelivery>>> {
+    filter: Option<Arc<dyn MessageFilter>>,
+) -> anyhow::Result<Option<Worker<Q, ClientDeliverer, FinalDelivery>>> {
     let section = &plan.relay;
     if section.enabled == Some(false) {
+        if handler.local_mail() == LocalMail::Queue {
+            tracing::warn!(
+                "[relay] enabled = false: this node delivers nothing; local mail waits in the \
+                 queue for a node whose worker runs"
+            );
+        }
         return Ok(None);
     }
     let journal = tls_journal::Journal::new(&plan.data_dir);
     let deliverer =
         ClientDeliverer::new(crate::relay::relay_config(section)?, plan.hostname(), Some(journal))?;
-    let settings = crate::relay::worker_settings(section, plan.hostname(), plan.hostname())?;
-    let local = MaildirDelivery::new(handler.store(), handler.router());
+    let settings = crate::relay::worker_settings(section, &plan.queue, plan.hostname())?;
+    let local = match &plan.lmtp {
+        Some(target) => FinalDelivery::Lmtp(LmtpDelivery::new(
+            target.clone(),
+            plan.hostname(),
+            handler.router(),
+            filter,
+        )),
+        None => FinalDelivery::Maildir(MaildirDelivery::new(handler.store(), handler.router())),
+    };
     Ok(Some(Worker::new(
         handler.queue().clone(),
         Arc::new(deliverer),
@@ -132,40 +151,55 @@ async fn serve(plan: ServePlan) -> anyhow::Result<()> {
     let (users, users_state) = user::load_for_serve(&plan.users)?;
     match plan.handler {
         HandlerKind::Maildir => {
-            let mut config = MtaConfig::new(plan.data_dir.clone(), plan.domains.clone());
-            config.recipients = plan.recipients.clone();
-            config.users = users;
-            config.relay_client_certs.clone_from(&plan.relay_client_certs);
-            if let Some(smime) = &plan.smime {
-                config.filter = Some(Arc::new(smime_filter(smime, plan.hostname())?));
-            }
-            let queue_dir = plan.data_dir.join("queue");
-            let queue = Arc::new(
-                FileQueue::open(&queue_dir)
-                    .with_context(|| format!("cannot open the queue {}", queue_dir.display()))?,
-            );
-            let handler = Arc::new(MtaHandler::new(config, queue).with_context(|| {
-                format!("cannot set up delivery under {}", plan.data_dir.display())
-            })?);
-            let worker = worker(&plan, &handler)?;
-            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let worker = worker.map(|w| {
-                tokio::spawn(w.run(async move {
-                    let _ = stopped.await;
-                }))
-            });
-            let result = start(handler, &plan, listeners, &tls, &users_state).await;
-            // The attempt in progress finishes; the queue keeps the rest.
-            let _ = stop.send(());
-            if let Some(task) = worker {
-                let _ = task.await;
-            }
-            result
+            let queue = crate::queue::open(&plan).await?;
+            mta(queue, users, &plan, listeners, &tls, &users_state).await
         }
         HandlerKind::Discard => {
             start(Arc::new(DiscardHandler::default()), &plan, listeners, &tls, &users_state).await
         }
     }
+}
+
+/// The MTA over `queue`: the handler, the delivery worker, the listeners.
+async fn mta<Q: QueueStore>(
+    queue: Arc<Q>,
+    users: Option<Arc<sealpost_mta::Users>>,
+    plan: &ServePlan,
+    listeners: Vec<ListenerConfig>,
+    tls: &Tls,
+    users_state: &UsersState,
+) -> anyhow::Result<()> {
+    let mut config = MtaConfig::new(plan.data_dir.clone(), plan.domains.clone());
+    config.recipients = plan.recipients.clone();
+    config.users = users;
+    config.node.clone_from(&plan.queue.node);
+    config.relay_client_certs.clone_from(&plan.relay_client_certs);
+    if plan.queue.local_mail_queued(plan.lmtp.as_ref()) {
+        config.local_mail = LocalMail::Queue;
+    }
+    let filter: Option<Arc<dyn MessageFilter>> = match &plan.smime {
+        Some(smime) => Some(Arc::new(smime_filter(smime, plan.hostname())?)),
+        None => None,
+    };
+    config.filter.clone_from(&filter);
+    let handler =
+        Arc::new(MtaHandler::new(config, queue).with_context(|| {
+            format!("cannot set up delivery under {}", plan.data_dir.display())
+        })?);
+    let worker = worker(plan, &handler, filter)?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = worker.map(|w| {
+        tokio::spawn(w.run(async move {
+            let _ = stopped.await;
+        }))
+    });
+    let result = start(handler, plan, listeners, tls, users_state).await;
+    // The attempts in progress finish; the queue keeps the rest.
+    let _ = stop.send(());
+    if let Some(task) = worker {
+        let _ = task.await;
+    }
+    result
 }
 
 async fn start<H: Handler>(

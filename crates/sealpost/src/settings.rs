@@ -16,8 +16,10 @@ use crate::config::FileConfig;
 use crate::values::{BareLineEndingPolicy, HandlerKind, StartTlsTrailingPolicy};
 
 mod listeners;
+mod queue;
 
 pub(crate) use listeners::{ClientCerts, ListenerName, ListenerPlan};
+pub(crate) use queue::QueuePlan;
 
 /// The data directory of the embedded default, relative to where `serve` starts.
 pub(crate) const DEFAULT_DATA_DIR: &str = "./sealpost-data";
@@ -65,6 +67,10 @@ pub(crate) struct ServePlan {
     pub(crate) smime: Option<SmimePlan>,
     /// `[relay]` as written (checked when the relay worker is built at start).
     pub(crate) relay: crate::config::RelaySection,
+    /// `[queue]`: where the queue lives, and this node's name.
+    pub(crate) queue: QueuePlan,
+    /// `[delivery] lmtp`: local mail to a mailbox server instead of the Maildirs.
+    pub(crate) lmtp: Option<sealpost_client::LmtpTarget>,
     /// `[runtime] worker_threads`; `None`: one per core.
     pub(crate) worker_threads: Option<usize>,
     /// What happens to accepted mail.
@@ -138,6 +144,8 @@ impl ServePlan {
             relay_client_certs,
             smime,
             relay: file.relay.clone(),
+            queue: queue::plan(file)?,
+            lmtp: file.delivery.lmtp.clone(),
             worker_threads: match file.runtime.worker_threads {
                 Some(0) => bail!("[runtime] worker_threads must be at least 1"),
                 n => n,
@@ -646,7 +654,11 @@ mod tests {
     #[test]
     fn the_documented_examples_parse_and_mean_what_they_say() {
         let blocks = documented_examples();
-        assert_eq!(blocks.len(), 3, "docs/config.md: complete, load balancer and small examples");
+        assert_eq!(
+            blocks.len(),
+            4,
+            "docs/config.md: complete, load balancer, many nodes and small examples"
+        );
         let complete = resolve(&[], &blocks[0]).unwrap();
         assert_eq!(complete.hostname(), "mx.example.org");
         assert_eq!(complete.domains, ["example.org", "mx.example.org"]);
@@ -701,7 +713,18 @@ mod tests {
             ]
         );
 
-        let small = resolve(&[], &blocks[2]).unwrap();
+        assert_eq!(complete.queue.node, "mx-a");
+        assert_eq!(complete.queue.lease, resolve(&[], "").unwrap().queue.lease);
+        assert_eq!(complete.lmtp, None);
+
+        let cluster = resolve(&[], &blocks[2]).unwrap();
+        assert_eq!(cluster.queue.backend, crate::values::QueueBackend::Postgres);
+        assert!(cluster.queue.url.as_deref().unwrap().contains(",10.0.0.22:5432/"));
+        assert_eq!(cluster.queue.node, "mx-a");
+        assert_eq!(cluster.lmtp.as_ref().map(ToString::to_string).as_deref(), Some("10.0.0.30:24"));
+        assert!(cluster.queue.local_mail_queued(cluster.lmtp.as_ref()));
+
+        let small = resolve(&[], &blocks[3]).unwrap();
         let names: Vec<_> = small.listeners.iter().map(|l| l.name).collect();
         assert_eq!(names, [ListenerName::Smtp, ListenerName::Submission]);
     }

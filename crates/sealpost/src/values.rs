@@ -209,3 +209,71 @@ mod tests {
         }
     }
 }
+
+/// Where a secret (a password) comes from: `env:VAR` (an environment variable) or
+/// `file:PATH` (the first line of a file). Never the secret itself, so it does not end up
+/// in a configuration file, a process list or a shell history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SecretSource {
+    /// `env:VAR`.
+    Env(String),
+    /// `file:PATH`.
+    File(std::path::PathBuf),
+}
+
+impl FromStr for SecretSource {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match (s.strip_prefix("env:"), s.strip_prefix("file:")) {
+            (Some(var), _) if !var.is_empty() => Ok(SecretSource::Env(var.to_owned())),
+            (_, Some(path)) if !path.is_empty() => Ok(SecretSource::File(path.into())),
+            _ => Err(String::from(
+                "expected env:VARIABLE or file:PATH (a password is never written out)",
+            )),
+        }
+    }
+}
+
+impl fmt::Display for SecretSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretSource::Env(var) => write!(f, "env:{var}"),
+            SecretSource::File(path) => write!(f, "file:{}", path.display()),
+        }
+    }
+}
+
+impl SecretSource {
+    /// The secret: the variable's value, or the file's first line without its line end.
+    pub(crate) fn read(&self) -> anyhow::Result<String> {
+        use anyhow::Context;
+        match self {
+            SecretSource::Env(var) => std::env::var(var)
+                .with_context(|| format!("{self}: the environment variable is not set")),
+            SecretSource::File(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("{self}: cannot read the file"))?;
+                Ok(text.lines().next().unwrap_or_default().to_owned())
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretSource {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The queue's storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum QueueBackend {
+    /// `DATA_DIR/queue`: one node.
+    #[default]
+    File,
+    /// A PostgreSQL database that several nodes share.
+    Postgres,
+}

@@ -29,10 +29,8 @@
 mod any;
 mod envelope;
 mod file;
-mod lock;
 #[cfg(feature = "postgres")]
 mod postgres;
-mod upgrade;
 
 pub use any::AnyQueue;
 pub use envelope::{QueuedEnvelope, QueuedRecipient, RecipientRoute};

@@ -44,17 +44,9 @@ fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
 /// itself, where other users of the machine could read it.
 fn password(source: Option<&str>) -> anyhow::Result<Option<String>> {
     let Some(source) = source else { return Ok(None) };
-    if let Some(var) = source.strip_prefix("env:") {
-        let value = std::env::var(var)
-            .with_context(|| format!("--pass env:{var}: the environment variable is not set"))?;
-        return Ok(Some(value));
-    }
-    if let Some(path) = source.strip_prefix("file:") {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("--pass file:{path}: cannot read the password file"))?;
-        return Ok(Some(text.lines().next().unwrap_or_default().to_owned()));
-    }
-    bail!("--pass takes env:VAR or file:PATH (a password is never given on the command line)")
+    let source: crate::values::SecretSource =
+        source.parse().map_err(|e| anyhow::anyhow!("--pass takes env:VAR or file:PATH: {e}"))?;
+    source.read().map(Some).with_context(|| format!("--pass {source}"))
 }
 
 fn identity(
