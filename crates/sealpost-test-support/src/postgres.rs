@@ -115,7 +115,17 @@ impl PgCluster {
         Self::init(&data);
         let mut cluster = Self::open(&data, free_port());
         cluster._temp = Some(temp);
-        cluster.start();
+        // A port that was free when picked can be taken by another test before the
+        // server binds it: pick again (a few times, then fail with the server's log).
+        for _ in 0..3 {
+            if cluster.try_start().is_ok() {
+                break;
+            }
+            cluster.port = free_port();
+        }
+        if !cluster.running {
+            cluster.start();
+        }
         cluster.psql(&format!(
             "CREATE ROLE {user} LOGIN PASSWORD '{password}'",
             user = Self::USER,
@@ -174,6 +184,12 @@ impl PgCluster {
 
     /// Starts the server and waits until it accepts connections (`pg_ctl -w`).
     pub fn start(&mut self) {
+        if let Err(why) = self.try_start() {
+            panic!("{why}");
+        }
+    }
+
+    fn try_start(&mut self) -> Result<(), String> {
         let log = self.data.join("server.log");
         let mut pg_ctl = program("pg_ctl");
         pg_ctl
@@ -187,14 +203,15 @@ impl PgCluster {
         let out = pg_ctl.output().unwrap();
         if !out.status.success() {
             let log = std::fs::read_to_string(&log).unwrap_or_default();
-            panic!(
+            return Err(format!(
                 "pg_ctl start on port {} failed: {}{}\n--- server.log ---\n{log}",
                 self.port,
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
-            );
+            ));
         }
         self.running = true;
+        Ok(())
     }
 
     /// Stops the server with a fast shutdown (clients are disconnected, transactions

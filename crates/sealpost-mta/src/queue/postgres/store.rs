@@ -218,11 +218,14 @@ async fn claim_due(
     .await?;
     let mut messages = Vec::with_capacity(locked.len());
     for row in &locked {
-        let id: String = row.get("id");
-        // An unreadable entry stays queued for an administrator, untouched; the rest of
-        // the queue goes on.
-        match envelope(&id, row.get("envelope")) {
-            Ok(envelope) => messages.push((id, size(row.get("size")), envelope)),
+        let id: &str = row.get("id");
+        // An unreadable entry stays queued for an administrator, untouched (not leased);
+        // the rest of the queue goes on.
+        let readable = QueueId::try_from(id.to_owned())
+            .map_err(|e| corrupt(id, e))
+            .and_then(|queue_id| Ok((queue_id, envelope(id, row.get("envelope"))?)));
+        match readable {
+            Ok((queue_id, envelope)) => messages.push((queue_id, size(row.get("size")), envelope)),
             Err(e) => tracing::warn!(queue_id = %id, error = %e, "unreadable queue entry"),
         }
     }
@@ -250,12 +253,12 @@ async fn claim_due(
     }
     let mut claims = Vec::with_capacity(messages.len());
     for (id, size, envelope) in messages {
+        // A message whose due recipients another claim took meanwhile has no rows.
         let Some(rows) = by_message.get(id.as_str()) else { continue };
-        let queue_id = QueueId::try_from(id.clone()).map_err(|e| corrupt(&id, e))?;
         claims.push(Claim {
-            lease: lease_of(&queue_id, owner, rows[0]),
+            lease: lease_of(&id, owner, rows[0]),
             envelope,
-            recipients: claimed(&id, rows)?,
+            recipients: claimed(id.as_str(), rows)?,
             size,
         });
     }
