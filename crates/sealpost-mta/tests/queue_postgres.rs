@@ -263,3 +263,71 @@ async fn passwords() {
     let tls = format!("{}?sslmode=require", db.cluster.url());
     assert!(matches!(PostgresQueue::connect(config(tls)).await, Err(QueueError::Config(_))));
 }
+
+/// A host that accepts TCP connections and then says nothing (a hung server, a
+/// half-open path): connecting fails with `Unavailable` within the bounded timeouts
+/// instead of hanging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_server_does_not_hang_the_caller() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        // Bounded: the test makes a handful of connections.
+        for _ in 0..16 {
+            let Ok((socket, _)) = silent.accept().await else { break };
+            open.push(socket);
+        }
+    });
+    let mut config = config(format!("postgresql://sealpost@127.0.0.1:{port}/sealpost"));
+    config.connect_timeout = Duration::from_secs(1);
+    config.operation_timeout = Duration::from_secs(2);
+    let start = Instant::now();
+    let refused = PostgresQueue::connect(config).await.unwrap_err();
+    let took = start.elapsed();
+    assert!(matches!(refused, QueueError::Unavailable(_)), "{refused:?}");
+    assert!(took < Duration::from_secs(6), "took {took:?}");
+    eprintln!("a silent server: {refused} after {took:?}");
+    held.abort();
+}
+
+/// A call stuck in the database (here behind another session's table lock) ends with
+/// `Unavailable` at the operation timeout; its transaction never commits, and the pool
+/// goes on with a fresh connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_call_ends_at_the_operation_timeout() {
+    let db = Database::new();
+    let mut config = config(db.cluster.url());
+    config.operation_timeout = Duration::from_secs(1);
+    let queue = PostgresQueue::connect(config).await.unwrap();
+    let locker = std::thread::spawn({
+        let port = db.cluster.port();
+        let data = db.cluster.data_dir().to_owned();
+        move || {
+            PgCluster::open(&data, port).psql_in(
+                PgCluster::DATABASE,
+                "BEGIN; LOCK TABLE messages IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;",
+            )
+        }
+    });
+    // Bounded wait until the other session holds the lock.
+    let start = Instant::now();
+    while db.cluster.psql("SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted AND relation IS NOT NULL") == "0" {
+        assert!(start.elapsed() < Duration::from_secs(10), "the lock was never taken");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stuck = queue_suite::message(1);
+    let stuck_id = stuck.id.clone();
+    let start = Instant::now();
+    let result = queue.enqueue(stuck).await;
+    let took = start.elapsed();
+    assert!(matches!(result, Err(QueueError::Unavailable(_))), "{result:?}");
+    assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(3), "took {took:?}");
+    tokio::task::block_in_place(|| locker.join().unwrap());
+    queue.enqueue(queue_suite::message(1)).await.unwrap();
+    // The abandoned transaction's backend notices the closed connection and rolls back.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let list = queue.list().await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert!(list.iter().all(|m| m.id != stuck_id));
+}
