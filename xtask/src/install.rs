@@ -6,6 +6,8 @@
 
 use anyhow::{Result, bail};
 
+use sealpost_test_support::postgres::installed_bin_dir;
+
 use crate::sh::Sh;
 
 /// A cargo subcommand shipped as its own binary.
@@ -136,34 +138,17 @@ pub(crate) fn ensure_openssl(sh: &Sh) -> Result<()> {
     Ok(())
 }
 
-/// The PostgreSQL server's programs (`initdb`, `pg_ctl`, ...) in Debian's layout,
-/// `/usr/lib/postgresql/<version>/bin`, the newest first; empty when none is installed.
-pub(crate) fn postgres_bin_dirs() -> Vec<std::path::PathBuf> {
-    let mut found: Vec<(u32, std::path::PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| {
-            let version = entry.file_name().to_str()?.parse::<u32>().ok()?;
-            let bin = entry.path().join("bin");
-            bin.join("initdb").is_file().then_some((version, bin))
-        })
-        .collect();
-    found.sort();
-    found.into_iter().rev().map(|(_, bin)| bin).collect()
-}
-
 /// Makes PostgreSQL's server programs available (Debian package `postgresql-15`): the
 /// tests of the shared queue run private clusters (sealpost-test-support's `PgCluster`),
 /// and the tests step runs before the interop step installs its peers.
 pub(crate) fn ensure_postgres(sh: &Sh) -> Result<()> {
-    if let Some(bin) = postgres_bin_dirs().first() {
+    if let Some(bin) = installed_bin_dir() {
         println!("ok: PostgreSQL server programs in {}", bin.display());
         return Ok(());
     }
     println!("the PostgreSQL server programs are missing: installing the Debian package");
     apt_install(sh, &["postgresql-15"])?;
-    match postgres_bin_dirs().first() {
+    match installed_bin_dir() {
         Some(bin) => {
             println!("ok: PostgreSQL server programs in {}", bin.display());
             Ok(())

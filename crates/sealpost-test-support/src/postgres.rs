@@ -9,7 +9,7 @@
 //!
 //! Missing binaries are a failure that says how to install them, never a skip.
 //!
-//! [`bin_dir`], [`free_port`] and [`PgCluster::init`] with [`PgCluster::start`] are the
+//! [`installed_bin_dir`], [`bin_dir`], [`free_port`] and [`PgCluster::init`] with [`PgCluster::start`] are the
 //! parts a primary + standby setup reuses (`pg_basebackup -R` into another directory,
 //! started with [`PgCluster::open`]).
 
@@ -22,12 +22,12 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 /// The directory of the newest installed PostgreSQL server's programs
-/// (`/usr/lib/postgresql/<version>/bin`, Debian's layout), or `$SEALPOST_PG_BIN`.
-///
-/// Panics with the command that installs them when there are none.
-pub fn bin_dir() -> PathBuf {
+/// (`/usr/lib/postgresql/<version>/bin`, Debian's layout), or `$SEALPOST_PG_BIN`; `None`
+/// when there is no `initdb` in either.
+pub fn installed_bin_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("SEALPOST_PG_BIN") {
-        return PathBuf::from(dir);
+        let dir = PathBuf::from(dir);
+        return dir.join("initdb").is_file().then_some(dir);
     }
     let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
@@ -40,14 +40,19 @@ pub fn bin_dir() -> PathBuf {
         })
         .collect();
     found.sort();
-    match found.pop() {
-        Some((_, bin)) => bin,
-        None => panic!(
-            "the PostgreSQL server programs are missing (no /usr/lib/postgresql/*/bin/initdb); \
-             install them with `apt-get install -y --no-install-recommends postgresql-15` \
-             (`cargo xtask ci` does this), or point SEALPOST_PG_BIN at a bin directory"
-        ),
-    }
+    found.pop().map(|(_, bin)| bin)
+}
+
+/// [`installed_bin_dir`], or a panic with the command that installs the programs.
+pub fn bin_dir() -> PathBuf {
+    installed_bin_dir().unwrap_or_else(|| {
+        panic!(
+            "the PostgreSQL server programs are missing (no /usr/lib/postgresql/*/bin/initdb, \
+             nor $SEALPOST_PG_BIN/initdb); install them with \
+             `apt-get install -y --no-install-recommends postgresql-15` (`cargo xtask ci` does \
+             this)"
+        )
+    })
 }
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.
