@@ -121,7 +121,7 @@ impl Pending {
     }
 }
 
-/// The queue in a local directory; see the [module documentation](self).
+/// The queue in a local directory, for one node; see the [queue documentation](super).
 ///
 /// ```
 /// use sealpost_mta::queue::FileQueue;
