@@ -101,6 +101,72 @@ pub(crate) fn main_cf(
     main_cf
 }
 
+/// The Postfix side of the relay runs: which sink takes which recipient domain, how
+/// many deliveries at once, and the client certificate that may relay.
+pub(crate) struct RelaySetup {
+    /// Recipient domain and the next hop that takes its mail (`transport_maps`:
+    /// `smtp:NEXTHOP`, e.g. `[127.0.0.1]:2600`).
+    pub(crate) transports: Vec<(String, String)>,
+    /// `smtp_destination_concurrency_limit`, and the smtp service's process limit in
+    /// `master.cf` (deliveries at once, all destinations together).
+    pub(crate) concurrency: usize,
+    /// `minimal_backoff_time`, `maximal_backoff_time` and `queue_run_delay`, seconds.
+    pub(crate) retry: u64,
+    /// SHA-256 fingerprint (hex with colons) of the client certificate that may relay.
+    pub(crate) client_cert: String,
+}
+
+/// The `main.cf` of a relaying instance: smtpd with STARTTLS that asks for client
+/// certificates and relays for the one in `relay_clientcerts`, to the sinks of
+/// `transport_maps`, without TLS on the way out.
+pub(crate) fn relay_main_cf(dir: &str, relay: &RelaySetup, tls: &(String, String)) -> String {
+    let transports: Vec<String> = relay
+        .transports
+        .iter()
+        .map(|(domain, nexthop)| format!("{domain}=smtp:{nexthop}"))
+        .collect();
+    format!(
+        "compatibility_level = 3.6\n\
+         config_directory = {dir}/etc\n\
+         queue_directory = {dir}/queue\n\
+         data_directory = {dir}/data\n\
+         maillog_file = {dir}/maillog\n\
+         maillog_file_prefixes = {dir}\n\
+         inet_interfaces = 127.0.0.1\n\
+         inet_protocols = ipv4\n\
+         myhostname = postfix.test\n\
+         mydestination =\n\
+         mynetworks = 127.0.0.0/8\n\
+         relay_domains =\n\
+         alias_maps =\n\
+         in_flow_delay = 0\n\
+         smtpd_tls_security_level = may\n\
+         smtpd_tls_cert_file = {cert}\n\
+         smtpd_tls_key_file = {key}\n\
+         smtpd_tls_loglevel = 0\n\
+         smtpd_tls_ask_ccert = yes\n\
+         smtpd_tls_fingerprint_digest = sha256\n\
+         relay_clientcerts = inline:{{ {fingerprint}=bench-client }}\n\
+         smtpd_relay_restrictions = permit_tls_clientcerts, reject\n\
+         smtpd_recipient_restrictions =\n\
+         transport_maps = inline:{{ {transports} }}\n\
+         smtp_tls_security_level = none\n\
+         smtp_destination_concurrency_limit = {concurrency}\n\
+         minimal_backoff_time = {retry}s\n\
+         maximal_backoff_time = {retry}s\n\
+         queue_run_delay = {retry}s\n",
+        cert = tls.0,
+        key = tls.1,
+        fingerprint = relay.client_cert,
+        transports = transports.join(", "),
+        concurrency = relay.concurrency,
+        retry = relay.retry,
+    )
+}
+
+/// The smtp client's line of [`MASTER_CF`]; the relay runs give it a process limit.
+const SMTP_LINE: &str = "smtp      unix  -       -       n       -       -       smtp\n";
+
 /// Installs Postfix (which brings smtp-source and smtp-sink) if it is missing.
 pub(crate) fn ensure_installed(sh: &mut Sh) -> Result<()> {
     // The Postfix programs live in /usr/sbin, which a non-login shell may not search.
@@ -146,16 +212,38 @@ impl Postfix {
         disposition: Disposition,
         tls: Option<(&Path, &Path)>,
     ) -> Result<Postfix> {
+        let tls = tls.map(|(cert, key)| (cert.display().to_string(), key.display().to_string()));
+        let main_cf = main_cf(&dir.display().to_string(), disposition, tls.as_ref());
+        Postfix::launch(sh, dir, &main_cf, MASTER_CF)
+    }
+
+    /// Configures and starts a relaying instance in `dir` (see [`relay_main_cf`]); `tls`
+    /// is the certificate chain and key for STARTTLS.
+    pub(crate) fn start_relay(
+        sh: &Sh,
+        dir: &Path,
+        relay: &RelaySetup,
+        (cert, key): (&Path, &Path),
+    ) -> Result<Postfix> {
+        let tls = (cert.display().to_string(), key.display().to_string());
+        let main_cf = relay_main_cf(&dir.display().to_string(), relay, &tls);
+        let limited = format!("smtp unix - - n - {} smtp\n", relay.concurrency);
+        let master_cf = MASTER_CF.replace(SMTP_LINE, &limited);
+        if master_cf == MASTER_CF {
+            bail!("master.cf has no smtp line to change: {SMTP_LINE:?}");
+        }
+        Postfix::launch(sh, dir, &main_cf, &master_cf)
+    }
+
+    fn launch(sh: &Sh, dir: &Path, main_cf: &str, master_cf: &str) -> Result<Postfix> {
         let _ = std::fs::remove_dir_all(dir);
         for sub in ["etc", "queue", "data"] {
             std::fs::create_dir_all(dir.join(sub))?;
         }
         let addr: SocketAddr = ([127, 0, 0, 1], free_port()?).into();
-        let tls = tls.map(|(cert, key)| (cert.display().to_string(), key.display().to_string()));
-        let main_cf = main_cf(&dir.display().to_string(), disposition, tls.as_ref());
         std::fs::write(dir.join("etc/main.cf"), main_cf)?;
         let smtpd = format!("{addr} inet n - n - - smtpd\n");
-        std::fs::write(dir.join("etc/master.cf"), smtpd + MASTER_CF)?;
+        std::fs::write(dir.join("etc/master.cf"), smtpd + master_cf)?;
         sh.run(sh.cmd("chown").args(["-R", "postfix"]).arg(dir.join("data")))?;
         let etc = dir.join("etc");
         // postfix(1) reports configuration errors only to a terminal or syslog: script(1)
@@ -177,6 +265,25 @@ impl Postfix {
         }
         wait_for_port(addr, "postfix smtpd").map_err(|e| e.context(instance.log_tail()))?;
         Ok(instance)
+    }
+
+    /// Messages in the deferred queue (its hashed subdirectories included).
+    pub(crate) fn deferred(&self) -> Result<usize> {
+        fn files(dir: &Path) -> Result<usize> {
+            let mut count = 0;
+            for entry in std::fs::read_dir(dir).with_context(|| dir.display().to_string())? {
+                let entry = entry?;
+                count += if entry.file_type()?.is_dir() { files(&entry.path())? } else { 1 };
+            }
+            Ok(count)
+        }
+        files(&self.dir.join("queue/deferred"))
+    }
+
+    /// Lines of its log that contain `needle`.
+    pub(crate) fn log_lines(&self, needle: &str) -> usize {
+        let log = std::fs::read_to_string(self.dir.join("maillog")).unwrap_or_default();
+        log.lines().filter(|l| l.contains(needle)).count()
     }
 
     fn log_tail(&self) -> String {

@@ -141,6 +141,56 @@ impl Comparison {
     }
 }
 
+/// Several contenders on one workload: one row of a [`contest_table`].
+pub(crate) struct Row {
+    pub(crate) what: String,
+    /// The command line or a description of the load.
+    pub(crate) command: String,
+    /// One per contender, in the order of the columns.
+    pub(crate) runs: Vec<Run>,
+}
+
+/// A ratio shown for every row: the best rate of contender `of` over that of `to`.
+pub(crate) struct Ratio {
+    pub(crate) label: &'static str,
+    pub(crate) of: usize,
+    pub(crate) to: usize,
+    pub(crate) target: Option<f64>,
+}
+
+impl Ratio {
+    fn cell(&self, row: &Row) -> String {
+        let (Some(of), Some(to)) = (row.runs.get(self.of), row.runs.get(self.to)) else {
+            return String::from("-");
+        };
+        let ratio = of.best_rate() / to.best_rate();
+        match self.target {
+            Some(target) => format!("{ratio:.2}x (>= {target:.1}x: {})", verdict(ratio >= target)),
+            None => format!("{ratio:.2}x"),
+        }
+    }
+}
+
+/// A table of `rows` with a column per contender and per ratio, then each row's command.
+pub(crate) fn contest_table(out: &mut String, rows: &[Row], ratios: &[Ratio], unit: &str) {
+    let Some(first) = rows.first() else { return };
+    let names: Vec<&str> = first.runs.iter().map(|r| r.name).collect();
+    let labels: Vec<&str> = ratios.iter().map(|r| r.label).collect();
+    let _ = writeln!(out, "| workload | {} | {} |", names.join(" | "), labels.join(" | "));
+    let _ = writeln!(out, "|{}", " --- |".repeat(1 + names.len() + labels.len()));
+    for row in rows {
+        let cells: Vec<String> = row.runs.iter().map(|r| r.cell(unit)).collect();
+        let ratio_cells: Vec<String> = ratios.iter().map(|r| r.cell(row)).collect();
+        let _ =
+            writeln!(out, "| {} | {} | {} |", row.what, cells.join(" | "), ratio_cells.join(" | "));
+    }
+    out.push('\n');
+    for row in rows {
+        let _ = writeln!(out, "- {}: {}", row.what, row.command);
+    }
+    out.push('\n');
+}
+
 /// Memory of one idle-connection run.
 pub(crate) struct IdleResult {
     pub(crate) count: usize,
@@ -163,6 +213,8 @@ pub(crate) struct Results {
     setup: String,
     pub(crate) plain: Vec<Comparison>,
     pub(crate) durable: Vec<Comparison>,
+    pub(crate) queue: Option<super::queue::QueueResults>,
+    pub(crate) relay: Option<super::relay::RelayResults>,
     pub(crate) tls: Option<Comparison>,
     pub(crate) idle: Vec<IdleResult>,
     pub(crate) load_after: String,
@@ -205,6 +257,8 @@ impl Results {
             setup,
             plain: Vec::new(),
             durable: Vec::new(),
+            queue: None,
+            relay: None,
             tls: None,
             idle: Vec::new(),
             load_after: String::new(),
@@ -273,6 +327,12 @@ impl Results {
                  sealpost to its standard error, redirected to a file.\n\n",
             );
             table(&mut out, &self.durable, "msg");
+        }
+        if let Some(queue) = &self.queue {
+            queue.render(&mut out);
+        }
+        if let Some(relay) = &self.relay {
+            relay.render(&mut out);
         }
         if let Some(tls) = &self.tls {
             out.push_str(
