@@ -31,7 +31,9 @@ fails the run, after every case has run.
 
 - `cargo xtask interop` (or `cargo xtask ci`), as root on Debian 12: root installs the
   missing peers and runs the private Postfix. `cargo xtask ci --no-interop` leaves the
-  suite out for a quick local run (CI never does).
+  suite out for a quick local run (CI never does); `cargo xtask interop --only
+  haproxy,dovecot` runs only the named groups, for work on them, and leaves this page as
+  it is (only a full run writes it).
 - It builds `sealpost` (the debug build the test step already made) and starts
   `sealpost serve` with a fresh data folder, `--hostname mail.test --domain mail.test`,
   `--cert tests/pki/server-chain.pem --key tests/pki/server-key.pem`, a users file with
