@@ -186,6 +186,11 @@ pub(crate) struct Chat {
 }
 
 impl Chat {
+    /// The peer's process id (it leads its own process group), for signals.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Everything the peer printed so far.
     pub(crate) fn transcript(&self) -> String {
         read_lossy(&self.path)

@@ -13,6 +13,7 @@ mod client;
 mod client_dane;
 mod client_postfix;
 mod exec;
+mod haproxy;
 mod maildir;
 mod msmtp;
 mod peers;
@@ -48,9 +49,9 @@ pub(crate) struct InteropArgs {
     #[arg(long)]
     keep: bool,
     /// Run only these groups of cases, comma-separated (swaks, tls, testssl, msmtp,
-    /// smtplib, postfix, smtp-source, raw, client, client-postfix, client-dane, smime),
-    /// for quick work on a few of them. docs/interop.md is then left as it is: only a
-    /// full run writes it (CI never passes this option).
+    /// smtplib, postfix, smtp-source, raw, client, client-postfix, client-dane, haproxy,
+    /// smime), for quick work on a few of them. docs/interop.md is then left as
+    /// it is: only a full run writes it (CI never passes this option).
     #[arg(long, value_delimiter = ',', value_name = "GROUP")]
     only: Vec<String>,
 }
@@ -71,6 +72,7 @@ const GROUPS: &[Group] = &[
     ("client", client::run),
     ("client-postfix", client_postfix::run),
     ("client-dane", client_dane::run),
+    ("haproxy", haproxy::run),
     ("smime", smime::run),
 ];
 

@@ -65,6 +65,18 @@ fails the run, after every case has run.
   checked against `openssl s_client -dane_tlsa_rrdata` on the same record. MTA-STS
   policies come from `openssl s_server -WWW` on 127.0.0.1:443, with a certificate for
   `mta-sts.mail.test` issued by the test intermediate CA during the run.
+- HAProxy runs privately (`haproxy -f CFG -db`, its configuration in the scratch folder,
+  its log on standard output) with three `mode tcp` frontends in front of a second
+  `sealpost serve` whose MX listener has `proxy_protocol = true`, `proxy_trusted =
+  [\"127.0.0.1/32\"]` and `[timeouts] proxy_header = 2`: `send-proxy`, `send-proxy-v2`,
+  and `send-proxy-v2` with `proxy-v2-options crc32c,unique-id`, each server checked every
+  500 ms (`option smtpchk EHLO lb.test`, a plain TCP check on the last). swaks connects
+  from 127.0.0.2 (`--local-interface`) and HAProxy from 127.0.0.1, so the client's
+  address in the stored Received header, in sealpost's session line (`peer=` the client,
+  `proxy=` the balancer) and in HAProxy's connection log can only have come from the
+  header; the three must name the same address and port. Clients that bypass the
+  balancer (no header from 127.0.0.1, a valid header from 127.0.0.3, outside
+  `proxy_trusted`) must be closed before any greeting.
 - Every peer and wait is bounded in time; the scratch folder, the server and Postfix are
   removed or stopped also when a case fails (`--keep` keeps the folder for inspection).
 
@@ -106,6 +118,18 @@ const NOTES: &str = "\
   only serves GOST cipher suites, which rustls never offers; without `NO_ENGINE`, a machine
   without the engine gets an `engine_problem` warning and exit code 2 and one with it does
   not, whatever the server does. Every other warning still fails the rows.
+- **HAProxy 2.6 health checks** carry the PROXY header whenever the server line has
+  `send-proxy` or `send-proxy-v2` (`check-send-proxy` is only needed for checks to another
+  `port` or `addr`). With `send-proxy` the header is `PROXY TCP4` naming the check
+  connection's own two ends (127.0.0.1 to 127.0.0.1), not `UNKNOWN`, so sealpost logs the
+  check as a session proxied from the balancer; with `send-proxy-v2` it is a `LOCAL`
+  header without addresses or TLVs, and the balancer stays the client. `option smtpchk`
+  waits for each reply (greeting, `EHLO lb.test`, `QUIT`), so sealpost's guard against
+  pipelining after EHLO is not involved. A plain TCP `check` sends the header and resets
+  the connection: one info line per check (`result=error`), no warning.
+- **HAProxy 2.6 TLVs.** `send-proxy-v2` alone sends none; `proxy-v2-options
+  crc32c,unique-id` adds two, which sealpost skips (it does not verify the CRC32C).
+  `authority` was sent for none of these plain TCP connections (it carries a TLS SNI).
 ";
 
 /// What the page says before the S/MIME table.
