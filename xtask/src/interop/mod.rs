@@ -12,6 +12,7 @@
 mod client;
 mod client_dane;
 mod client_postfix;
+mod dovecot;
 mod exec;
 mod haproxy;
 mod maildir;
@@ -50,7 +51,7 @@ pub(crate) struct InteropArgs {
     keep: bool,
     /// Run only these groups of cases, comma-separated (swaks, tls, testssl, msmtp,
     /// smtplib, postfix, smtp-source, raw, client, client-postfix, client-dane, haproxy,
-    /// smime), for quick work on a few of them. docs/interop.md is then left as
+    /// dovecot, smime), for quick work on a few of them. docs/interop.md is then left as
     /// it is: only a full run writes it (CI never passes this option).
     #[arg(long, value_delimiter = ',', value_name = "GROUP")]
     only: Vec<String>,
@@ -73,6 +74,7 @@ const GROUPS: &[Group] = &[
     ("client-postfix", client_postfix::run),
     ("client-dane", client_dane::run),
     ("haproxy", haproxy::run),
+    ("dovecot", dovecot::run),
     ("smime", smime::run),
 ];
 

@@ -153,6 +153,19 @@ pub(crate) const PEERS: &[PeerSpec] = &[
         pypi: None,
     },
     PeerSpec {
+        name: "dovecot",
+        // The mailbox server behind `[delivery] lmtp`: dovecot-core has the master, the
+        // auth and the Maildir store, dovecot-lmtpd the LMTP server.
+        probe: &[
+            "sh",
+            "-c",
+            "dovecot --version && test -x /usr/lib/dovecot/lmtp && echo lmtp server found",
+        ],
+        must_contain: "lmtp server found",
+        packages: &["dovecot-core", "dovecot-lmtpd"],
+        pypi: None,
+    },
+    PeerSpec {
         name: "openssl cms",
         // The S/MIME peer: the same program as `openssl`, named apart so that the S/MIME
         // rows get their own table.
@@ -423,6 +436,7 @@ mod tests {
             version_of("haproxy", "HAProxy version 2.6.12-1+deb12u4 2026/10/17 - https://"),
             "2.6.12"
         );
+        assert_eq!(version_of("dovecot", "2.3.19.1 (9b53102964)\nlmtp server found\n"), "2.3.19.1");
         let testssl = "\u{1b}[1m    testssl       3.0.8 from \u{1b}[m\u{1b}[1mhttps://testssl.sh/";
         assert_eq!(version_of("testssl", &strip_ansi(testssl)), "3.0.8");
     }
