@@ -112,6 +112,7 @@ fn ensure_tools(ci: &mut Ci<'_>) -> Result<Outcome> {
     install::ensure_component(ci.sh, "clippy", &["clippy", "--version"])?;
     install::ensure_cargo_tool(ci.sh, CARGO_DENY)?;
     install::ensure_openssl(ci.sh)?;
+    install::ensure_postgres(ci.sh)?;
     ci.nextest = install::try_nextest(ci.sh);
     if !ci.nextest {
         println!("cargo nextest could not be installed: the tests will run with `cargo test`");

@@ -6,6 +6,8 @@
 
 use anyhow::{Result, bail};
 
+use sealpost_test_support::postgres::installed_bin_dir;
+
 use crate::sh::Sh;
 
 /// A cargo subcommand shipped as its own binary.
@@ -134,6 +136,28 @@ pub(crate) fn ensure_openssl(sh: &Sh) -> Result<()> {
         bail!("`openssl version` still fails after installing the openssl package");
     }
     Ok(())
+}
+
+/// Makes PostgreSQL's server programs available (Debian package `postgresql-15`): the
+/// tests of the shared queue run private clusters (sealpost-test-support's `PgCluster`),
+/// and the tests step runs before the interop step installs its peers.
+pub(crate) fn ensure_postgres(sh: &Sh) -> Result<()> {
+    if let Some(bin) = installed_bin_dir() {
+        println!("ok: PostgreSQL server programs in {}", bin.display());
+        return Ok(());
+    }
+    println!("the PostgreSQL server programs are missing: installing the Debian package");
+    apt_install(sh, &["postgresql-15"])?;
+    match installed_bin_dir() {
+        Some(bin) => {
+            println!("ok: PostgreSQL server programs in {}", bin.display());
+            Ok(())
+        }
+        None => bail!(
+            "no /usr/lib/postgresql/*/bin/initdb after installing postgresql-15; install it by \
+             hand with `apt-get install -y --no-install-recommends postgresql-15`"
+        ),
+    }
 }
 
 /// Installs Debian packages with apt-get (as root), refreshing the package lists first.

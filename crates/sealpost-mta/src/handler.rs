@@ -111,7 +111,7 @@ impl MtaConfig {
     }
 }
 
-/// The MTA's [`Handler`]: see the [module documentation](self) for its policy.
+/// The MTA's [`Handler`]: see the [crate documentation](crate) for its policy.
 #[derive(Debug)]
 pub struct MtaHandler<Q> {
     router: Arc<Router>,

@@ -35,7 +35,7 @@ pub enum Destination {
     Remote,
 }
 
-/// The local domains and the recipient list; see the [module documentation](self).
+/// The local domains and the recipient list; see the [crate documentation](crate).
 ///
 /// ```
 /// use sealpost_codec::ForwardPath;

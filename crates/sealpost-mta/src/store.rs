@@ -141,8 +141,8 @@ pub(crate) struct Plan {
     pub(crate) return_path: String,
 }
 
-/// The [`MessageSink`] of [`MtaHandler`](crate::MtaHandler); see the
-/// [module documentation](self).
+/// The [`MessageSink`] of [`MtaHandler`](crate::MtaHandler);
+/// see there for what it writes where.
 #[derive(Debug)]
 pub struct MtaSink<Q> {
     store: Arc<MaildirStore>,

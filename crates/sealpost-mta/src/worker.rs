@@ -117,7 +117,7 @@ impl PassSummary {
     }
 }
 
-/// Delivers the queue; see the [module documentation](self).
+/// Delivers the queue; see the [crate documentation](crate).
 pub struct Worker<Q, R, L> {
     attempt: Arc<Attempt<Q, R, L>>,
 }

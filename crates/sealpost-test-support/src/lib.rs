@@ -5,15 +5,18 @@
 //! - [`Client`]: a scripted SMTP client over a real socket (plaintext, STARTTLS,
 //!   implicit TLS, client certificates) that asserts reply codes.
 //! - [`server`]: sealpost-server in-process with an in-memory handler.
+//! - [`postgres`]: private PostgreSQL clusters ([`PgCluster`]) on loopback.
 //!
 //! Test helpers panic on failure: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod client;
 pub mod pki;
+pub mod postgres;
 pub mod server;
 
 pub use client::Client;
+pub use postgres::PgCluster;
 
 /// A small message, dot-terminated.
 pub const MESSAGE: &[u8] = b"Subject: test\r\n\r\nHello\r\n.\r\n";

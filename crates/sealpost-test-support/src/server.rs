@@ -1,4 +1,4 @@
-//! `sealpost-server` in-process: an in-memory [`Handler`](sealpost_server::Handler) that
+//! `sealpost-server` in-process: an in-memory [`Handler`] that
 //! keeps what it accepts, and a server on free loopback ports (MX, submission,
 //! submissions) with the test PKI.
 

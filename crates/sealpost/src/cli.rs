@@ -56,7 +56,7 @@ pub(crate) enum QueueCommand {
 /// Where the queue is: the server's configuration.
 #[derive(Debug, Args)]
 pub(crate) struct QueueArgs {
-    /// The configuration file of `serve` (its [queue] and data_dir).
+    /// The configuration file of `serve` (its `[queue]` and `data_dir`).
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
     /// The data directory of `serve`, when it was given with --data-dir.

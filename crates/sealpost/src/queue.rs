@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
-use sealpost_mta::queue::{QueuedMessage, RecipientStatus};
+use sealpost_mta::queue::{
+    AnyQueue, PostgresConfig, PostgresQueue, QueuedMessage, RecipientStatus,
+};
 use sealpost_mta::{FileQueue, QueueStore, Router, WorkerSettings};
 
 use crate::cli::{QueueArgs, QueueCommand, ServeArgs};
@@ -14,19 +16,37 @@ use crate::config::FileConfig;
 use crate::settings::ServePlan;
 use crate::values::QueueBackend;
 
-/// The queue of the plan.
-pub(crate) async fn open(plan: &ServePlan) -> anyhow::Result<Arc<FileQueue>> {
-    match plan.queue.backend {
+/// The queue of the plan: the directory, or the database (connected, its schema created
+/// or migrated).
+pub(crate) async fn open(plan: &ServePlan) -> anyhow::Result<Arc<AnyQueue>> {
+    let queue = &plan.queue;
+    Ok(Arc::new(match queue.backend {
         QueueBackend::File => {
             let dir = plan.data_dir.join("queue");
             let queue = FileQueue::open(&dir)
                 .with_context(|| format!("cannot open the queue {}", dir.display()))?;
-            Ok(Arc::new(queue))
+            AnyQueue::File(queue)
         }
         QueueBackend::Postgres => {
-            anyhow::bail!("[queue] backend = \"postgres\" is not available in this build yet")
+            // settings::queue checked that a postgres backend has its url.
+            let url = queue.url.clone().unwrap_or_default();
+            let mut config = PostgresConfig::new(url);
+            if let Some(source) = &queue.password {
+                let password = source.read().context("[queue] password")?;
+                config.password = Some(sealpost_codec::Secret::new(password));
+            }
+            if let Some(size) = queue.pool_size {
+                config.pool_size = size;
+            }
+            let connected = PostgresQueue::connect(config).await.with_context(|| {
+                format!(
+                    "cannot open the queue in the database {}",
+                    queue.url.as_deref().unwrap_or("")
+                )
+            })?;
+            AnyQueue::Postgres(connected)
         }
-    }
+    }))
 }
 
 /// The server's plan, as `serve` would make it from the same configuration.

@@ -6,6 +6,8 @@
 //! - [`FileQueue`]: a local directory (one node; the default).
 //! - `PostgresQueue` (feature `postgres`): a PostgreSQL database that any number of nodes
 //!   share.
+//! - [`AnyQueue`]: either of them, chosen at run time (by the command line's
+//!   configuration).
 //!
 //! # Leases
 //!
@@ -24,13 +26,17 @@
 //! leaves a delivery status notice, queued in the same step) or deferred (due again after
 //! the backoff, with its last error). A message leaves the queue with its last recipient.
 
+mod any;
 mod envelope;
 mod file;
-mod lock;
-mod upgrade;
+#[cfg(feature = "postgres")]
+mod postgres;
 
+pub use any::AnyQueue;
 pub use envelope::{QueuedEnvelope, QueuedRecipient, RecipientRoute};
 pub use file::FileQueue;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresConfig, PostgresQueue};
 
 use std::fmt;
 use std::future::Future;
@@ -252,6 +258,10 @@ pub enum QueueError {
         /// The worker holding it.
         owner: String,
     },
+    /// The queue's configuration cannot be used (for example a database URL that
+    /// carries a password); nothing was tried.
+    #[error("queue configuration: {0}")]
+    Config(String),
     /// A stored record cannot be read.
     #[error("queue entry {id} cannot be read: {reason}")]
     Corrupt {

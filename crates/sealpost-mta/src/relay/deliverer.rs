@@ -109,7 +109,7 @@ struct Destination {
     client: Arc<Client>,
 }
 
-/// Delivers queued mail with sealpost-client; see the [module documentation](self).
+/// Delivers queued mail with sealpost-client; see the [relay documentation](super).
 #[derive(Debug)]
 pub struct ClientDeliverer {
     default: Destination,

@@ -8,8 +8,8 @@
 use sealpost_codec::{Command, ForwardPath};
 use serde::Deserialize;
 
-use super::file::{Entry, Pending, VERSION};
-use super::{QueueId, QueuedEnvelope, QueuedRecipient, RecipientRoute};
+use super::{Entry, Pending, VERSION};
+use crate::queue::{QueueId, QueuedEnvelope, QueuedRecipient, RecipientRoute};
 
 #[derive(Deserialize)]
 struct V1 {

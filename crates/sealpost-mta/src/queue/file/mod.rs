@@ -38,14 +38,20 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
-use super::lock::DirLock;
+mod index;
+mod lock;
+mod upgrade;
+
+use index::Index;
+use lock::DirLock;
+
 use super::{
     Body, Claim, ClaimedRecipient, Lease, NewMessage, QueueError, QueueId, QueueStore,
     QueuedEnvelope, QueuedMessage, RecipientStatus, Settlement,
@@ -115,7 +121,7 @@ impl Pending {
     }
 }
 
-/// The queue in a local directory; see the [module documentation](self).
+/// The queue in a local directory, for one node; see the [queue documentation](super).
 ///
 /// ```
 /// use sealpost_mta::queue::FileQueue;
@@ -130,6 +136,8 @@ pub struct FileQueue {
     dir: PathBuf,
     /// Wakes this process's workers when this process enqueues.
     wake: Arc<Notify>,
+    /// When each message is next claimable.
+    index: Arc<Mutex<Index>>,
 }
 
 fn corrupt(id: &str, reason: impl ToString) -> QueueError {
@@ -147,7 +155,8 @@ impl FileQueue {
     pub fn open(dir: impl Into<PathBuf>) -> Result<FileQueue, QueueError> {
         let dir = dir.into();
         create_private_dir(&dir).map_err(QueueError::io(format!("create {}", dir.display())))?;
-        let queue = FileQueue { dir, wake: Arc::new(Notify::new()) };
+        let queue =
+            FileQueue { dir, wake: Arc::new(Notify::new()), index: Arc::new(Mutex::default()) };
         queue.recover()?;
         Ok(queue)
     }
@@ -165,8 +174,28 @@ impl FileQueue {
         self.dir.join(format!("{id}.json"))
     }
 
+    fn index(&self) -> MutexGuard<'_, Index> {
+        self.index.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Reads every entry into the index (at open, and after another process changed the
+    /// queue).
+    fn rescan(&self, generation: u64) -> Result<(), QueueError> {
+        let entries = self.entries()?;
+        let mut index = self.index();
+        index.rebuild(&entries);
+        index.generation = Some(generation);
+        Ok(())
+    }
+
     fn recover(&self) -> Result<(), QueueError> {
-        let _lock = DirLock::acquire(&self.dir).map_err(QueueError::io("lock the queue"))?;
+        let mut lock = DirLock::acquire(&self.dir).map_err(QueueError::io("lock the queue"))?;
+        self.recover_locked()?;
+        let generation = lock.bump().map_err(QueueError::io("write the queue's lock file"))?;
+        self.rescan(generation)
+    }
+
+    fn recover_locked(&self) -> Result<(), QueueError> {
         let read = fs::read_dir(&self.dir).map_err(QueueError::io("read the queue directory"))?;
         for entry in read {
             let path = entry.map_err(QueueError::io("read the queue directory"))?.path();
@@ -194,8 +223,8 @@ impl FileQueue {
         if value.get("version").and_then(serde_json::Value::as_u64) != Some(1) {
             return Ok(());
         }
-        let mut entry = super::upgrade::from_version_1(&value)
-            .map_err(|e| corrupt(&path.display().to_string(), e))?;
+        let mut entry =
+            upgrade::from_version_1(&value).map_err(|e| corrupt(&path.display().to_string(), e))?;
         let stored = fs::metadata(self.eml(&entry.id)).map_or(0, |m| m.len());
         entry.size = stored.saturating_sub(entry.message_offset);
         tracing::info!(queue_id = %entry.id, "queue entry converted from format version 1");
@@ -248,13 +277,19 @@ impl FileQueue {
         }
         result
             .and_then(|()| sync_dir(&self.dir))
-            .map_err(QueueError::io(format!("write entry {}", entry.id)))
+            .map_err(QueueError::io(format!("write entry {}", entry.id)))?;
+        self.index().update(entry);
+        Ok(())
     }
 
     /// Removes an entry and its content (the entry first: a content file alone is a
     /// leftover that is never read).
     fn remove_entry(&self, id: &QueueId) -> Result<(), QueueError> {
-        match fs::remove_file(self.json(id)) {
+        let removed = fs::remove_file(self.json(id));
+        if removed.as_ref().map_or_else(|e| e.kind() == io::ErrorKind::NotFound, |()| true) {
+            self.index().remove(id);
+        }
+        match removed {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(QueueError::NotFound(id.clone()));
@@ -313,15 +348,36 @@ impl FileQueue {
         result
     }
 
-    /// Runs `f` with the directory lock held, on the blocking pool.
+    /// Bumps the lock file's generation after a change made without the lock; this
+    /// process's index stays current only if it was current before.
+    fn announce_change(&self) -> Result<(), QueueError> {
+        let mut lock = DirLock::acquire(&self.dir).map_err(QueueError::io("lock the queue"))?;
+        let current = self.index().generation == Some(lock.generation());
+        let generation = lock.bump().map_err(QueueError::io("write the queue's lock file"))?;
+        if current {
+            self.index().generation = Some(generation);
+        }
+        Ok(())
+    }
+
+    /// Runs `f` with the directory lock held, on the blocking pool, with an index that
+    /// reflects the directory (rebuilt first when another process changed it).
     async fn locked<T: Send + 'static>(
         &self,
         f: impl FnOnce(&FileQueue) -> Result<T, QueueError> + Send + 'static,
     ) -> Result<T, QueueError> {
         let queue = self.clone();
         tokio::task::spawn_blocking(move || {
-            let _lock = DirLock::acquire(&queue.dir).map_err(QueueError::io("lock the queue"))?;
-            f(&queue)
+            let mut lock =
+                DirLock::acquire(&queue.dir).map_err(QueueError::io("lock the queue"))?;
+            if queue.index().generation != Some(lock.generation()) {
+                queue.rescan(lock.generation())?;
+            }
+            let result = f(&queue);
+            // Whatever happened, files may have changed: say so to other processes.
+            let generation = lock.bump().map_err(QueueError::io("write the queue's lock file"))?;
+            queue.index().generation = Some(generation);
+            result
         })
         .await
         .map_err(join_error)?
@@ -400,9 +456,14 @@ fn message_of(entry: Entry) -> QueuedMessage {
 impl QueueStore for FileQueue {
     async fn enqueue(&self, message: NewMessage) -> Result<(), QueueError> {
         let queue = self.clone();
-        tokio::task::spawn_blocking(move || queue.enqueue_blocking(&message))
-            .await
-            .map_err(join_error)??;
+        tokio::task::spawn_blocking(move || {
+            // The entry commits without the lock (the rename is the commit point); the
+            // lock is taken after, only to tell other processes the queue changed.
+            queue.enqueue_blocking(&message)?;
+            queue.announce_change()
+        })
+        .await
+        .map_err(join_error)??;
         self.wake.notify_waiters();
         Ok(())
     }
@@ -417,18 +478,26 @@ impl QueueStore for FileQueue {
         self.locked(move |queue| {
             let now = millis(SystemTime::now());
             let free = |p: &Pending| p.next_attempt_ms <= now && p.leased_at(now).is_none();
-            let mut due: Vec<(u64, Entry)> = queue
-                .entries()?
-                .into_iter()
-                .filter_map(|e| {
-                    let first =
-                        e.pending.iter().filter(|p| free(p)).map(|p| p.next_attempt_ms).min()?;
-                    Some((first, e))
-                })
-                .collect();
-            due.sort_by(|(a, x), (b, y)| (a, &x.id).cmp(&(b, &y.id)));
+            let candidates: Vec<QueueId> = queue.index().due_at(now).cloned().collect();
             let mut claims = Vec::new();
-            for (_, entry) in due.into_iter().take(max_messages) {
+            for id in candidates {
+                if claims.len() >= max_messages {
+                    break;
+                }
+                let entry = match queue.read_entry(&id) {
+                    Ok(entry) => entry,
+                    Err(QueueError::NotFound(_)) => {
+                        queue.index().remove(&id);
+                        continue;
+                    }
+                    Err(e) => {
+                        // One unreadable entry must not stop the rest of the queue.
+                        tracing::warn!(queue_id = %id, error = %e, "unreadable queue entry");
+                        queue.index().remove(&id);
+                        continue;
+                    }
+                };
+                queue.index().update(&entry);
                 claims.extend(queue.lease(entry, &owner, lease, now, free)?);
             }
             Ok(claims)
@@ -564,14 +633,7 @@ impl QueueStore for FileQueue {
     }
 
     async fn next_due(&self) -> Result<Option<SystemTime>, QueueError> {
-        let queue = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let entries = queue.entries()?;
-            let next = entries.iter().flat_map(|e| e.pending.iter()).map(Pending::due_at).min();
-            Ok(next.map(from_millis))
-        })
-        .await
-        .map_err(join_error)?
+        Ok(self.index().first().map(from_millis))
     }
 
     async fn wait_for_work(&self, timeout: Duration) {
@@ -612,5 +674,69 @@ impl QueueStore for FileQueue {
     async fn delete(&self, id: &QueueId) -> Result<(), QueueError> {
         let id = id.clone();
         self.locked(move |queue| queue.remove_entry(&id)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::{QueuedRecipient, RecipientRoute};
+
+    fn message() -> NewMessage {
+        let bob = QueuedRecipient::new(
+            sealpost_codec::ForwardPath::Mailbox("bob@example.net".parse().unwrap()),
+            Default::default(),
+            RecipientRoute::Remote,
+        );
+        let envelope = QueuedEnvelope::new(sealpost_codec::ReversePath::Null, Default::default())
+            .recipient(bob);
+        NewMessage::new(envelope, Body::Memory(Bytes::from_static(b"Subject: x\r\n\r\nx\r\n")))
+    }
+
+    #[tokio::test]
+    async fn two_processes_see_each_others_changes_through_the_lock_generation() {
+        // Two instances on one directory have an index each, as two processes would.
+        let dir = tempfile::tempdir().unwrap();
+        let a = FileQueue::open(dir.path()).unwrap();
+        let b = FileQueue::open(dir.path()).unwrap();
+        a.enqueue(message()).await.unwrap();
+        // B learns of A's message through the generation, and claims it.
+        let claims = b.claim("b", Duration::from_secs(60), 10).await.unwrap();
+        assert_eq!(claims.len(), 1);
+        // A sees B's lease: nothing for A.
+        assert!(a.claim("a", Duration::from_secs(60), 10).await.unwrap().is_empty());
+        // B defers it; an administrator (A here) makes it due; B claims it again.
+        let deferred =
+            Settlement::Deferred { retry_after: Duration::from_secs(3600), error: "x".into() };
+        b.settle(&claims[0].lease, &[(0, deferred)], Vec::new()).await.unwrap();
+        assert!(b.claim("b", Duration::from_secs(60), 10).await.unwrap().is_empty());
+        a.retry(&claims[0].lease.id).await.unwrap();
+        assert_eq!(b.claim("b", Duration::from_secs(60), 10).await.unwrap().len(), 1);
+    }
+
+    #[test]
+    fn leftovers_of_a_crash_go_once_they_are_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = SystemTime::now() - Duration::from_secs(120);
+        for name in ["a.eml", "b.json.tmp", "c.eml", "new.eml"] {
+            fs::write(dir.path().join(name), b"x").unwrap();
+            if name != "new.eml" {
+                fs::File::options()
+                    .write(true)
+                    .open(dir.path().join(name))
+                    .unwrap()
+                    .set_modified(old)
+                    .unwrap();
+            }
+        }
+        let queue = FileQueue::open(dir.path()).unwrap();
+        let mut names: Vec<String> = fs::read_dir(queue.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != ".lock")
+            .collect();
+        names.sort();
+        // A content file without its entry that is young may be a commit in progress.
+        assert_eq!(names, ["new.eml"]);
     }
 }
