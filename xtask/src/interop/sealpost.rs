@@ -70,6 +70,20 @@ impl Sealpost {
         domain: &str,
         extra: &[&str],
     ) -> Result<Self> {
+        Sealpost::start_logging(sh, exec, bin, dir, domain, extra, "info")
+    }
+
+    /// [`Sealpost::start_as`] with the log filter `log` (`SEALPOST_LOG`), for cases that
+    /// read a debug line of one module.
+    pub(crate) fn start_logging(
+        sh: &Sh,
+        exec: &Exec,
+        bin: &Path,
+        dir: &Path,
+        domain: &str,
+        extra: &[&str],
+        log: &str,
+    ) -> Result<Self> {
         let users = dir.join("users");
         let mut add = Command::new(bin);
         add.current_dir(sh.root()).args(["user", "add", USER, "--users"]).arg(&users);
@@ -80,7 +94,7 @@ impl Sealpost {
         let mut serve = Command::new(bin);
         serve
             .current_dir(sh.root())
-            .env("SEALPOST_LOG", "info")
+            .env("SEALPOST_LOG", log)
             .env_remove("RUST_LOG")
             .arg("serve")
             .arg("--data-dir")
@@ -148,6 +162,11 @@ impl Sealpost {
     /// The start message and the log so far.
     pub(crate) fn output(&self) -> String {
         format!("{}{}", read_lossy(&self.stdout), tail(&read_lossy(&self.stderr)))
+    }
+
+    /// The whole log so far (standard error).
+    pub(crate) fn log(&self) -> String {
+        read_lossy(&self.stderr)
     }
 
     /// The data folder.
