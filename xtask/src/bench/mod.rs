@@ -19,7 +19,7 @@
 
 mod client;
 mod client_tls;
-mod load;
+pub(crate) mod load;
 mod postfix;
 mod procs;
 mod report;

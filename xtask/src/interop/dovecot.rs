@@ -32,7 +32,7 @@ const LIMIT: Duration = Duration::from_secs(60);
 /// How long a message queued by sealpost may take to reach Dovecot's Maildir.
 const DELIVERY: Duration = Duration::from_secs(30);
 /// The local domain, Dovecot's users' domain.
-const DOMAIN: &str = "dove.test";
+pub(crate) const DOMAIN: &str = "dove.test";
 /// Dovecot's users (local parts); `nobody` is not one of them.
 const USERS: &[&str] = &["bob", "alice", "carol"];
 /// Dovecot's host name in its Received headers.
@@ -89,7 +89,7 @@ service lmtp {{
 }
 
 /// The running private Dovecot.
-struct Dovecot<'a> {
+pub(crate) struct Dovecot<'a> {
     sh: &'a Sh,
     exec: &'a Exec,
     dir: PathBuf,
@@ -100,12 +100,18 @@ struct Dovecot<'a> {
 
 impl<'a> Dovecot<'a> {
     fn start(ctx: &Ctx<'a>) -> Result<Self> {
-        let dir = ctx.scratch.dir("dovecot")?;
+        Dovecot::start_in(ctx, "dovecot")
+    }
+
+    /// A private Dovecot in the scratch folder `name` (each instance its own), for the
+    /// users of [`DOMAIN`]. Its log and mail live there too.
+    pub(crate) fn start_in(ctx: &Ctx<'a>, name: &str) -> Result<Self> {
+        let dir = ctx.scratch.dir(name)?;
         for sub in ["run", "state"] {
-            ctx.scratch.dir(&format!("dovecot/{sub}"))?;
+            ctx.scratch.dir(&format!("{name}/{sub}"))?;
         }
         for sub in ["mail", "home"] {
-            let path = ctx.scratch.dir(&format!("dovecot/{sub}"))?;
+            let path = ctx.scratch.dir(&format!("{name}/{sub}"))?;
             let owner = format!("{MAIL_USER}:{MAIL_USER}");
             ctx.exec.run(ctx.sh.cmd("chown").arg(&owner).arg(&path), b"", LIMIT)?.expect_code(0)?;
         }
@@ -141,8 +147,13 @@ impl<'a> Dovecot<'a> {
         self.dir.join("lmtp.sock")
     }
 
+    /// The LMTP port on 127.0.0.1.
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
     /// The Maildir of `local@dove.test`.
-    fn mailbox(&self, local: &str) -> Mailbox {
+    pub(crate) fn mailbox(&self, local: &str) -> Mailbox {
         Mailbox::new(self.dir.join("mail").join(DOMAIN).join(local))
     }
 
@@ -153,7 +164,7 @@ impl<'a> Dovecot<'a> {
     }
 
     /// `dovecot -c CFG stop`, then the master must exit 0.
-    fn stop(&mut self) -> Result<String> {
+    pub(crate) fn stop(&mut self) -> Result<String> {
         let Some(master) = self.master.take() else { bail!("Dovecot is not running") };
         let mut cmd = self.sh.cmd("dovecot");
         cmd.arg("-c").arg(&self.config).arg("stop");

@@ -12,6 +12,7 @@
 mod client;
 mod client_dane;
 mod client_postfix;
+mod cluster;
 mod dovecot;
 mod exec;
 mod haproxy;
@@ -51,7 +52,7 @@ pub(crate) struct InteropArgs {
     keep: bool,
     /// Run only these groups of cases, comma-separated (swaks, tls, testssl, msmtp,
     /// smtplib, postfix, smtp-source, raw, client, client-postfix, client-dane, haproxy,
-    /// dovecot, smime), for quick work on a few of them. docs/interop.md is then left as
+    /// dovecot, cluster, smime), for quick work on a few of them. docs/interop.md is then left as
     /// it is: only a full run writes it (CI never passes this option).
     #[arg(long, value_delimiter = ',', value_name = "GROUP")]
     only: Vec<String>,
@@ -75,6 +76,7 @@ const GROUPS: &[Group] = &[
     ("client-dane", client_dane::run),
     ("haproxy", haproxy::run),
     ("dovecot", dovecot::run),
+    ("cluster", cluster::run),
     ("smime", smime::run),
 ];
 

@@ -89,6 +89,22 @@ fails the run, after every case has run.
   by SMTP (swaks) and hand it over from their queue; the cases read the messages back
   from Dovecot's Maildirs, and the recipient Dovecot does not know must come back to the
   sender (a Dovecot user) as a delivery status notice, delivered by LMTP as well.
+- The cluster group puts it together: PostgreSQL 15 (a private primary by `initdb` and
+  `pg_ctl` on a free port, and a standby made by `pg_basebackup -R` streaming from it,
+  synchronous through `synchronous_standby_names` set on the primary after the copy), two
+  `sealpost serve` nodes with `[queue] backend = \"postgres\"` (the URL names both
+  database hosts with `target_session_attrs=read-write`; `lease = 10`), `[delivery] lmtp`
+  to a private Dovecot, `remote.test` relayed to `smtp-sink -w 1` (its one-second pause
+  before DATA keeps relay attempts, and their leases, in flight), and a private HAProxy
+  with MX and submission frontends balancing both nodes with `send-proxy-v2` and health
+  checks. A load of numbered 8 KiB messages (half to a Dovecot user over MX, half to
+  `remote.test` over submission with STARTTLS and AUTH; clients retry 4xx and lost
+  connections, as real ones do) runs through HAProxy; during it one node is killed with
+  SIGKILL (its leases counted in the database) and started again three seconds later, and
+  the database's primary is killed (`pg_ctl -m immediate`) and the standby promoted. Once
+  `sealpost queue list` says the queue is empty, every message that got 250 must be in
+  Dovecot's Maildir or smtp-sink's dump files, whole (its body compared byte for byte,
+  line ends aside), at least once; the copies beyond the first are counted as duplicates.
 - Every peer and wait is bounded in time; the scratch folder, the server and Postfix are
   removed or stopped also when a case fails (`--keep` keeps the folder for inspection).
 
@@ -159,6 +175,12 @@ const NOTES: &str = "\
   LMTP RCPT with 550 5.1.1, and sealpost returns it to the sender with a delivery status
   notice (RFC 3464) while the other recipients are delivered. A `recipients` list in
   sealpost's configuration refuses them at SMTP time instead.
+- **Duplicates in the cluster group** come from the node killed with SIGKILL: the
+  recipients it had leased were being relayed (smtp-sink had the message, or was about to)
+  when it died, so they were delivered again when their lease ran out; there are at most
+  as many as the leases it held. A client whose connection broke during the commit of its
+  message (the database failover) and who sent the message again is the other, rarer,
+  source. That is at-least-once delivery doing what it promises; the row counts them.
 ";
 
 /// What the page says before the S/MIME table.

@@ -84,6 +84,24 @@ impl Sealpost {
         extra: &[&str],
         log: &str,
     ) -> Result<Self> {
+        let any = ["127.0.0.1:0"; 3];
+        Sealpost::start_on(sh, exec, bin, dir, domain, any, extra, log)
+    }
+
+    /// [`Sealpost::start_logging`] with the listeners on `listeners` (smtp, submission,
+    /// smtps): fixed ports, so that a server killed and started again is found where it
+    /// was.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn start_on(
+        sh: &Sh,
+        exec: &Exec,
+        bin: &Path,
+        dir: &Path,
+        domain: &str,
+        listeners: [&str; 3],
+        extra: &[&str],
+        log: &str,
+    ) -> Result<Self> {
         let users = dir.join("users");
         let mut add = Command::new(bin);
         add.current_dir(sh.root()).args(["user", "add", USER, "--users"]).arg(&users);
@@ -106,8 +124,8 @@ impl Sealpost {
             .arg(pki.join("server-key.pem"))
             .arg("--users")
             .arg(&users)
-            .args(["--smtp", "127.0.0.1:0", "--submission", "127.0.0.1:0"])
-            .args(["--smtps", "127.0.0.1:0"])
+            .args(["--smtp", listeners[0], "--submission", listeners[1]])
+            .args(["--smtps", listeners[2]])
             .args(extra);
         let line = display(&serve);
         println!("$ {line}");
@@ -177,6 +195,14 @@ impl Sealpost {
     /// The Maildir of `local@mail.test`.
     pub(crate) fn mailbox(&self, local: &str) -> Mailbox {
         Mailbox::new(self.data_dir.join("maildir").join(DOMAIN).join(local))
+    }
+
+    /// Kills the server with SIGKILL, as a crash would, and waits for it; returns its
+    /// log.
+    pub(crate) fn kill(mut self) -> Result<String> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(self.log())
     }
 
     /// Stops the server with SIGTERM and checks that it exits 0 within the grace period.
