@@ -121,7 +121,10 @@ pub(crate) async fn greet(addr: SocketAddr) -> Result<Smtp<TcpStream>> {
 }
 
 /// STARTTLS, the handshake and EHLO again.
-pub(crate) async fn starttls(mut smtp: Smtp<TcpStream>, tls: &Tls) -> Result<Smtp<TlsStream<TcpStream>>> {
+pub(crate) async fn starttls(
+    mut smtp: Smtp<TcpStream>,
+    tls: &Tls,
+) -> Result<Smtp<TlsStream<TcpStream>>> {
     smtp.command(b"STARTTLS\r\n", 220).await?;
     if !smtp.input.is_empty() {
         bail!("the server sent more after its 220 to STARTTLS");

@@ -148,7 +148,11 @@ pub(crate) const PEERS: &[PeerSpec] = &[
         name: "postgresql",
         // The shared queue's engine in the cluster group: a private primary and standby
         // (initdb, pg_ctl, pg_basebackup of the newest version Debian installed).
-        probe: &["sh", "-c", "\"$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)\"/postgres --version"],
+        probe: &[
+            "sh",
+            "-c",
+            "\"$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)\"/postgres --version",
+        ],
         must_contain: "PostgreSQL",
         packages: &["postgresql-15"],
         pypi: None,

@@ -10,8 +10,8 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -89,7 +89,8 @@ impl Message {
             content.extend_from_slice(b"\r\n");
             line += 1;
         }
-        content.extend_from_slice(format!("end of {}\r\n", Self::marker_of(run, number)).as_bytes());
+        content
+            .extend_from_slice(format!("end of {}\r\n", Self::marker_of(run, number)).as_bytes());
         Message { number, via, marker: Self::marker_of(run, number), recipients, content }
     }
 
@@ -163,7 +164,8 @@ impl Connections {
                 let mut smtp = match self.submission.take() {
                     Some(smtp) => smtp,
                     None => {
-                        let mut smtp = starttls(greet(target.submission).await?, &target.tls).await?;
+                        let mut smtp =
+                            starttls(greet(target.submission).await?, &target.tls).await?;
                         let token = sealpost_client::sealpost_codec::sasl::encode_base64(
                             format!("\0{}\0{}", target.user, target.password).as_bytes(),
                         );
@@ -230,7 +232,10 @@ pub(crate) async fn run(
                             // Whatever broke, start over on fresh connections after a
                             // pause, as a client does after a 4xx or a lost connection.
                             connections = Connections::default();
-                            outcome.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retries += 1;
+                            outcome
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .retries += 1;
                             tokio::time::sleep(Duration::from_millis(250)).await;
                         }
                     }

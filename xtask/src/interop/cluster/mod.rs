@@ -176,7 +176,8 @@ impl Database {
         let deadline = Instant::now() + LIMIT;
         loop {
             let state = unpanic("reading pg_stat_replication", || {
-                primary.psql("SELECT application_name || ' ' || sync_state FROM pg_stat_replication")
+                primary
+                    .psql("SELECT application_name || ' ' || sync_state FROM pg_stat_replication")
             })?;
             if state == "standby1 sync" {
                 break;
@@ -207,7 +208,10 @@ impl Database {
 fn start_sink(ctx: &Ctx<'_>, dir: &Path) -> Result<(Chat, SocketAddr)> {
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
     let mut sink = ctx.sh.cmd("smtp-sink");
-    sink.args(["-u", "root", "-w", "1", "-d"]).arg(format!("{}/m.", dir.display())).arg(addr.to_string()).arg("64");
+    sink.args(["-u", "root", "-w", "1", "-d"])
+        .arg(format!("{}/m.", dir.display()))
+        .arg(addr.to_string())
+        .arg("64");
     let chat = ctx.exec.chat(&mut sink)?;
     let deadline = Instant::now() + LIMIT;
     while std::net::TcpStream::connect(addr).is_err() {
@@ -276,7 +280,10 @@ impl<'a> Cluster<'a> {
         for name in ["node-a", "node-b"] {
             let node_dir = ctx.scratch.dir(&format!("cluster/{name}"))?;
             let config = node_dir.join("sealpost.toml");
-            std::fs::write(&config, node_toml(name, &db.url(), &password, dovecot.port(), sink_addr))?;
+            std::fs::write(
+                &config,
+                node_toml(name, &db.url(), &password, dovecot.port(), sink_addr),
+            )?;
             let ports = [free_port()?, free_port()?, free_port()?];
             specs.push(NodeSpec { name, dir: node_dir, config, ports });
         }
@@ -289,7 +296,8 @@ impl<'a> Cluster<'a> {
         let mut cmd = ctx.sh.cmd("haproxy");
         cmd.arg("-f").arg(&cfg).arg("-db");
         let haproxy = ctx.exec.chat(&mut cmd)?;
-        let cluster = Cluster { ctx, db, dovecot, sink, sink_dir, haproxy, specs, nodes, frontends };
+        let cluster =
+            Cluster { ctx, db, dovecot, sink, sink_dir, haproxy, specs, nodes, frontends };
         cluster.wait_for_backends()?;
         Ok(cluster)
     }
@@ -300,7 +308,8 @@ impl<'a> Cluster<'a> {
         loop {
             let log = self.haproxy.transcript();
             let up = |backend: &str, n: usize| {
-                log.lines().any(|l| l.contains(&format!("{backend}/node{n}")) && l.contains("succeeded"))
+                log.lines()
+                    .any(|l| l.contains(&format!("{backend}/node{n}")) && l.contains("succeeded"))
             };
             if (0..2).all(|n| up("nodes_mx", n) && up("nodes_submission", n)) {
                 return Ok(());
@@ -327,7 +336,10 @@ impl<'a> Cluster<'a> {
             })
             .collect();
         let shared = Arc::new(messages.clone());
-        let tls = crate::bench::load::Tls::new(&self.ctx.sh.root().join("tests/pki/ca-bundle.pem"), "mail.test")?;
+        let tls = crate::bench::load::Tls::new(
+            &self.ctx.sh.root().join("tests/pki/ca-bundle.pem"),
+            "mail.test",
+        )?;
         let target = Target {
             mx: format!("127.0.0.1:{}", self.frontends.0).parse()?,
             submission: format!("127.0.0.1:{}", self.frontends.1).parse()?,
@@ -341,7 +353,9 @@ impl<'a> Cluster<'a> {
             let deadline = Instant::now() + Duration::from_secs(300);
             std::thread::spawn(move || {
                 let runtime = crate::bench::load::runtime()?;
-                anyhow::Ok(runtime.block_on(load::run(target, shared, SESSIONS, PACE, deadline, progress)))
+                anyhow::Ok(
+                    runtime.block_on(load::run(target, shared, SESSIONS, PACE, deadline, progress)),
+                )
             })
         };
         let accepted = || progress.accepted.load(Ordering::Relaxed);
@@ -402,9 +416,7 @@ impl<'a> Cluster<'a> {
             resumed.as_millis()
         ));
 
-        let outcome = loader
-            .join()
-            .map_err(|_| anyhow::anyhow!("the load thread panicked"))??;
+        let outcome = loader.join().map_err(|_| anyhow::anyhow!("the load thread panicked"))??;
         facts.load = Some(outcome);
         Ok(messages)
     }
@@ -509,7 +521,8 @@ pub(crate) fn run(suite: &mut Suite<'_>) {
             verify(&messages, outcome, &copies)
         });
         cluster.stop(&mut facts);
-        facts.delivered = Some(verified.map_err(|e| format!("{e:#}")).unwrap_or_else(|e| format!("FAILED: {e}")));
+        facts.delivered =
+            Some(verified.map_err(|e| format!("{e:#}")).unwrap_or_else(|e| format!("FAILED: {e}")));
         Ok(())
     })();
     let failure = result.err().map(|e| format!("{e:#}"));
