@@ -236,8 +236,13 @@ impl<Q: QueueStore> MtaSink<Q> {
         let maildirs = plan.maildirs;
         let (placed, created) = tokio::task::spawn_blocking(move || {
             let mut created = Vec::new();
-            let result = finish_file(file, &buf)
-                .and_then(|()| store.place_all(&maildirs, &spool, size, &mut created));
+            // The Maildir copies are links to the spool file: it must be durable first. A
+            // message only for the queue is made durable by the queue (the file queue
+            // fsyncs what it links; a database commits its own copy).
+            let durable =
+                if maildirs.is_empty() { write_rest(file, &buf) } else { finish_file(file, &buf) };
+            let result =
+                durable.and_then(|()| store.place_all(&maildirs, &spool, size, &mut created));
             (result, created)
         })
         .await
@@ -304,6 +309,11 @@ impl<Q> Drop for MtaSink<Q> {
             let _ = fs::remove_file(&self.spool);
         }
     }
+}
+
+/// Writes the last bytes, without making them durable.
+fn write_rest(mut file: File, rest: &[u8]) -> io::Result<()> {
+    file.write_all(rest)
 }
 
 /// Writes the last bytes and makes the spool file durable.

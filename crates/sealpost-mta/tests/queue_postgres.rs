@@ -217,6 +217,55 @@ async fn failover_to_the_writable_host() {
     assert_eq!(queue.list().await.unwrap().len(), 1);
 }
 
+/// A real failover: a primary that commits synchronously to a streaming standby made by
+/// `pg_basebackup`, killed; the standby promoted. What was acknowledged before is all
+/// there, and the queue writes to the new primary through the two-host URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promoted_synchronous_standby_has_every_acknowledged_message() {
+    let mut primary = PgCluster::new();
+    let standby_dir = TempDir::new().unwrap();
+    let mut standby = primary.standby(&standby_dir.path().join("data"), "standby1");
+    tokio::task::block_in_place(|| standby.start());
+    assert!(standby.in_recovery());
+    // Commits wait for the standby from now on.
+    primary.psql("ALTER SYSTEM SET synchronous_standby_names = 'standby1'");
+    primary.psql("SELECT pg_reload_conf()");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while primary.psql("SELECT sync_state FROM pg_stat_replication") != "sync" {
+        assert!(Instant::now() < deadline, "the standby never became synchronous");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let url = format!(
+        "postgresql://{}@127.0.0.1:{},127.0.0.1:{}/{}",
+        PgCluster::USER,
+        primary.port(),
+        standby.port(),
+        PgCluster::DATABASE
+    );
+    let queue = connect(url).await;
+    for n in 0..20 {
+        queue.enqueue(queue_suite::message(n)).await.unwrap();
+    }
+    // The primary dies without a word; the standby takes over (the setting that made the
+    // old primary wait for it lives in postgresql.auto.conf of the primary only).
+    tokio::task::block_in_place(|| primary.kill());
+    tokio::task::block_in_place(|| standby.promote());
+    let start = Instant::now();
+    loop {
+        match queue.enqueue(queue_suite::message(20)).await {
+            Ok(()) => break,
+            Err(e) => {
+                assert!(matches!(e, QueueError::Unavailable(_)), "{e:?}");
+                assert!(start.elapsed() < Duration::from_secs(30), "no failover: {e}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    eprintln!("writes resumed {:?} after the promotion", start.elapsed());
+    assert!(!standby.in_recovery());
+    assert_eq!(queue.list().await.unwrap().len(), 21, "every acknowledged message survived");
+}
+
 /// Nodes that start together migrate once; the schema version is recorded; a database
 /// from a newer sealpost is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

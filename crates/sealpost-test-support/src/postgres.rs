@@ -100,6 +100,9 @@ pub struct PgCluster {
     data: PathBuf,
     port: u16,
     running: bool,
+    /// Server settings given at start (`-c name=value`), never written into the data
+    /// directory (so a standby copied from it does not inherit them).
+    options: Vec<String>,
     /// Removed on drop (after the server stopped); `None` for a directory the caller owns.
     _temp: Option<TempDir>,
 }
@@ -184,7 +187,7 @@ impl PgCluster {
     /// A cluster over an existing data directory (from [`PgCluster::init`] or
     /// `pg_basebackup`), not started; it listens on `port` once started.
     pub fn open(data: &Path, port: u16) -> PgCluster {
-        PgCluster { data: data.to_owned(), port, running: false, _temp: None }
+        PgCluster { data: data.to_owned(), port, running: false, options: Vec::new(), _temp: None }
     }
 
     /// Starts the server and waits until it accepts connections (`pg_ctl -w`).
@@ -203,7 +206,12 @@ impl PgCluster {
             .args(["-w", "-t", "60", "-l"])
             .arg(&log)
             .arg("-o")
-            .arg(format!("-p {} -k {}", self.port, self.data.display()))
+            .arg(format!(
+                "-p {} -k {}{}",
+                self.port,
+                self.data.display(),
+                self.options.iter().map(|o| format!(" -c {o}")).collect::<String>()
+            ))
             .arg("start");
         let out = pg_ctl.output().unwrap();
         if !out.status.success() {
@@ -217,6 +225,69 @@ impl PgCluster {
         }
         self.running = true;
         Ok(())
+    }
+
+    /// Adds a server setting (`name=value`, no spaces) for the next start; it lives on
+    /// the command line only, not in the data directory.
+    pub fn set_option(&mut self, setting: &str) {
+        self.options.push(setting.to_owned());
+    }
+
+    /// Stops the server at once, as a crash would (`pg_ctl -m immediate`): no checkpoint,
+    /// no goodbye to clients.
+    pub fn kill(&mut self) {
+        self.pg_ctl_stop("immediate");
+        self.running = false;
+    }
+
+    /// `pg_ctl promote`: a standby becomes a primary that accepts writes; waits for it.
+    pub fn promote(&self) {
+        let mut pg_ctl = program("pg_ctl");
+        pg_ctl.arg("-D").arg(&self.data).args(["-w", "-t", "60", "promote"]);
+        run(pg_ctl);
+    }
+
+    /// A streaming standby of this (running) cluster in `data`, made with
+    /// `pg_basebackup -R`, named `name` (its `application_name`, what
+    /// `synchronous_standby_names` lists), not started.
+    pub fn standby(&self, data: &Path, name: &str) -> PgCluster {
+        std::fs::create_dir_all(data).unwrap();
+        // The server refuses a data directory others may enter.
+        std::fs::set_permissions(data, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .unwrap();
+        if running_as_root() {
+            let mut parent = data.parent();
+            while let Some(dir) = parent.filter(|d| d.starts_with(std::env::temp_dir())) {
+                if dir == std::env::temp_dir() {
+                    break;
+                }
+                run(chmod_traversable(dir));
+                parent = dir.parent();
+            }
+            let mut chown = Command::new("chown");
+            chown.args(["-R", "postgres:postgres"]).arg(data);
+            run(chown);
+        }
+        // Over the Unix socket, where the superuser is trusted (replication included); the
+        // standby then follows its primary over the same socket.
+        let mut backup = program("pg_basebackup");
+        backup
+            .arg("-h")
+            .arg(&self.data)
+            .args(["-p", &self.port.to_string(), "-U", "postgres", "-w"])
+            .arg("-D")
+            .arg(data)
+            // A fast checkpoint: a spread one makes the copy wait minutes.
+            .args(["-X", "stream", "--no-sync", "-R", "-c", "fast"])
+            .arg("-d")
+            .arg(format!("application_name={name}"));
+        run(backup);
+        PgCluster::open(data, free_port())
+    }
+
+    /// Whether this server is a standby (in recovery).
+    pub fn in_recovery(&self) -> bool {
+        self.psql("SELECT pg_is_in_recovery()") == "t"
     }
 
     /// Stops the server with a fast shutdown (clients are disconnected, transactions

@@ -12,7 +12,7 @@ use sealpost_server::Role;
 
 use crate::settings::{ListenerName, ServePlan};
 use crate::tls::Tls;
-use crate::values::HandlerKind;
+use crate::values::{HandlerKind, QueueBackend};
 
 /// Whether logins are possible, for the start message.
 #[derive(Debug, Clone)]
@@ -59,8 +59,23 @@ pub(crate) fn render(
     let data = plan.data_dir.display();
     match plan.handler {
         HandlerKind::Maildir => {
-            let _ =
-                writeln!(out, "mail goes to {data}/maildir/DOMAIN/USER/new/ (queue: {data}/queue)");
+            let queue = match plan.queue.backend {
+                QueueBackend::File => format!("{data}/queue"),
+                QueueBackend::Postgres => format!(
+                    "PostgreSQL {}, shared; this node is {}",
+                    plan.queue.url.as_deref().unwrap_or_default(),
+                    plan.queue.node
+                ),
+            };
+            let local = match (&plan.lmtp, plan.queue.local_mail_queued(plan.lmtp.as_ref())) {
+                (Some(target), _) => format!("local mail goes through the queue to LMTP {target}"),
+                (None, true) => format!(
+                    "local mail goes through the queue to {data}/maildir/DOMAIN/USER/new/ of \
+                     the node that delivers it"
+                ),
+                (None, false) => format!("mail goes to {data}/maildir/DOMAIN/USER/new/"),
+            };
+            let _ = writeln!(out, "{local} (queue: {queue})");
         }
         HandlerKind::Discard => {
             let _ = writeln!(out, "mail is accepted and thrown away (--handler discard)");
@@ -138,7 +153,15 @@ fn first_message(out: &mut String, plan: &ServePlan, addr: SocketAddr) {
         && let (Some(local), Some(domain)) = (path_component(local), path_component(domain))
     {
         let dir = plan.data_dir.join("maildir").join(domain).join(local).join("new");
-        let _ = writeln!(out, "It arrives in {}/", dir.display());
+        let _ = match (&plan.lmtp, plan.queue.local_mail_queued(None)) {
+            (Some(target), _) => writeln!(out, "It goes to {target} over LMTP"),
+            (None, true) => writeln!(
+                out,
+                "It arrives in {}/ of the node whose worker delivers it",
+                dir.display()
+            ),
+            (None, false) => writeln!(out, "It arrives in {}/", dir.display()),
+        };
     }
     let _ = writeln!(out);
 }

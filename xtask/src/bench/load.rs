@@ -53,8 +53,8 @@ pub(crate) fn runtime() -> Result<Runtime> {
 }
 
 /// An SMTP conversation over a plain or TLS stream.
-struct Smtp<S> {
-    stream: S,
+pub(crate) struct Smtp<S> {
+    pub(crate) stream: S,
     input: Vec<u8>,
 }
 
@@ -64,7 +64,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Smtp<S> {
     }
 
     /// Reads one whole reply and returns its code.
-    async fn reply(&mut self) -> Result<u16> {
+    pub(crate) async fn reply(&mut self) -> Result<u16> {
         loop {
             while let Some(end) = self.input.windows(2).position(|w| w == b"\r\n") {
                 let line: Vec<u8> = self.input.drain(..end + 2).collect();
@@ -90,12 +90,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Smtp<S> {
         }
     }
 
-    async fn send(&mut self, bytes: &[u8]) -> Result<()> {
+    pub(crate) async fn send(&mut self, bytes: &[u8]) -> Result<()> {
         self.stream.write_all(bytes).await?;
         Ok(self.stream.flush().await?)
     }
 
-    async fn command(&mut self, line: &[u8], expect: u16) -> Result<()> {
+    pub(crate) async fn command(&mut self, line: &[u8], expect: u16) -> Result<()> {
         self.send(line).await?;
         let code = self.reply().await?;
         if code != expect {
@@ -106,7 +106,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Smtp<S> {
 }
 
 /// Connects, reads the greeting and says EHLO.
-async fn greet(addr: SocketAddr) -> Result<Smtp<TcpStream>> {
+pub(crate) async fn greet(addr: SocketAddr) -> Result<Smtp<TcpStream>> {
     let tcp = tokio::time::timeout(STEP_TIMEOUT, TcpStream::connect(addr))
         .await
         .context("connect took over 30 s")??;
@@ -121,7 +121,10 @@ async fn greet(addr: SocketAddr) -> Result<Smtp<TcpStream>> {
 }
 
 /// STARTTLS, the handshake and EHLO again.
-async fn starttls(mut smtp: Smtp<TcpStream>, tls: &Tls) -> Result<Smtp<TlsStream<TcpStream>>> {
+pub(crate) async fn starttls(
+    mut smtp: Smtp<TcpStream>,
+    tls: &Tls,
+) -> Result<Smtp<TlsStream<TcpStream>>> {
     smtp.command(b"STARTTLS\r\n", 220).await?;
     if !smtp.input.is_empty() {
         bail!("the server sent more after its 220 to STARTTLS");

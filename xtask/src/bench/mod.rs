@@ -25,7 +25,7 @@
 mod client;
 mod client_tls;
 mod db;
-mod load;
+pub(crate) mod load;
 mod postfix;
 mod procs;
 mod queue;

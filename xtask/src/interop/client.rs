@@ -15,18 +15,13 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::exec::{Output, read_lossy, tail};
+use super::exec::{Output, free_port, read_lossy, tail};
 use super::peers::PYTHON;
 use super::sealpost::DOMAIN;
 use super::{Ctx, Suite};
 
 const LIMIT: Duration = Duration::from_secs(60);
 const AIOSMTPD: &str = include_str!("client_aiosmtpd.py");
-
-/// A port that was free a moment ago (the peer binds it itself).
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
 
 /// Runs `sealpost send ARGS` with `message` on stdin.
 fn send(ctx: &Ctx<'_>, args: &[&str], message: &[u8]) -> Result<Output> {

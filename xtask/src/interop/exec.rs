@@ -132,6 +132,11 @@ impl Exec {
     }
 }
 
+/// A loopback port that was free a moment ago, for a peer that binds it itself.
+pub(crate) fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
 /// Reads a file as text; a missing file reads as empty.
 pub(crate) fn read_lossy(path: &Path) -> String {
     std::fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
@@ -181,6 +186,11 @@ pub(crate) struct Chat {
 }
 
 impl Chat {
+    /// The peer's process id (it leads its own process group), for signals.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Everything the peer printed so far.
     pub(crate) fn transcript(&self) -> String {
         read_lossy(&self.path)

@@ -115,19 +115,43 @@ impl Stored {
 
     /// The first `Received:` header (the one this server added), unfolded.
     pub(crate) fn received(&self) -> Result<String> {
+        self.headers("Received").into_iter().next().with_context(|| {
+            format!("{} has no Received header:\n{}", self.path.display(), self.header_block())
+        })
+    }
+
+    /// The header section: up to the first empty line. Lines end in CRLF as sealpost
+    /// stores them, or in LF as Dovecot's Maildir does.
+    fn header_block(&self) -> String {
         let text = self.text();
-        let header_end = text.find("\r\n\r\n").unwrap_or(text.len());
-        let headers = &text[..header_end];
-        let mut lines = headers.split("\r\n").skip_while(|l| !l.starts_with("Received:"));
-        let first = lines.next().with_context(|| {
-            format!("{} has no Received header:\n{headers}", self.path.display())
-        })?;
-        let mut out = first.to_owned();
-        for continuation in lines.take_while(|l| l.starts_with([' ', '\t'])) {
-            out.push(' ');
-            out.push_str(continuation.trim());
+        let end = ["\r\n\r\n", "\n\n"]
+            .iter()
+            .filter_map(|blank| text.find(blank))
+            .min()
+            .unwrap_or(text.len());
+        text[..end].to_owned()
+    }
+
+    /// Every `name:` header (case-insensitive), in order, each unfolded to one line.
+    pub(crate) fn headers(&self, name: &str) -> Vec<String> {
+        let block = self.header_block();
+        let mut found: Vec<String> = Vec::new();
+        let mut current: Option<String> = None;
+        for line in block.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)) {
+            if line.starts_with([' ', '\t']) {
+                if let Some(header) = current.as_mut() {
+                    header.push(' ');
+                    header.push_str(line.trim());
+                }
+                continue;
+            }
+            found.extend(current.take());
+            let matches =
+                line.split_once(':').is_some_and(|(field, _)| field.eq_ignore_ascii_case(name));
+            current = matches.then(|| line.to_owned());
         }
-        Ok(out)
+        found.extend(current);
+        found
     }
 
     /// Checks that this server's Received header names `protocol` (RFC 3848: SMTP, ESMTP,
@@ -200,5 +224,24 @@ mod tests {
         assert_eq!(plain.expect_protocol("ESMTP").unwrap(), "with ESMTP");
         assert!(plain.expect_protocol("ESMTPS").is_err());
         assert!(stored("Subject: x\r\n\r\nReceived: no\r\n").received().is_err());
+    }
+
+    #[test]
+    fn headers_are_found_with_lf_line_ends_too() {
+        let m = stored(
+            "Return-Path: <>\nReceived: from a\n\tby lmtp.dove.test with LMTP\n\
+             received: from b ([127.0.0.1])\n\tby dove.test (sealpost)\nSubject: s\n\n\
+             Received: in the body\n",
+        );
+        assert_eq!(
+            m.headers("Received"),
+            [
+                "Received: from a by lmtp.dove.test with LMTP",
+                "received: from b ([127.0.0.1]) by dove.test (sealpost)"
+            ]
+        );
+        assert_eq!(m.headers("return-path"), ["Return-Path: <>"]);
+        assert!(m.headers("To").is_empty());
+        assert_eq!(m.received().unwrap(), "Received: from a by lmtp.dove.test with LMTP");
     }
 }

@@ -145,6 +145,40 @@ pub(crate) const PEERS: &[PeerSpec] = &[
         pypi: None,
     },
     PeerSpec {
+        name: "postgresql",
+        // The shared queue's engine in the cluster group: a private primary and standby
+        // (initdb, pg_ctl, pg_basebackup of the newest version Debian installed).
+        probe: &[
+            "sh",
+            "-c",
+            "\"$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)\"/postgres --version",
+        ],
+        must_contain: "PostgreSQL",
+        packages: &["postgresql-15"],
+        pypi: None,
+    },
+    PeerSpec {
+        name: "haproxy",
+        // The TCP load balancer in front of a listener with `proxy_protocol = true`.
+        probe: &["haproxy", "-v"],
+        must_contain: "HAProxy version",
+        packages: &["haproxy"],
+        pypi: None,
+    },
+    PeerSpec {
+        name: "dovecot",
+        // The mailbox server behind `[delivery] lmtp`: dovecot-core has the master, the
+        // auth and the Maildir store, dovecot-lmtpd the LMTP server.
+        probe: &[
+            "sh",
+            "-c",
+            "dovecot --version && test -x /usr/lib/dovecot/lmtp && echo lmtp server found",
+        ],
+        must_contain: "lmtp server found",
+        packages: &["dovecot-core", "dovecot-lmtpd"],
+        pypi: None,
+    },
+    PeerSpec {
         name: "openssl cms",
         // The S/MIME peer: the same program as `openssl`, named apart so that the S/MIME
         // rows get their own table.
@@ -299,6 +333,9 @@ fn version_of(name: &str, text: &str) -> String {
         .find(|w| w.starts_with(|c: char| c.is_ascii_digit()) && w.contains('.'));
     match (name, word) {
         ("smtp-source", Some(v)) => format!("(Postfix {v})"),
+        // `HAProxy version 2.6.12-1+deb12u4 2026/10/17`: the Debian revision is not
+        // HAProxy's version.
+        ("haproxy", Some(v)) => v.split_once('-').map_or(v, |(upstream, _)| upstream).to_owned(),
         // `NSS 2:3.87.1-1+deb12u4`: the Debian epoch and revision are not NSS's version.
         ("NSS cmsutil", Some(v)) => {
             let v = v.split_once(':').map_or(v, |(_, rest)| rest);
@@ -408,6 +445,11 @@ mod tests {
         let pyca = PEERS.iter().find(|p| p.pypi.is_some()).expect("the PyPI peer");
         assert_eq!(pyca.must_contain, format!("cryptography {} ", CRYPTOGRAPHY.version));
         assert_eq!(version_of("gpgsm", "gpgsm (GnuPG) 2.2.40\nlibgcrypt 1.10.1"), "2.2.40");
+        assert_eq!(
+            version_of("haproxy", "HAProxy version 2.6.12-1+deb12u4 2026/10/17 - https://"),
+            "2.6.12"
+        );
+        assert_eq!(version_of("dovecot", "2.3.19.1 (9b53102964)\nlmtp server found\n"), "2.3.19.1");
         let testssl = "\u{1b}[1m    testssl       3.0.8 from \u{1b}[m\u{1b}[1mhttps://testssl.sh/";
         assert_eq!(version_of("testssl", &strip_ansi(testssl)), "3.0.8");
     }

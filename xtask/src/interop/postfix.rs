@@ -8,13 +8,12 @@
 //! that trusts only the rogue root: Postfix must defer it. Messages are injected with
 //! swaks into Postfix's own smtpd. `postfix -c DIR stop` runs also when a case fails.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use super::exec::{Exec, POLL, read_lossy, tail};
+use super::exec::{Exec, POLL, free_port, read_lossy, tail};
 use super::{Ctx, Suite, postfix_cf};
 use crate::sh::Sh;
 
@@ -34,11 +33,6 @@ struct Postfix<'a> {
     /// Its smtpd's port.
     port: u16,
     running: bool,
-}
-
-/// A port that was free a moment ago (Postfix binds it itself).
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 /// `main.cf` of the instance in `dir`, relaying `mail.test` to sealpost's MX port.

@@ -118,22 +118,9 @@ fn codes(replies: &[Reply]) -> Vec<u16> {
     replies.iter().map(|r| r.code).collect()
 }
 
-/// Base64 (RFC 4648) for the AUTH PLAIN payload.
+/// Base64 (RFC 4648) for the AUTH PLAIN payload: the codec's encoder.
 fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    sealpost_client::sealpost_codec::sasl::encode_base64(data)
 }
 
 /// A smuggling case: after the body text, `sequence`, then a complete second transaction

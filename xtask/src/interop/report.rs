@@ -31,7 +31,9 @@ fails the run, after every case has run.
 
 - `cargo xtask interop` (or `cargo xtask ci`), as root on Debian 12: root installs the
   missing peers and runs the private Postfix. `cargo xtask ci --no-interop` leaves the
-  suite out for a quick local run (CI never does).
+  suite out for a quick local run (CI never does); `cargo xtask interop --only
+  haproxy,dovecot` runs only the named groups, for work on them, and leaves this page as
+  it is (only a full run writes it).
 - It builds `sealpost` (the debug build the test step already made) and starts
   `sealpost serve` with a fresh data folder, `--hostname mail.test --domain mail.test`,
   `--cert tests/pki/server-chain.pem --key tests/pki/server-key.pem`, a users file with
@@ -63,6 +65,46 @@ fails the run, after every case has run.
   checked against `openssl s_client -dane_tlsa_rrdata` on the same record. MTA-STS
   policies come from `openssl s_server -WWW` on 127.0.0.1:443, with a certificate for
   `mta-sts.mail.test` issued by the test intermediate CA during the run.
+- HAProxy runs privately (`haproxy -f CFG -db`, its configuration in the scratch folder,
+  its log on standard output) with three `mode tcp` frontends in front of a second
+  `sealpost serve` whose MX listener has `proxy_protocol = true`, `proxy_trusted =
+  [\"127.0.0.1/32\"]` and `[timeouts] proxy_header = 2`: `send-proxy`, `send-proxy-v2`,
+  and `send-proxy-v2` with `proxy-v2-options crc32c,unique-id`, each server checked every
+  500 ms (`option smtpchk EHLO lb.test`, a plain TCP check on the last). swaks connects
+  from 127.0.0.2 (`--local-interface`) and HAProxy from 127.0.0.1, so the client's
+  address in the stored Received header, in sealpost's session line (`peer=` the client,
+  `proxy=` the balancer) and in HAProxy's connection log can only have come from the
+  header; the three must name the same address and port. Clients that bypass the
+  balancer (no header from 127.0.0.1, a valid header from 127.0.0.3, outside
+  `proxy_trusted`) must be closed before any greeting.
+- Dovecot runs privately (`dovecot -c CFG -F`; `base_dir`, `state_dir`, `log_path` and
+  the Maildirs, `mail_location = maildir:DIR/mail/%d/%n`, in the scratch folder;
+  `protocols = lmtp` with an `inet_listener` on a free 127.0.0.1 port and a
+  `unix_listener` in the folder; `ssl = no`; bob, alice and carol@dove.test in a
+  passwd-file; mail written as the system user `mail`), so a system-wide Dovecot is
+  neither needed nor disturbed. Python's `smtplib.LMTP` talks to it first, over TCP and
+  the socket, to show what sealpost relies on: one reply per accepted recipient after
+  DATA (RFC 2033), 550 5.1.1 at RCPT for an unknown user. Then `sealpost serve` instances
+  for `dove.test` with `[delivery] lmtp = \"127.0.0.1:PORT\"` and `\"unix:PATH\"` take mail
+  by SMTP (swaks) and hand it over from their queue; the cases read the messages back
+  from Dovecot's Maildirs, and the recipient Dovecot does not know must come back to the
+  sender (a Dovecot user) as a delivery status notice, delivered by LMTP as well.
+- The cluster group puts it together: PostgreSQL 15 (a private primary by `initdb` and
+  `pg_ctl` on a free port, and a standby made by `pg_basebackup -R` streaming from it,
+  synchronous through `synchronous_standby_names` set on the primary after the copy), two
+  `sealpost serve` nodes with `[queue] backend = \"postgres\"` (the URL names both
+  database hosts with `target_session_attrs=read-write`; `lease = 10`), `[delivery] lmtp`
+  to a private Dovecot, `remote.test` relayed to `smtp-sink -w 1` (its one-second pause
+  before DATA keeps relay attempts, and their leases, in flight), and a private HAProxy
+  with MX and submission frontends balancing both nodes with `send-proxy-v2` and health
+  checks. A load of numbered 8 KiB messages (half to a Dovecot user over MX, half to
+  `remote.test` over submission with STARTTLS and AUTH; clients retry 4xx and lost
+  connections, as real ones do) runs through HAProxy; during it one node is killed with
+  SIGKILL (its leases counted in the database) and started again three seconds later, and
+  the database's primary is killed (`pg_ctl -m immediate`) and the standby promoted. Once
+  `sealpost queue list` says the queue is empty, every message that got 250 must be in
+  Dovecot's Maildir or smtp-sink's dump files, whole (its body compared byte for byte,
+  line ends aside), at least once; the copies beyond the first are counted as duplicates.
 - Every peer and wait is bounded in time; the scratch folder, the server and Postfix are
   removed or stopped also when a case fails (`--keep` keeps the folder for inspection).
 
@@ -104,6 +146,41 @@ const NOTES: &str = "\
   only serves GOST cipher suites, which rustls never offers; without `NO_ENGINE`, a machine
   without the engine gets an `engine_problem` warning and exit code 2 and one with it does
   not, whatever the server does. Every other warning still fails the rows.
+- **HAProxy 2.6 health checks** carry the PROXY header whenever the server line has
+  `send-proxy` or `send-proxy-v2` (`check-send-proxy` is only needed for checks to another
+  `port` or `addr`). With `send-proxy` the header is `PROXY TCP4` naming the check
+  connection's own two ends (127.0.0.1 to 127.0.0.1), not `UNKNOWN`, so sealpost logs the
+  check as a session proxied from the balancer; with `send-proxy-v2` it is a `LOCAL`
+  header without addresses or TLVs, and the balancer stays the client. `option smtpchk`
+  waits for each reply (greeting, `EHLO lb.test`, `QUIT`), so sealpost's guard against
+  pipelining after EHLO is not involved. A plain TCP `check` sends the header and resets
+  the connection: one info line per check (`result=error`), no warning.
+- **HAProxy 2.6 TLVs.** `send-proxy-v2` alone sends none; `proxy-v2-options
+  crc32c,unique-id` adds two, which sealpost skips (it does not verify the CRC32C).
+  `authority` was sent for none of these plain TCP connections (it carries a TLS SNI).
+- **Dovecot 2.3 as root.** Dovecot refuses mail access as uid 0 (\"Mail access not
+  allowed for root\") whatever `first_valid_uid` says, so the private instance's master
+  runs as root and writes mail as the system user `mail` (`mail_uid`, `mail_gid`,
+  `first_valid_uid = 1`).
+- **Dovecot's Maildir** files end lines with LF (sealpost's own Maildir files keep CRLF).
+  Dovecot adds `Return-Path:` and its own `Received: ... with LMTP` above sealpost's
+  (with the client's address over TCP, without over the socket), adds `Delivered-To:`
+  only in a transaction with one recipient, and stores a message for several recipients
+  once, hard-linked into each Maildir.
+- **Python's `smtplib.LMTP`** (3.11) reads only the first reply after DATA in `sendmail()`
+  and `data()`, although LMTP sends one per accepted recipient; the case reads the others
+  with `getreply()`.
+- **Recipients Dovecot does not know.** sealpost accepts every address of a local domain
+  at RCPT (it does not ask the mailbox server), so Dovecot refuses such an address at
+  LMTP RCPT with 550 5.1.1, and sealpost returns it to the sender with a delivery status
+  notice (RFC 3464) while the other recipients are delivered. A `recipients` list in
+  sealpost's configuration refuses them at SMTP time instead.
+- **Duplicates in the cluster group** come from the node killed with SIGKILL: the
+  recipients it had leased were being relayed (smtp-sink had the message, or was about to)
+  when it died, so they were delivered again when their lease ran out; there are at most
+  as many as the leases it held. A client whose connection broke during the commit of its
+  message (the database failover) and who sent the message again is the other, rarer,
+  source. That is at-least-once delivery doing what it promises; the row counts them.
 ";
 
 /// What the page says before the S/MIME table.

@@ -70,6 +70,38 @@ impl Sealpost {
         domain: &str,
         extra: &[&str],
     ) -> Result<Self> {
+        Sealpost::start_logging(sh, exec, bin, dir, domain, extra, "info")
+    }
+
+    /// [`Sealpost::start_as`] with the log filter `log` (`SEALPOST_LOG`), for cases that
+    /// read a debug line of one module.
+    pub(crate) fn start_logging(
+        sh: &Sh,
+        exec: &Exec,
+        bin: &Path,
+        dir: &Path,
+        domain: &str,
+        extra: &[&str],
+        log: &str,
+    ) -> Result<Self> {
+        let any = ["127.0.0.1:0"; 3];
+        Sealpost::start_on(sh, exec, bin, dir, domain, any, extra, log)
+    }
+
+    /// [`Sealpost::start_logging`] with the listeners on `listeners` (smtp, submission,
+    /// smtps): fixed ports, so that a server killed and started again is found where it
+    /// was.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn start_on(
+        sh: &Sh,
+        exec: &Exec,
+        bin: &Path,
+        dir: &Path,
+        domain: &str,
+        listeners: [&str; 3],
+        extra: &[&str],
+        log: &str,
+    ) -> Result<Self> {
         let users = dir.join("users");
         let mut add = Command::new(bin);
         add.current_dir(sh.root()).args(["user", "add", USER, "--users"]).arg(&users);
@@ -80,7 +112,7 @@ impl Sealpost {
         let mut serve = Command::new(bin);
         serve
             .current_dir(sh.root())
-            .env("SEALPOST_LOG", "info")
+            .env("SEALPOST_LOG", log)
             .env_remove("RUST_LOG")
             .arg("serve")
             .arg("--data-dir")
@@ -92,8 +124,8 @@ impl Sealpost {
             .arg(pki.join("server-key.pem"))
             .arg("--users")
             .arg(&users)
-            .args(["--smtp", "127.0.0.1:0", "--submission", "127.0.0.1:0"])
-            .args(["--smtps", "127.0.0.1:0"])
+            .args(["--smtp", listeners[0], "--submission", listeners[1]])
+            .args(["--smtps", listeners[2]])
             .args(extra);
         let line = display(&serve);
         println!("$ {line}");
@@ -150,6 +182,11 @@ impl Sealpost {
         format!("{}{}", read_lossy(&self.stdout), tail(&read_lossy(&self.stderr)))
     }
 
+    /// The whole log so far (standard error).
+    pub(crate) fn log(&self) -> String {
+        read_lossy(&self.stderr)
+    }
+
     /// The data folder.
     pub(crate) fn data_dir(&self) -> &Path {
         &self.data_dir
@@ -158,6 +195,14 @@ impl Sealpost {
     /// The Maildir of `local@mail.test`.
     pub(crate) fn mailbox(&self, local: &str) -> Mailbox {
         Mailbox::new(self.data_dir.join("maildir").join(DOMAIN).join(local))
+    }
+
+    /// Kills the server with SIGKILL, as a crash would, and waits for it; returns its
+    /// log.
+    pub(crate) fn kill(mut self) -> Result<String> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(self.log())
     }
 
     /// Stops the server with SIGTERM and checks that it exits 0 within the grace period.

@@ -103,9 +103,9 @@ impl fmt::Display for QueueId {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Body {
-    /// A complete file (written and fsynced by the caller), of which the first `offset`
+    /// A complete file (written, not necessarily fsynced), of which the first `offset`
     /// octets are not part of the message. [`FileQueue`] links it into the queue without
-    /// copying; a database backend reads it.
+    /// copying and fsyncs it; a database backend reads it into its transaction.
     Spooled {
         /// The file.
         path: PathBuf,

@@ -314,6 +314,11 @@ impl FileQueue {
             Body::Spooled { path, offset } => {
                 place(path, &eml, &self.dir.join(format!("{id}.eml.tmp")))
                     .map_err(QueueError::io(context()))?;
+                // The caller may not have made the file durable (a link shares the data,
+                // not its fsync): this costs nothing when it did.
+                fs::File::open(&eml)
+                    .and_then(|f| f.sync_all())
+                    .map_err(QueueError::io(context()))?;
                 let len = fs::metadata(&eml).map_err(QueueError::io(context()))?.len();
                 (len.saturating_sub(*offset), *offset)
             }
