@@ -6,12 +6,19 @@
 //! an hour away, in every contender.
 //!
 //! sealpost relays only for an authenticated client or one with a listed certificate, and
-//! smtp-source has neither TLS nor AUTH, so the load comes from sealpost-client in this
-//! (release-built) process: [`CONNECTIONS`] STARTTLS connections (level `encrypt`) that
+//! smtp-source has neither TLS nor AUTH, so the load comes from this crate's load client
+//! ([`load`]) in this (release-built) process: [`CONNECTIONS`] STARTTLS connections that
 //! present `tests/pki/client-chain.pem`, each sending its share of the messages one after
-//! the other (MAIL, RCPT and DATA pipelined). The same client, certificate and messages go
-//! to every contender: sealpost with `relay_client_certs`, Postfix with
-//! `permit_tls_clientcerts` and `relay_clientcerts`.
+//! the other (MAIL, RCPT and DATA pipelined, without a SIZE parameter). The same client,
+//! certificate and messages go to every contender: sealpost with `relay_client_certs`,
+//! Postfix with `permit_tls_clientcerts` and `relay_clientcerts`.
+//!
+//! No SIZE, because sealpost queues the client's MAIL parameters and passes them on:
+//! a SIZE from the submission reaches smtp-sink, which does not announce SIZE, and
+//! sealpost-client refuses to send it ("the server does not announce SIZE"), so every
+//! message would fail. A relay should drop the previous hop's SIZE (the client adds the
+//! real size where the next hop offers SIZE); until it does, the load leaves SIZE out,
+//! which is what the fixed relay would send to smtp-sink anyway.
 //!
 //! Every run is checked: every submission accepted, the accepting sink's count exactly the
 //! deliverable messages (no more: a duplicate fails the run), and the contender's queue
@@ -25,15 +32,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
-use sealpost_client::sealpost_codec::client::Envelope;
-use sealpost_client::sealpost_codec::{ForwardPath, Mailbox, ReversePath};
-use sealpost_client::sealpost_starttls::client::{SecurityLevel, TlsPolicy};
-use sealpost_client::sealpost_starttls::{CertificateFiles, hex_colon, read_chain, sha256};
-use sealpost_client::{Client, DeliveryConfig, Message, Route};
+use sealpost_client::sealpost_starttls::{hex_colon, read_chain, sha256};
 use sealpost_test_support::PgCluster;
 
 use super::Bench;
 use super::db::Db;
+use super::load::{self, Tls};
 use super::postfix::{Postfix, RelaySetup};
 use super::procs::{
     CountingSink, Handler, QueueBackend, RelayRoutes, RelayWorker, Sealpost, SmtpSink,
@@ -108,63 +112,65 @@ fn domain_of(i: usize) -> &'static str {
 
 /// The messages and the client that submits them.
 struct Load {
-    /// One batch per connection.
-    batches: Vec<Vec<Message>>,
+    /// The recipients, one message each, of every connection.
+    batches: Vec<Vec<String>>,
+    /// The message, dot-terminated.
+    content: Arc<[u8]>,
     deliverable: usize,
     deferred: usize,
-    client: Arc<Client>,
-}
-
-fn mailbox(address: &str) -> Result<Mailbox<'static>> {
-    address.parse().map_err(|e| anyhow::anyhow!("{address}: {e}"))
+    tls: Tls,
 }
 
 impl Load {
-    fn new(messages: usize, client_chain: &Path, client_key: &Path) -> Result<Load> {
-        let content = message();
-        let from = ReversePath::Mailbox(mailbox("a@x.test")?);
-        let mut batches: Vec<Vec<Message>> = vec![Vec::new(); CONNECTIONS];
+    fn new(messages: usize, tls: Tls) -> Load {
+        let mut batches: Vec<Vec<String>> = vec![Vec::new(); CONNECTIONS];
         let mut deferred = 0;
         for i in 0..messages {
             let domain = domain_of(i);
             deferred += usize::from(domain == DEFER_DOMAIN);
-            let to = ForwardPath::Mailbox(mailbox(&format!("r{i}@{domain}"))?);
-            let envelope = Envelope::new(from.clone()).recipient(to);
-            batches[i % CONNECTIONS].push(Message::new(envelope, content.clone()));
+            batches[i % CONNECTIONS].push(format!("r{i}@{domain}"));
         }
-        let key = CertificateFiles::new(client_chain, client_key)
-            .load()
-            .context("the client certificate of the relay runs")?;
-        let tls = TlsPolicy::new(SecurityLevel::Encrypt).client_certificate(key);
-        let client = Arc::new(Client::new(DeliveryConfig::new("load.test").tls(tls)));
-        Ok(Load { batches, deliverable: messages - deferred, deferred, client })
+        let mut content = message().to_vec();
+        content.extend_from_slice(b".\r\n");
+        Load { batches, content: content.into(), deliverable: messages - deferred, deferred, tls }
     }
 
     /// Submits every message to `addr`; fails unless each is accepted.
     fn submit(&self, runtime: &tokio::runtime::Runtime, addr: SocketAddr) -> Result<Duration> {
-        let route: Route = addr.to_string().parse().context("the contender's address")?;
         let started = Instant::now();
-        runtime.block_on(async {
-            let mut tasks = tokio::task::JoinSet::new();
-            for batch in self.batches.clone() {
-                let (client, route) = (self.client.clone(), route.clone());
-                tasks.spawn(async move {
-                    let delivery = client.deliver(&route, &batch).await?;
-                    anyhow::Ok((delivery.all_delivered(), delivery.results))
-                });
-            }
-            while let Some(done) = tasks.join_next().await {
-                let (all, results) = done.context("a submission task failed")??;
-                if !all {
-                    let refused =
-                        results.iter().find(|r| !r.as_ref().is_ok_and(|t| t.all_delivered()));
-                    bail!("a submission was not accepted: {refused:?}");
+        runtime
+            .block_on(async {
+                let mut tasks = tokio::task::JoinSet::new();
+                for batch in self.batches.clone() {
+                    let (tls, content) = (self.tls.clone(), self.content.clone());
+                    tasks.spawn(async move { submit_batch(addr, &tls, &batch, &content).await });
                 }
-            }
-            anyhow::Ok(())
-        })?;
+                while let Some(done) = tasks.join_next().await {
+                    done.context("a submission task failed")??;
+                }
+                anyhow::Ok(())
+            })
+            .with_context(|| format!("a submission to {addr} failed"))?;
         Ok(started.elapsed())
     }
+}
+
+/// One connection: STARTTLS with the client certificate, then one message per recipient,
+/// MAIL, RCPT and DATA pipelined (both servers offer PIPELINING), no SIZE parameter.
+async fn submit_batch(addr: SocketAddr, tls: &Tls, batch: &[String], content: &[u8]) -> Result<()> {
+    let mut smtp = load::starttls(load::greet(addr).await?, tls).await?;
+    for rcpt in batch {
+        smtp.send(format!("MAIL FROM:<a@x.test>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n").as_bytes())
+            .await?;
+        for (step, expected) in [("MAIL", 250), ("RCPT", 250), ("DATA", 354)] {
+            let code = smtp.reply().await?;
+            if code != expected {
+                bail!("{step} for {rcpt} got {code}, not {expected}");
+            }
+        }
+        smtp.command(content, 250).await.with_context(|| format!("the message to {rcpt}"))?;
+    }
+    smtp.command(b"QUIT\r\n", 221).await
 }
 
 /// Lines of a sealpost log that contain `needle`.
@@ -206,7 +212,13 @@ impl Bench<'_> {
         let concurrency = self.args.relay_concurrency;
         let pki = self.sh.root().join(crate::certs::DEFAULT_DIR);
         let client_chain = pki.join("client-chain.pem");
-        let load = Load::new(messages, &client_chain, &pki.join("client-key.pem"))?;
+        let tls = Tls::with_client_cert(
+            &self.ca,
+            "mail.test",
+            &client_chain,
+            &pki.join("client-key.pem"),
+        )?;
+        let load = Load::new(messages, tls);
         let leaf =
             read_chain(&client_chain)?.into_iter().next().context("no client certificate")?;
         let fingerprint = hex_colon(&sha256(&leaf));
@@ -310,7 +322,7 @@ impl Bench<'_> {
         let load_line = format!(
             "{messages} messages of {} KiB, one recipient each, {ok} to the accepting sink and \
              {deferred} (every {DEFER_EVERY}th) to the one that answers RCPT with 450; \
-             {CONNECTIONS} STARTTLS connections of sealpost-client with a client certificate",
+             {CONNECTIONS} STARTTLS connections of the load client with a client certificate",
             MESSAGE_SIZE / 1024
         );
         Ok(RelayResults {
@@ -358,9 +370,10 @@ impl RelayResults {
              deferred share stays queued in every contender: its retry is {RETRY} s away.\n\n\
              sealpost relays only for a client that logged in or presents a listed \
              certificate, and smtp-source has neither TLS nor AUTH, so the load comes from \
-             sealpost-client in the benchmark process: {CONNECTIONS} STARTTLS connections \
-             (level `encrypt`, rustls) presenting `tests/pki/client-chain.pem`, each sending \
-             its share of the messages one after the other (MAIL, RCPT, DATA pipelined). The \
+             the benchmark's load client (`xtask/src/bench/load.rs`, rustls) in the \
+             benchmark process: {CONNECTIONS} STARTTLS connections presenting \
+             `tests/pki/client-chain.pem`, each sending its share of the messages one after \
+             the other (MAIL, RCPT and DATA pipelined, no SIZE parameter: see the notes). The \
              same client, certificate and messages go to every contender. Contenders take \
              turns (file, postgres, Postfix, file, ...), each run on a fresh instance (and a \
              fresh database); the sinks run throughout.\n\n\
