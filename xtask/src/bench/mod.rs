@@ -99,7 +99,9 @@ struct ServerArgs {
     /// Idle TLS connections.
     #[arg(long, default_value_t = 1_000)]
     idle_tls: usize,
-    /// Only these parts (comma-separated); the results are printed, not written.
+    /// Only these parts (comma-separated). plain, durable, tls and idle are then printed,
+    /// not written (they share one section of docs/performance.md); queue and relay are
+    /// written to their own sections.
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Part>,
     /// Print the results without writing docs/performance.md.
@@ -190,15 +192,29 @@ fn server(sh: &mut Sh, args: &ServerArgs, binary: &Path) -> Result<()> {
         results.idle = bench.idle()?;
     }
     results.load_after = report::load_average();
-    let section = results.render();
-    println!("\n{section}");
-    if !args.only.is_empty() || args.no_write {
-        println!("(not written to docs/performance.md: only a part ran, or --no-write)");
-        return Ok(());
-    }
     let doc = sh.root().join("docs/performance.md");
-    report::write_section(&doc, &section)?;
-    println!("written to {}", doc.display());
+    // plain, durable, tls and idle share one section, written only when all ran; queue
+    // and relay have sections of their own, written whenever they ran.
+    let shared = [Part::Plain, Part::Durable, Part::Tls, Part::Idle];
+    if shared.iter().any(|&part| wanted(part)) {
+        let section = results.render();
+        println!("\n{section}");
+        if !args.only.is_empty() || args.no_write {
+            println!("(not written to docs/performance.md: only some parts ran, or --no-write)");
+        } else {
+            report::write_section(&doc, &section)?;
+            println!("written to {}", doc.display());
+        }
+    }
+    for (begin, end, section) in results.part_sections() {
+        println!("\n{section}");
+        if args.no_write {
+            println!("(not written to docs/performance.md: --no-write)");
+        } else {
+            report::replace_section(&doc, begin, end, &section)?;
+            println!("written to {}", doc.display());
+        }
+    }
     let _ = std::fs::remove_dir_all(&bench.scratch);
     Ok(())
 }

@@ -437,4 +437,37 @@ mod tests {
         assert_eq!(messages_counted("sess=1 quit=1"), None);
         assert_eq!(messages_counted(""), None);
     }
+
+    #[test]
+    fn the_configuration_of_the_relay_runs_is_valid_toml() {
+        let routes = RelayRoutes {
+            routes: vec![("ok.test".into(), "127.0.0.1:2600".parse().unwrap())],
+            concurrency: 20,
+            scan_interval: 1,
+            retry: 3600,
+            client_cert: "AB:CD".into(),
+        };
+        let text = Toml {
+            data: "\"/d\"",
+            handler: Handler::Maildir,
+            cert: "\"/c\"",
+            key: "\"/k\"",
+            max_connections: 10,
+            worker_threads: None,
+            queue: QueueBackend::Postgres { url: "postgresql://u@127.0.0.1:5/db", password: "p" },
+            relay: RelayWorker::Routes(&routes),
+        }
+        .render();
+        let value: toml::Value = toml::from_str(&text).unwrap();
+        assert_eq!(value["relay_client_certs"][0].as_str(), Some("AB:CD"));
+        assert_eq!(value["listeners"]["smtp"]["client_certificates"].as_str(), Some("optional"));
+        assert_eq!(value["queue"]["backend"].as_str(), Some("postgres"));
+        assert_eq!(
+            value["queue"]["password"].as_str(),
+            Some(format!("env:{DB_PASSWORD_VAR}").as_str())
+        );
+        assert!(!text.contains("\"p\""), "the password is never in the file");
+        assert_eq!(value["relay"]["retry"][0].as_integer(), Some(3600));
+        assert_eq!(value["relay"]["policy"]["ok.test"]["route"].as_str(), Some("127.0.0.1:2600"));
+    }
 }

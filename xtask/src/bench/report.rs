@@ -277,7 +277,9 @@ impl Results {
              loopback in the same run. Contenders take turns (sealpost, peer, sealpost, \
              peer); the best run of each gives the rate, and every run is listed. Every \
              message is checked: smtp-source fails on any error reply, the sealpost log and \
-             Maildir and the Postfix hold queue are counted after each run.\n\n",
+             Maildir and the Postfix hold queue are counted after each run. The parts \
+             `queue` (acceptance by queue backend) and `relay` (accept, queue, deliver) \
+             write sections of their own, after the notes below.\n\n",
         );
         out.push_str("## Machine and run\n\n");
         let _ = writeln!(
@@ -328,12 +330,6 @@ impl Results {
             );
             table(&mut out, &self.durable, "msg");
         }
-        if let Some(queue) = &self.queue {
-            queue.render(&mut out);
-        }
-        if let Some(relay) = &self.relay {
-            relay.render(&mut out);
-        }
         if let Some(tls) = &self.tls {
             out.push_str(
                 "## STARTTLS sessions per second\n\n\
@@ -381,6 +377,62 @@ impl Results {
         out.push_str(END);
         out.push('\n');
         wrap(&out, WIDTH)
+    }
+}
+
+/// The markers of the sections of the parts that write their own (`queue`, `relay`):
+/// each is written whenever its part ran, alone or with others.
+pub(crate) const QUEUE_MARKERS: (&str, &str) = (
+    "<!-- BEGIN cargo xtask bench server --only queue: generated, re-run to update -->",
+    "<!-- END cargo xtask bench server --only queue -->",
+);
+pub(crate) const RELAY_MARKERS: (&str, &str) = (
+    "<!-- BEGIN cargo xtask bench server --only relay: generated, re-run to update -->",
+    "<!-- END cargo xtask bench server --only relay -->",
+);
+
+impl Results {
+    /// The sections of the parts with their own markers that ran: (begin, end, text).
+    pub(crate) fn part_sections(&self) -> Vec<(&'static str, &'static str, String)> {
+        let mut out = Vec::new();
+        if let Some(queue) = &self.queue {
+            let mut body = String::new();
+            queue.render(&mut body);
+            out.push(self.part_section(QUEUE_MARKERS, "queue", &body));
+        }
+        if let Some(relay) = &self.relay {
+            let mut body = String::new();
+            relay.render(&mut body);
+            out.push(self.part_section(RELAY_MARKERS, "relay", &body));
+        }
+        out
+    }
+
+    fn part_section(
+        &self,
+        (begin, end): (&'static str, &'static str),
+        part: &str,
+        body: &str,
+    ) -> (&'static str, &'static str, String) {
+        let mut out = format!("{begin}\n\n");
+        out.push_str(body);
+        let _ = writeln!(
+            out,
+            "Run with `cargo xtask bench server --only {part}` (written to this section; \
+             `--runs`, `--messages`, `--relay-messages`, `--relay-concurrency` change the \
+             load, `--no-write` only prints). Machine: {}; Postfix {}. Load average (1, 5, 15 \
+             min) before: {}; after: {}. A shared machine: other engineers built and ran \
+             tests on its two cores during the run, so the figures are noisy; the ratios \
+             come from one run (best of its interleaved runs), compare figures from the same \
+             run only.\n",
+            self.machine.one_line(),
+            self.postfix,
+            self.machine.load_before,
+            self.load_after
+        );
+        out.push_str(end);
+        out.push('\n');
+        (begin, end, wrap(&out, WIDTH))
     }
 }
 
@@ -497,5 +549,34 @@ mod tests {
         .unwrap();
         assert_eq!(messages_logged(&log).unwrap(), 4);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_contest_table_has_a_column_per_contender_and_per_ratio() {
+        let run = |name, secs: u64| Run {
+            name,
+            items: 1000,
+            times: vec![Duration::from_secs(secs), Duration::from_secs(secs * 2)],
+        };
+        let rows = [Row {
+            what: String::from("load"),
+            command: String::from("`cmd`"),
+            runs: vec![run("a", 1), run("b", 2)],
+        }];
+        let ratios = [
+            Ratio { label: "b / a", of: 1, to: 0, target: Some(0.8) },
+            Ratio { label: "a / b", of: 0, to: 1, target: None },
+        ];
+        let mut out = String::new();
+        contest_table(&mut out, &rows, &ratios, "msg");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "| workload | a | b | b / a | a / b |");
+        assert_eq!(lines[1], "| --- | --- | --- | --- | --- |");
+        assert_eq!(
+            lines[2],
+            "| load | **1000** msg/s (runs: 1000, 500) | **500** msg/s (runs: 500, 250) | \
+             0.50x (>= 0.8x: **missed**) | 2.00x |"
+        );
+        assert!(out.contains("- load: `cmd`"), "{out}");
     }
 }
