@@ -192,6 +192,8 @@ fn server(sh: &mut Sh, args: &ServerArgs, binary: &Path) -> Result<()> {
         results.idle = bench.idle()?;
     }
     results.load_after = report::load_average();
+    let words: Vec<String> = std::env::args().skip(1).collect();
+    results.command = format!("cargo xtask {}", words.join(" "));
     let doc = sh.root().join("docs/performance.md");
     // plain, durable, tls and idle share one section, written only when all ran; queue
     // and relay have sections of their own, written whenever they ran.

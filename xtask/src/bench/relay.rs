@@ -421,7 +421,7 @@ impl RelayResults {
                 &("tests/pki/server-chain.pem".to_owned(), "tests/pki/server-key.pem".to_owned()),
             ),
         );
-        let _ = writeln!(out, "PostgreSQL: {}.\n", self.postgres);
+        let _ = writeln!(out, "The database, as in the queue part: {}.\n", self.postgres);
         super::report::contest_table(out, &self.rows, &ratios(), "msg");
     }
 }

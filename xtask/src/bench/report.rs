@@ -218,6 +218,8 @@ pub(crate) struct Results {
     pub(crate) tls: Option<Comparison>,
     pub(crate) idle: Vec<IdleResult>,
     pub(crate) load_after: String,
+    /// The command line of the run.
+    pub(crate) command: String,
 }
 
 fn verdict(met: bool) -> &'static str {
@@ -262,6 +264,7 @@ impl Results {
             tls: None,
             idle: Vec::new(),
             load_after: String::new(),
+            command: String::new(),
         }
     }
 
@@ -420,11 +423,12 @@ impl Results {
             out,
             "Run with `cargo xtask bench server --only {part}` (written to this section; \
              `--runs`, `--messages`, `--relay-messages`, `--relay-concurrency` change the \
-             load, `--no-write` only prints). Machine: {}; Postfix {}. Load average (1, 5, 15 \
-             min) before: {}; after: {}. A shared machine: other engineers built and ran \
-             tests on its two cores during the run, so the figures are noisy; the ratios \
-             come from one run (best of its interleaved runs), compare figures from the same \
-             run only.\n",
+             load, `--no-write` only prints); these figures: `{}`. Machine: {}; Postfix {}. \
+             Load average (1, 5, 15 min) before: {}; after: {}. A shared machine: other \
+             engineers built and ran tests on its two cores during the run, so the figures \
+             are noisy; the ratios come from one run (best of its interleaved runs), compare \
+             figures from the same run only.\n",
+            self.command,
             self.machine.one_line(),
             self.postfix,
             self.machine.load_before,
