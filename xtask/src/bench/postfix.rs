@@ -61,18 +61,12 @@ scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 ";
 
-/// The instance's `main.cf`: everything below `dir`, smtpd only, every recipient in
-/// `y.test` accepted from loopback and given the disposition's action.
-pub(crate) fn main_cf(
-    dir: &str,
-    disposition: Disposition,
-    tls: Option<&(String, String)>,
-) -> String {
-    let action = match disposition {
-        Disposition::Hold => "HOLD",
-        Disposition::Discard => "DISCARD",
-    };
-    let mut main_cf = format!(
+/// What every instance's `main.cf` starts with: everything below `dir`, smtpd on loopback
+/// only, relaying for `relay_domains`, no aliases, and no throttling of clients.
+fn instance_cf(dir: &str, relay_domains: &str) -> String {
+    let relay_domains = format!("relay_domains = {relay_domains}");
+    let relay_domains = relay_domains.trim_end();
+    format!(
         "compatibility_level = 3.6\n\
          config_directory = {dir}/etc\n\
          queue_directory = {dir}/queue\n\
@@ -84,19 +78,40 @@ pub(crate) fn main_cf(
          myhostname = postfix.test\n\
          mydestination =\n\
          mynetworks = 127.0.0.0/8\n\
-         relay_domains = y.test\n\
+         {relay_domains}\n\
          alias_maps =\n\
-         in_flow_delay = 0\n\
-         smtpd_relay_restrictions = permit_mynetworks, reject\n\
+         in_flow_delay = 0\n"
+    )
+}
+
+/// smtpd's STARTTLS with the certificate chain `cert` and its key.
+fn smtpd_tls_cf(cert: &str, key: &str) -> String {
+    format!(
+        "smtpd_tls_security_level = may\n\
+         smtpd_tls_cert_file = {cert}\n\
+         smtpd_tls_key_file = {key}\n\
+         smtpd_tls_loglevel = 0\n"
+    )
+}
+
+/// The instance's `main.cf`: everything below `dir`, smtpd only, every recipient in
+/// `y.test` accepted from loopback and given the disposition's action.
+pub(crate) fn main_cf(
+    dir: &str,
+    disposition: Disposition,
+    tls: Option<&(String, String)>,
+) -> String {
+    let action = match disposition {
+        Disposition::Hold => "HOLD",
+        Disposition::Discard => "DISCARD",
+    };
+    let mut main_cf = instance_cf(dir, "y.test");
+    main_cf.push_str(&format!(
+        "smtpd_relay_restrictions = permit_mynetworks, reject\n\
          smtpd_recipient_restrictions = check_recipient_access static:{action}, permit_mynetworks, reject\n"
-    );
+    ));
     if let Some((cert, key)) = tls {
-        main_cf.push_str(&format!(
-            "smtpd_tls_security_level = may\n\
-             smtpd_tls_cert_file = {cert}\n\
-             smtpd_tls_key_file = {key}\n\
-             smtpd_tls_loglevel = 0\n"
-        ));
+        main_cf.push_str(&smtpd_tls_cf(cert, key));
     }
     main_cf
 }
@@ -119,32 +134,20 @@ pub(crate) struct RelaySetup {
 /// The `main.cf` of a relaying instance: smtpd with STARTTLS that asks for client
 /// certificates and relays for the one in `relay_clientcerts`, to the sinks of
 /// `transport_maps`, without TLS on the way out.
-pub(crate) fn relay_main_cf(dir: &str, relay: &RelaySetup, tls: &(String, String)) -> String {
+pub(crate) fn relay_main_cf(
+    dir: &str,
+    relay: &RelaySetup,
+    (cert, key): &(String, String),
+) -> String {
     let transports: Vec<String> = relay
         .transports
         .iter()
         .map(|(domain, nexthop)| format!("{domain}=smtp:{nexthop}"))
         .collect();
-    format!(
-        "compatibility_level = 3.6\n\
-         config_directory = {dir}/etc\n\
-         queue_directory = {dir}/queue\n\
-         data_directory = {dir}/data\n\
-         maillog_file = {dir}/maillog\n\
-         maillog_file_prefixes = {dir}\n\
-         inet_interfaces = 127.0.0.1\n\
-         inet_protocols = ipv4\n\
-         myhostname = postfix.test\n\
-         mydestination =\n\
-         mynetworks = 127.0.0.0/8\n\
-         relay_domains =\n\
-         alias_maps =\n\
-         in_flow_delay = 0\n\
-         smtpd_tls_security_level = may\n\
-         smtpd_tls_cert_file = {cert}\n\
-         smtpd_tls_key_file = {key}\n\
-         smtpd_tls_loglevel = 0\n\
-         smtpd_tls_ask_ccert = yes\n\
+    let mut main_cf = instance_cf(dir, "");
+    main_cf.push_str(&smtpd_tls_cf(cert, key));
+    main_cf.push_str(&format!(
+        "smtpd_tls_ask_ccert = yes\n\
          smtpd_tls_fingerprint_digest = sha256\n\
          relay_clientcerts = inline:{{ {fingerprint}=bench-client }}\n\
          smtpd_relay_restrictions = permit_tls_clientcerts, reject\n\
@@ -155,13 +158,12 @@ pub(crate) fn relay_main_cf(dir: &str, relay: &RelaySetup, tls: &(String, String
          minimal_backoff_time = {retry}s\n\
          maximal_backoff_time = {retry}s\n\
          queue_run_delay = {retry}s\n",
-        cert = tls.0,
-        key = tls.1,
         fingerprint = relay.client_cert,
         transports = transports.join(", "),
         concurrency = relay.concurrency,
         retry = relay.retry,
-    )
+    ));
+    main_cf
 }
 
 /// The smtp client's line of [`MASTER_CF`]; the relay runs give it a process limit.
@@ -346,5 +348,40 @@ impl Drop for Postfix {
         if let Err(e) = self.shutdown() {
             eprintln!("warning: {e:#}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_relay_instance_relays_only_for_the_certificate_to_the_sinks() {
+        let relay = RelaySetup {
+            transports: vec![
+                ("ok.test".into(), "[127.0.0.1]:2600".into()),
+                ("defer.test".into(), "[127.0.0.1]:2601".into()),
+            ],
+            concurrency: 20,
+            retry: 3600,
+            client_cert: "AB:CD".into(),
+        };
+        let cf = relay_main_cf("/d", &relay, &("c.pem".into(), "k.pem".into()));
+        for line in [
+            "relay_domains =\n",
+            "smtpd_tls_cert_file = c.pem\n",
+            "smtpd_tls_ask_ccert = yes\n",
+            "relay_clientcerts = inline:{ AB:CD=bench-client }\n",
+            "smtpd_relay_restrictions = permit_tls_clientcerts, reject\n",
+            "transport_maps = inline:{ ok.test=smtp:[127.0.0.1]:2600, \
+             defer.test=smtp:[127.0.0.1]:2601 }\n",
+            "smtp_destination_concurrency_limit = 20\n",
+            "minimal_backoff_time = 3600s\n",
+        ] {
+            assert!(cf.contains(line), "{line:?} missing from\n{cf}");
+        }
+        let hold = main_cf("/d", Disposition::Hold, None);
+        assert!(hold.contains("relay_domains = y.test\n") && hold.contains("static:HOLD"));
+        assert!(!hold.contains("smtpd_tls"), "{hold}");
     }
 }
