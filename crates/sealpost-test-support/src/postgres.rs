@@ -149,21 +149,7 @@ impl PgCluster {
     /// made by `pg_basebackup` can follow).
     pub fn init(data: &Path) {
         std::fs::create_dir_all(data).unwrap();
-        if running_as_root() {
-            // The server and initdb run as `postgres`: it must reach and own the
-            // directory (a temporary directory is private to root).
-            let mut parent = data.parent();
-            while let Some(dir) = parent.filter(|d| d.starts_with(std::env::temp_dir())) {
-                if dir == std::env::temp_dir() {
-                    break;
-                }
-                run(chmod_traversable(dir));
-                parent = dir.parent();
-            }
-            let mut chown = Command::new("chown");
-            chown.args(["-R", "postgres:postgres"]).arg(data);
-            run(chown);
-        }
+        give_to_postgres(data);
         let mut initdb = program("initdb");
         initdb
             .arg("-D")
@@ -255,19 +241,7 @@ impl PgCluster {
         // The server refuses a data directory others may enter.
         std::fs::set_permissions(data, std::os::unix::fs::PermissionsExt::from_mode(0o700))
             .unwrap();
-        if running_as_root() {
-            let mut parent = data.parent();
-            while let Some(dir) = parent.filter(|d| d.starts_with(std::env::temp_dir())) {
-                if dir == std::env::temp_dir() {
-                    break;
-                }
-                run(chmod_traversable(dir));
-                parent = dir.parent();
-            }
-            let mut chown = Command::new("chown");
-            chown.args(["-R", "postgres:postgres"]).arg(data);
-            run(chown);
-        }
+        give_to_postgres(data);
         // Over the Unix socket, where the superuser is trusted (replication included); the
         // standby then follows its primary over the same socket.
         let mut backup = program("pg_basebackup");
@@ -355,6 +329,25 @@ impl Default for PgCluster {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// When we are root: the server and its programs run as `postgres`, which must reach and
+/// own `data` (a temporary directory is private to root).
+fn give_to_postgres(data: &Path) {
+    if !running_as_root() {
+        return;
+    }
+    let mut parent = data.parent();
+    while let Some(dir) = parent.filter(|d| d.starts_with(std::env::temp_dir())) {
+        if dir == std::env::temp_dir() {
+            break;
+        }
+        run(chmod_traversable(dir));
+        parent = dir.parent();
+    }
+    let mut chown = Command::new("chown");
+    chown.args(["-R", "postgres:postgres"]).arg(data);
+    run(chown);
 }
 
 fn chmod_traversable(dir: &Path) -> Command {

@@ -21,10 +21,16 @@ use crate::pki::tls_server;
 /// A message as the handler stored it.
 #[derive(Debug, Clone)]
 pub struct Stored {
+    /// Its envelope.
+    pub envelope: Envelope,
     /// Recipients of the transaction.
     pub recipients: usize,
     /// The message as the driver handed it over.
     pub content: Vec<u8>,
+    /// Whether the session was under TLS.
+    pub tls: bool,
+    /// The session's AUTH identity.
+    pub user: Option<String>,
 }
 
 /// Accepts mail for `mail.test` (and anything from an authenticated user, alice/secret),
@@ -42,24 +48,29 @@ pub struct MemoryHandler {
     pub summaries: Arc<Mutex<Vec<SessionSummary>>>,
 }
 
+impl MemoryHandler {
+    /// A handler whose commit answers `recipient` with `verdict`.
+    #[must_use]
+    pub fn commit_verdict(mut self, recipient: &str, verdict: Verdict) -> Self {
+        self.commit_verdicts.insert(recipient.to_owned(), verdict);
+        self
+    }
+}
+
 /// The sink of [`MemoryHandler`].
 pub struct MemorySink {
-    recipients: usize,
-    content: Vec<u8>,
+    message: Stored,
     stored: Arc<Mutex<Vec<Stored>>>,
     verdicts: Vec<Verdict>,
 }
 
 impl MessageSink for MemorySink {
     async fn write(&mut self, chunk: Bytes) -> std::io::Result<()> {
-        self.content.extend_from_slice(&chunk);
+        self.message.content.extend_from_slice(&chunk);
         Ok(())
     }
     async fn commit(self) -> Vec<Verdict> {
-        self.stored
-            .lock()
-            .unwrap()
-            .push(Stored { recipients: self.recipients, content: self.content });
+        self.stored.lock().unwrap().push(self.message);
         self.verdicts
     }
     async fn abort(self) {}
@@ -94,7 +105,7 @@ impl Handler for MemoryHandler {
 
     async fn open_message(
         &self,
-        _info: &SessionInfo,
+        info: &SessionInfo,
         envelope: &Envelope,
     ) -> Result<MemorySink, Verdict> {
         let verdict = |path: &ForwardPath<'_>| {
@@ -102,8 +113,13 @@ impl Handler for MemoryHandler {
             self.commit_verdicts.get(&address).cloned().unwrap_or(Verdict::Accept)
         };
         Ok(MemorySink {
-            recipients: envelope.recipients.len(),
-            content: Vec::new(),
+            message: Stored {
+                envelope: envelope.clone(),
+                recipients: envelope.recipients.len(),
+                content: Vec::new(),
+                tls: info.tls.is_some(),
+                user: info.user.clone(),
+            },
             stored: self.stored.clone(),
             verdicts: envelope.recipients.iter().map(|(path, _)| verdict(path)).collect(),
         })
@@ -134,6 +150,11 @@ pub struct Running {
 }
 
 impl Running {
+    /// What the handler stored so far.
+    pub fn stored(&self) -> Vec<Stored> {
+        self.stored.lock().unwrap().clone()
+    }
+
     /// The address of the listener of `role`.
     pub fn addr(&self, role: Role) -> SocketAddr {
         self.addrs.iter().find(|(r, _)| *r == role).unwrap().1

@@ -8,9 +8,9 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Server, Smtp, new_messages, run, text};
+use common::{Server, Smtp, new_messages, run, text, wait_for};
 
 fn pki(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/pki").join(name).display().to_string()
@@ -75,14 +75,6 @@ fn submit(a: &Server, dir: &Path) {
     c.expect(250);
     c.send(b"QUIT\r\n");
     c.expect(221);
-}
-
-fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

@@ -11,7 +11,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Server, Smtp, new_messages, run, text};
+use common::{Server, Smtp, new_messages, run, text, wait_for};
 use sealpost_test_support::postgres::PgCluster;
 
 /// A node: MX on a free port for `shared.test`, the queue in `db`, its own data directory.
@@ -53,14 +53,6 @@ fn delivered(dir: &Path, user: &str) -> Vec<String> {
         .flat_map(|n| new_messages(&dir.join(format!("{n}-data/maildir/shared.test/{user}/new"))))
         .map(|p| text(&std::fs::read(p).unwrap()))
         .collect()
-}
-
-fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

@@ -57,11 +57,9 @@ fn sealpost_toml() -> String {
     )
 }
 
-/// HAProxy's configuration: the frontends on 127.0.0.1, each backend one server at `mx`.
-fn haproxy_cfg(ports: Frontends, mx: &str) -> String {
-    let check = format!("check inter {CHECK_INTER_MS}");
-    format!(
-        "global
+/// The start of every private HAProxy's configuration: its log on standard output, one
+/// thread, TCP mode with connection and health-check logging.
+pub(crate) const PREAMBLE: &str = "global
     log stdout format raw local0 info
     nbthread 1
     hard-stop-after 10s
@@ -74,7 +72,13 @@ defaults
     timeout connect 5s
     timeout client 30s
     timeout server 30s
+";
 
+/// HAProxy's configuration: the frontends on 127.0.0.1, each backend one server at `mx`.
+fn haproxy_cfg(ports: Frontends, mx: &str) -> String {
+    let check = format!("check inter {CHECK_INTER_MS}");
+    format!(
+        "{PREAMBLE}
 frontend fe_v1
     bind 127.0.0.1:{v1}
     default_backend be_v1

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code, unreachable_pub)]
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,9 +24,7 @@ use tokio::task::JoinHandle;
 
 pub mod server;
 
-pub fn pki(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/pki").join(name)
-}
+pub use sealpost_test_support::pki::pki;
 
 /// A chain served with a key (which may not belong to it).
 pub fn certified(chain: &str, key: &str) -> Arc<CertifiedKey> {

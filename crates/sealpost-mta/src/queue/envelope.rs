@@ -11,8 +11,8 @@
 use std::net::SocketAddr;
 
 use sealpost_codec::{
-    DomainPart, ForwardPath, MailParameter, MailParameters, Mailbox, RcptParameter, RcptParameters,
-    ReversePath,
+    BodyType, DomainPart, ForwardPath, MailParameter, MailParameters, Mailbox, RcptParameter,
+    RcptParameters, ReversePath,
 };
 use serde::{Deserialize, Serialize};
 
@@ -89,13 +89,31 @@ impl QueuedEnvelope {
         }
     }
 
-    /// The MAIL parameters without DSN's RET and ENVID, for a next hop that does not
-    /// offer DSN (RFC 3461 section 4.2: the request is then not passed on).
-    pub fn mail_parameters_without_dsn(&self) -> MailParameters<'static> {
+    /// The MAIL parameters a relay passes on to the next hop: BODY (when `eight_bit`
+    /// content needs it; a 7-bit message needs no BODY=8BITMIME), SMTPUTF8, REQUIRETLS,
+    /// and DSN's RET and ENVID when `with_dsn` (RFC 3461 section 4.2: not to a next hop
+    /// without DSN). The rest is this hop's business: SIZE is the size of what this server
+    /// sends (the client adds it when the next hop offers SIZE), AUTH names the submitter
+    /// to this server only, and parameters of extensions this server does not relay
+    /// (MT-PRIORITY, FUTURERELEASE, DELIVERBY, unknown ones) would be refused by a next hop
+    /// that does not know them.
+    pub fn relay_mail_parameters(
+        &self,
+        with_dsn: bool,
+        eight_bit: bool,
+    ) -> MailParameters<'static> {
         let kept: Vec<MailParameter<'static>> = self
             .mail_parameters
             .iter()
-            .filter(|p| !matches!(p, MailParameter::Ret(_) | MailParameter::EnvId(_)))
+            .filter(|p| match p {
+                MailParameter::Body(BodyType::SevenBit) => false,
+                MailParameter::Body(BodyType::EightBitMime) => eight_bit,
+                MailParameter::Body(_) | MailParameter::SmtpUtf8 | MailParameter::RequireTls => {
+                    true
+                }
+                MailParameter::Ret(_) | MailParameter::EnvId(_) => with_dsn,
+                _ => false,
+            })
             .cloned()
             .collect();
         // Removing parameters from a valid list cannot add a duplicate.
@@ -150,13 +168,13 @@ impl QueuedRecipient {
         }
     }
 
-    /// The RCPT parameters without DSN's NOTIFY and ORCPT (see
-    /// [`QueuedEnvelope::mail_parameters_without_dsn`]).
-    pub fn parameters_without_dsn(&self) -> RcptParameters<'static> {
+    /// The RCPT parameters a relay passes on: DSN's NOTIFY and ORCPT when `with_dsn`
+    /// (see [`QueuedEnvelope::relay_mail_parameters`]), nothing else.
+    pub fn relay_parameters(&self, with_dsn: bool) -> RcptParameters<'static> {
         let kept: Vec<RcptParameter<'static>> = self
             .parameters
             .iter()
-            .filter(|p| !matches!(p, RcptParameter::Notify(_) | RcptParameter::Orcpt(_)))
+            .filter(|p| with_dsn && matches!(p, RcptParameter::Notify(_) | RcptParameter::Orcpt(_)))
             .cloned()
             .collect();
         RcptParameters::from_vec(kept).unwrap_or_default()
@@ -169,9 +187,10 @@ mod tests {
     use sealpost_codec::Command;
 
     #[test]
-    fn dsn_parameters_are_removed_by_type() {
+    fn a_relay_passes_on_only_what_the_next_hop_should_see() {
         let Ok((_, Command::Mail { reverse_path, parameters })) = Command::decode(
-            b"MAIL FROM:<a@example.org> BODY=8BITMIME RET=FULL ENVID=QQ+2B1 SMTPUTF8\r\n",
+            b"MAIL FROM:<a@example.org> BODY=8BITMIME RET=FULL ENVID=QQ+2B1 SMTPUTF8 SIZE=99 \
+              AUTH=a@example.org MT-PRIORITY=3 X-FOO=bar REQUIRETLS\r\n",
         ) else {
             panic!("MAIL")
         };
@@ -187,12 +206,20 @@ mod tests {
         );
         let envelope = QueuedEnvelope::new(reverse_path.into_owned(), parameters.into_owned())
             .recipient(recipient.clone());
-        let mail: Vec<String> =
-            envelope.mail_parameters_without_dsn().iter().map(ToString::to_string).collect();
-        assert_eq!(mail, ["BODY=8BITMIME", "SMTPUTF8"]);
-        let rcpt: Vec<String> =
-            recipient.parameters_without_dsn().iter().map(ToString::to_string).collect();
-        assert_eq!(rcpt, ["X-Y=z"]);
+        let relayed = |with_dsn, eight_bit| -> Vec<String> {
+            let params = envelope.relay_mail_parameters(with_dsn, eight_bit);
+            params.iter().map(ToString::to_string).collect()
+        };
+        assert_eq!(
+            relayed(true, true),
+            ["BODY=8BITMIME", "RET=FULL", "ENVID=QQ+2B1", "SMTPUTF8", "REQUIRETLS"]
+        );
+        assert_eq!(relayed(false, false), ["SMTPUTF8", "REQUIRETLS"]);
+        let rcpt = |with_dsn| -> Vec<String> {
+            recipient.relay_parameters(with_dsn).iter().map(ToString::to_string).collect()
+        };
+        assert_eq!(rcpt(true), ["NOTIFY=SUCCESS", "ORCPT=rfc822;b@example.net"]);
+        assert!(rcpt(false).is_empty());
         assert_eq!(recipient.domain(), "example.net");
         assert_eq!(envelope.sender().map(ToString::to_string).as_deref(), Some("a@example.org"));
     }

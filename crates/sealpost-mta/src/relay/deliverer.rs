@@ -353,22 +353,16 @@ fn failed(remote_mta: Option<String>, status: &str, diagnostic: &str) -> Recipie
     }
 }
 
-/// The SMTP envelope of recipients `indexes` of `job`, from the queued types; without
+/// The SMTP envelope of recipients `indexes` of `job`, from the queued types, with the
+/// parameters a relay passes on (see [`crate::queue::QueuedEnvelope::relay_mail_parameters`]); without
 /// the DSN parameters when `with_dsn` is false.
 fn envelope(job: &DeliveryJob, indexes: &[usize], with_dsn: bool) -> Envelope {
     let queued = &job.envelope;
-    let parameters = if with_dsn {
-        queued.mail_parameters.clone()
-    } else {
-        queued.mail_parameters_without_dsn()
-    };
+    let eight_bit = !job.message.is_ascii();
+    let parameters = queued.relay_mail_parameters(with_dsn, eight_bit);
     let mut envelope = Envelope::new(queued.reverse_path.clone()).parameters(parameters);
     for recipient in indexes.iter().filter_map(|&i| queued.recipients.get(i)) {
-        let parameters = if with_dsn {
-            recipient.parameters.clone()
-        } else {
-            recipient.parameters_without_dsn()
-        };
+        let parameters = recipient.relay_parameters(with_dsn);
         envelope = envelope.recipient_with(recipient.forward_path.clone(), parameters);
     }
     envelope

@@ -328,3 +328,12 @@ pub(crate) fn deliver_over(mut c: Smtp, from: &str, to: &str, body: &str) {
     c.send(b"QUIT\r\n");
     c.expect(221);
 }
+
+/// Waits at most `limit` until `done` says so; fails the test naming `what` otherwise.
+pub(crate) fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -94,21 +94,8 @@ fn haproxy_cfg(mx: u16, submission: u16, nodes: &[[u16; 3]; 2]) -> String {
             .collect::<String>()
     };
     format!(
-        "global
-    log stdout format raw local0 info
-    nbthread 1
-    hard-stop-after 10s
-
-defaults
-    mode tcp
-    log global
-    option tcplog
-    option log-health-checks
-    option redispatch
+        "{preamble}    option redispatch
     retries 3
-    timeout connect 2s
-    timeout client 60s
-    timeout server 60s
 
 frontend mx
     bind 127.0.0.1:{mx}
@@ -126,6 +113,7 @@ backend nodes_submission
     balance roundrobin
     option smtpchk EHLO lb.test
 {submission_servers}",
+        preamble = super::haproxy::PREAMBLE,
         mx_servers = servers(0),
         submission_servers = servers(1),
     )
