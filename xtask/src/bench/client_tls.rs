@@ -38,7 +38,7 @@ use sealpost_client::sealpost_starttls::tlsrpt::ResultType;
 use sealpost_client::{Client, DeliveryConfig, DeliveryError, Message, Route};
 
 use super::postfix::{Disposition, Postfix};
-use super::procs::{Handler, Sealpost, SealpostConfig};
+use super::procs::{Handler, QueueBackend, RelayWorker, Sealpost, SealpostConfig};
 use crate::sh::Sh;
 
 /// Deliveries at once (as smtp-source's `-s 10`).
@@ -310,6 +310,8 @@ impl Servers<'_> {
             max_connections: 1000,
             nofile: None,
             worker_threads: None,
+            queue: QueueBackend::File,
+            relay: RelayWorker::Default,
         })?;
         let postfix = Postfix::start(
             self.sh,

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::runtime::Runtime;
@@ -32,15 +32,40 @@ pub(crate) struct Tls {
 
 impl Tls {
     pub(crate) fn new(ca: &Path, server_name: &str) -> Result<Tls> {
+        Tls::build(ca, server_name, None)
+    }
+
+    /// The same, presenting the certificate chain `chain` (PEM, leaf first) with `key` when
+    /// the server asks for one.
+    pub(crate) fn with_client_cert(
+        ca: &Path,
+        server_name: &str,
+        chain: &Path,
+        key: &Path,
+    ) -> Result<Tls> {
+        Tls::build(ca, server_name, Some((chain, key)))
+    }
+
+    fn build(ca: &Path, server_name: &str, client: Option<(&Path, &Path)>) -> Result<Tls> {
         let mut roots = rustls::RootCertStore::empty();
         for cert in CertificateDer::pem_file_iter(ca).with_context(|| ca.display().to_string())? {
             roots.add(cert?)?;
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+            .with_root_certificates(roots);
+        let mut config = match client {
+            None => builder.with_no_client_auth(),
+            Some((chain, key)) => {
+                let certs = CertificateDer::pem_file_iter(chain)
+                    .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                    .with_context(|| chain.display().to_string())?;
+                let key =
+                    PrivateKeyDer::from_pem_file(key).with_context(|| key.display().to_string())?;
+                builder.with_client_auth_cert(certs, key)?
+            }
+        };
         config.resumption = rustls::client::Resumption::disabled();
         let name = ServerName::try_from(server_name.to_owned())?;
         Ok(Tls { connector: TlsConnector::from(Arc::new(config)), name })

@@ -6,9 +6,14 @@
 //!    against `smtp-sink`.
 //! 2. **durable**: the same against `--handler maildir` (fsync, link, fsync of `new/`
 //!    before 250) and against a private Postfix that keeps each message in its queue.
-//! 3. **tls**: STARTTLS sessions (handshake plus one message) per second against sealpost
+//! 3. **queue**: the durable load against `sealpost serve` on each queue backend (file:
+//!    local mail into the Maildirs; postgres: local mail committed to a private PostgreSQL
+//!    cluster) and against Postfix into its queue ([`queue`]).
+//! 4. **relay**: accept, queue and deliver 100 KiB messages to smtp-sink, a share of them
+//!    deferred, through sealpost on each backend and through Postfix ([`relay`]).
+//! 5. **tls**: STARTTLS sessions (handshake plus one message) per second against sealpost
 //!    and Postfix smtpd, with this crate's load client ([`load`]): smtp-source has no TLS.
-//! 4. **idle**: the server's resident memory per idle connection, 10,000 plaintext and
+//! 6. **idle**: the server's resident memory per idle connection, 10,000 plaintext and
 //!    1,000 TLS connections.
 //!
 //! Contenders take turns (A, B, A, B, ...) so both see the same background load; the best
@@ -19,9 +24,12 @@
 
 mod client;
 mod client_tls;
+mod db;
 pub(crate) mod load;
 mod postfix;
 mod procs;
+mod queue;
+mod relay;
 mod report;
 mod rss;
 
@@ -33,7 +41,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::sh::{Sh, display};
 use postfix::{Disposition, Postfix};
-use procs::{Handler, Sealpost, SealpostConfig, SmtpSink};
+use procs::{Handler, QueueBackend, RelayWorker, Sealpost, SealpostConfig, SmtpSink};
 use report::{Comparison, IdleResult, Results, Run};
 
 /// Options of `cargo xtask bench`.
@@ -58,6 +66,8 @@ enum What {
 enum Part {
     Plain,
     Durable,
+    Queue,
+    Relay,
     Tls,
     Idle,
 }
@@ -70,6 +80,13 @@ struct ServerArgs {
     /// Messages per smtp-source run (`-m`).
     #[arg(long, default_value_t = 20_000)]
     messages: usize,
+    /// Messages per relay run (100 KiB each).
+    #[arg(long, default_value_t = 4_000)]
+    relay_messages: usize,
+    /// Deliveries at once in the relay runs: sealpost's `[relay] concurrency`, Postfix's
+    /// smtp process limit and `smtp_destination_concurrency_limit`.
+    #[arg(long, default_value_t = 20)]
+    relay_concurrency: usize,
     /// STARTTLS sessions per TLS run.
     #[arg(long, default_value_t = 2_000)]
     tls_sessions: usize,
@@ -82,7 +99,9 @@ struct ServerArgs {
     /// Idle TLS connections.
     #[arg(long, default_value_t = 1_000)]
     idle_tls: usize,
-    /// Only these parts (comma-separated); the results are printed, not written.
+    /// Only these parts (comma-separated). plain, durable, tls and idle are then printed,
+    /// not written (they share one section of docs/performance.md); queue and relay are
+    /// written to their own sections.
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Part>,
     /// Print the results without writing docs/performance.md.
@@ -160,6 +179,12 @@ fn server(sh: &mut Sh, args: &ServerArgs, binary: &Path) -> Result<()> {
     if wanted(Part::Durable) {
         results.durable = bench.durable()?;
     }
+    if wanted(Part::Queue) {
+        results.queue = Some(bench.queue()?);
+    }
+    if wanted(Part::Relay) {
+        results.relay = Some(bench.relay()?);
+    }
     if wanted(Part::Tls) {
         results.tls = Some(bench.tls()?);
     }
@@ -167,15 +192,31 @@ fn server(sh: &mut Sh, args: &ServerArgs, binary: &Path) -> Result<()> {
         results.idle = bench.idle()?;
     }
     results.load_after = report::load_average();
-    let section = results.render();
-    println!("\n{section}");
-    if !args.only.is_empty() || args.no_write {
-        println!("(not written to docs/performance.md: only a part ran, or --no-write)");
-        return Ok(());
-    }
+    let words: Vec<String> = std::env::args().skip(1).collect();
+    results.command = format!("cargo xtask {}", words.join(" "));
     let doc = sh.root().join("docs/performance.md");
-    report::write_section(&doc, &section)?;
-    println!("written to {}", doc.display());
+    // plain, durable, tls and idle share one section, written only when all ran; queue
+    // and relay have sections of their own, written whenever they ran.
+    let shared = [Part::Plain, Part::Durable, Part::Tls, Part::Idle];
+    if shared.iter().any(|&part| wanted(part)) {
+        let section = results.render();
+        println!("\n{section}");
+        if !args.only.is_empty() || args.no_write {
+            println!("(not written to docs/performance.md: only some parts ran, or --no-write)");
+        } else {
+            report::write_section(&doc, &section)?;
+            println!("written to {}", doc.display());
+        }
+    }
+    for (begin, end, section) in results.part_sections() {
+        println!("\n{section}");
+        if args.no_write {
+            println!("(not written to docs/performance.md: --no-write)");
+        } else {
+            report::replace_section(&doc, begin, end, &section)?;
+            println!("written to {}", doc.display());
+        }
+    }
     let _ = std::fs::remove_dir_all(&bench.scratch);
     Ok(())
 }
@@ -183,14 +224,17 @@ fn server(sh: &mut Sh, args: &ServerArgs, binary: &Path) -> Result<()> {
 /// How the servers were configured, for the report.
 fn setup() -> String {
     let pki = |file: &str| format!("\"tests/pki/{file}\"");
-    let toml = procs::sealpost_toml(
-        "\"DIR/data\"",
-        Handler::Discard,
-        &pki("server-chain.pem"),
-        &pki("server-key.pem"),
-        1000,
-        None,
-    );
+    let toml = procs::Toml {
+        data: "\"DIR/data\"",
+        handler: Handler::Discard,
+        cert: &pki("server-chain.pem"),
+        key: &pki("server-key.pem"),
+        max_connections: 1000,
+        worker_threads: None,
+        queue: QueueBackend::File,
+        relay: RelayWorker::Default,
+    }
+    .render();
     let tls =
         (String::from("tests/pki/server-chain.pem"), String::from("tests/pki/server-key.pem"));
     let main_cf = postfix::main_cf("DIR", Disposition::Discard, Some(&tls));
@@ -285,6 +329,8 @@ impl Bench<'_> {
             max_connections: 1000,
             nofile: None,
             worker_threads: None,
+            queue: QueueBackend::File,
+            relay: RelayWorker::Default,
         }
     }
 

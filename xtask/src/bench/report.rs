@@ -141,6 +141,56 @@ impl Comparison {
     }
 }
 
+/// Several contenders on one workload: one row of a [`contest_table`].
+pub(crate) struct Row {
+    pub(crate) what: String,
+    /// The command line or a description of the load.
+    pub(crate) command: String,
+    /// One per contender, in the order of the columns.
+    pub(crate) runs: Vec<Run>,
+}
+
+/// A ratio shown for every row: the best rate of contender `of` over that of `to`.
+pub(crate) struct Ratio {
+    pub(crate) label: &'static str,
+    pub(crate) of: usize,
+    pub(crate) to: usize,
+    pub(crate) target: Option<f64>,
+}
+
+impl Ratio {
+    fn cell(&self, row: &Row) -> String {
+        let (Some(of), Some(to)) = (row.runs.get(self.of), row.runs.get(self.to)) else {
+            return String::from("-");
+        };
+        let ratio = of.best_rate() / to.best_rate();
+        match self.target {
+            Some(target) => format!("{ratio:.2}x (>= {target:.1}x: {})", verdict(ratio >= target)),
+            None => format!("{ratio:.2}x"),
+        }
+    }
+}
+
+/// A table of `rows` with a column per contender and per ratio, then each row's command.
+pub(crate) fn contest_table(out: &mut String, rows: &[Row], ratios: &[Ratio], unit: &str) {
+    let Some(first) = rows.first() else { return };
+    let names: Vec<&str> = first.runs.iter().map(|r| r.name).collect();
+    let labels: Vec<&str> = ratios.iter().map(|r| r.label).collect();
+    let _ = writeln!(out, "| workload | {} | {} |", names.join(" | "), labels.join(" | "));
+    let _ = writeln!(out, "|{}", " --- |".repeat(1 + names.len() + labels.len()));
+    for row in rows {
+        let cells: Vec<String> = row.runs.iter().map(|r| r.cell(unit)).collect();
+        let ratio_cells: Vec<String> = ratios.iter().map(|r| r.cell(row)).collect();
+        let _ =
+            writeln!(out, "| {} | {} | {} |", row.what, cells.join(" | "), ratio_cells.join(" | "));
+    }
+    out.push('\n');
+    for row in rows {
+        let _ = writeln!(out, "- {}: {}", row.what, row.command);
+    }
+    out.push('\n');
+}
+
 /// Memory of one idle-connection run.
 pub(crate) struct IdleResult {
     pub(crate) count: usize,
@@ -163,9 +213,13 @@ pub(crate) struct Results {
     setup: String,
     pub(crate) plain: Vec<Comparison>,
     pub(crate) durable: Vec<Comparison>,
+    pub(crate) queue: Option<super::queue::QueueResults>,
+    pub(crate) relay: Option<super::relay::RelayResults>,
     pub(crate) tls: Option<Comparison>,
     pub(crate) idle: Vec<IdleResult>,
     pub(crate) load_after: String,
+    /// The command line of the run.
+    pub(crate) command: String,
 }
 
 fn verdict(met: bool) -> &'static str {
@@ -205,9 +259,12 @@ impl Results {
             setup,
             plain: Vec::new(),
             durable: Vec::new(),
+            queue: None,
+            relay: None,
             tls: None,
             idle: Vec::new(),
             load_after: String::new(),
+            command: String::new(),
         }
     }
 
@@ -223,7 +280,9 @@ impl Results {
              loopback in the same run. Contenders take turns (sealpost, peer, sealpost, \
              peer); the best run of each gives the rate, and every run is listed. Every \
              message is checked: smtp-source fails on any error reply, the sealpost log and \
-             Maildir and the Postfix hold queue are counted after each run.\n\n",
+             Maildir and the Postfix hold queue are counted after each run. The parts \
+             `queue` (acceptance by queue backend) and `relay` (accept, queue, deliver) \
+             write sections of their own, after the notes below.\n\n",
         );
         out.push_str("## Machine and run\n\n");
         let _ = writeln!(
@@ -321,6 +380,63 @@ impl Results {
         out.push_str(END);
         out.push('\n');
         wrap(&out, WIDTH)
+    }
+}
+
+/// The markers of the sections of the parts that write their own (`queue`, `relay`):
+/// each is written whenever its part ran, alone or with others.
+pub(crate) const QUEUE_MARKERS: (&str, &str) = (
+    "<!-- BEGIN cargo xtask bench server --only queue: generated, re-run to update -->",
+    "<!-- END cargo xtask bench server --only queue -->",
+);
+pub(crate) const RELAY_MARKERS: (&str, &str) = (
+    "<!-- BEGIN cargo xtask bench server --only relay: generated, re-run to update -->",
+    "<!-- END cargo xtask bench server --only relay -->",
+);
+
+impl Results {
+    /// The sections of the parts with their own markers that ran: (begin, end, text).
+    pub(crate) fn part_sections(&self) -> Vec<(&'static str, &'static str, String)> {
+        let mut out = Vec::new();
+        if let Some(queue) = &self.queue {
+            let mut body = String::new();
+            queue.render(&mut body);
+            out.push(self.part_section(QUEUE_MARKERS, "queue", &body));
+        }
+        if let Some(relay) = &self.relay {
+            let mut body = String::new();
+            relay.render(&mut body);
+            out.push(self.part_section(RELAY_MARKERS, "relay", &body));
+        }
+        out
+    }
+
+    fn part_section(
+        &self,
+        (begin, end): (&'static str, &'static str),
+        part: &str,
+        body: &str,
+    ) -> (&'static str, &'static str, String) {
+        let mut out = format!("{begin}\n\n");
+        out.push_str(body);
+        let _ = writeln!(
+            out,
+            "Run with `cargo xtask bench server --only {part}` (written to this section; \
+             `--runs`, `--messages`, `--relay-messages`, `--relay-concurrency` change the \
+             load, `--no-write` only prints); these figures: `{}`. Machine: {}; Postfix {}. \
+             Load average (1, 5, 15 min) before: {}; after: {}. A shared machine: other \
+             engineers built and ran tests on its two cores during the run, so the figures \
+             are noisy; the ratios come from one run (best of its interleaved runs), compare \
+             figures from the same run only.\n",
+            self.command,
+            self.machine.one_line(),
+            self.postfix,
+            self.machine.load_before,
+            self.load_after
+        );
+        out.push_str(end);
+        out.push('\n');
+        (begin, end, wrap(&out, WIDTH))
     }
 }
 
@@ -437,5 +553,34 @@ mod tests {
         .unwrap();
         assert_eq!(messages_logged(&log).unwrap(), 4);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_contest_table_has_a_column_per_contender_and_per_ratio() {
+        let run = |name, secs: u64| Run {
+            name,
+            items: 1000,
+            times: vec![Duration::from_secs(secs), Duration::from_secs(secs * 2)],
+        };
+        let rows = [Row {
+            what: String::from("load"),
+            command: String::from("`cmd`"),
+            runs: vec![run("a", 1), run("b", 2)],
+        }];
+        let ratios = [
+            Ratio { label: "b / a", of: 1, to: 0, target: Some(0.8) },
+            Ratio { label: "a / b", of: 0, to: 1, target: None },
+        ];
+        let mut out = String::new();
+        contest_table(&mut out, &rows, &ratios, "msg");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "| workload | a | b | b / a | a / b |");
+        assert_eq!(lines[1], "| --- | --- | --- | --- | --- |");
+        assert_eq!(
+            lines[2],
+            "| load | **1000** msg/s (runs: 1000, 500) | **500** msg/s (runs: 500, 250) | \
+             0.50x (>= 0.8x: **missed**) | 2.00x |"
+        );
+        assert!(out.contains("- load: `cmd`"), "{out}");
     }
 }

@@ -134,10 +134,8 @@ async fn send<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<()> {
     // SIZE (and the 7-bit BODY) are this hop's: smtp-sink, the relay's next hop, offers
     // neither SIZE nor much else, so a relay that passed them on would be refused.
-    let mail = format!(
-        "MAIL FROM:<load@client.test> SIZE={} BODY=7BIT\r\n",
-        message.content.len() + 3
-    );
+    let mail =
+        format!("MAIL FROM:<load@client.test> SIZE={} BODY=7BIT\r\n", message.content.len() + 3);
     smtp.command(mail.as_bytes(), 250).await?;
     for rcpt in &message.recipients {
         smtp.command(format!("RCPT TO:<{rcpt}>\r\n").as_bytes(), 250).await?;
