@@ -1,5 +1,13 @@
-//! Wake-ups from other nodes: one connection of its own that `LISTEN`s on the queue's
-//! channel and wakes this process's waiting workers on every notification.
+//! Wake-ups between nodes: one connection of its own that `LISTEN`s on the queue's channel
+//! and wakes this process's waiting workers on every notification, and a task that
+//! `NOTIFY`s the other nodes after this one queued something.
+//!
+//! The notification is sent after the commit, not inside the transaction: a `NOTIFY` in a
+//! transaction takes a lock at commit that serialises the commits of every node, so each
+//! one would flush the write-ahead log on its own instead of sharing a flush with the
+//! commits that come at the same moment. Sent by one task that is poked after every
+//! commit, notifications also coalesce: while one is on its way, any number of pokes
+//! become the next one.
 //!
 //! The connection is outside the pool because a pooled connection is handed to other
 //! work between uses, and notifications arrive only while someone reads the connection.
@@ -30,6 +38,35 @@ pub(super) struct Listener {
     pub(super) wake: Notify,
     /// Whether a `LISTEN` connection is up right now.
     pub(super) listening: AtomicBool,
+}
+
+/// Sends one `NOTIFY` after each poke of `poke` (pokes that come while one is sent make
+/// one more), until `stop` resolves. A notification that cannot be sent (the database is
+/// away) is given up: the workers' polls find the work anyway.
+pub(super) async fn announce(
+    pool: deadpool_postgres::Pool,
+    poke: Arc<Notify>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            () = poke.notified() => {}
+        }
+        let sent = async {
+            let client = pool.get().await.map_err(|e| e.to_string())?;
+            client
+                .execute("SELECT pg_notify($1, '')", &[&CHANNEL])
+                .await
+                .map_err(|e| super::describe(&e))
+        };
+        let limit = Duration::from_secs(5);
+        match tokio::time::timeout(limit, sent).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(why)) => tracing::debug!(error = %why, "queue notification not sent"),
+            Err(_) => tracing::debug!("queue notification not sent within {limit:?}"),
+        }
+    }
 }
 
 /// Listens until `stop` resolves (its sender is dropped with the last queue handle).

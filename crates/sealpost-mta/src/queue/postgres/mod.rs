@@ -120,7 +120,9 @@ impl PostgresConfig {
 /// coordinates the nodes: row locks (`FOR UPDATE SKIP LOCKED`) keep two workers from
 /// claiming the same recipient, leases with fencing tokens from a sequence keep a stalled
 /// worker from writing over a newer claim, and `NOTIFY` wakes idle workers on every node
-/// when mail arrives. All times (due, lease expiry) are the database's clock (`now()`),
+/// when mail arrives. An enqueue is one statement (the message and its recipients), so
+/// one round trip and one commit; the `NOTIFY` goes after the commit, coalesced per node,
+/// so that commits of many nodes share write-ahead-log flushes. All times (due, lease expiry) are the database's clock (`now()`),
 /// so the nodes' clocks may disagree.
 ///
 /// # Schema (version 1)
@@ -132,7 +134,7 @@ impl PostgresConfig {
 /// | table / object | columns | notes |
 /// | --- | --- | --- |
 /// | `schema_version` | `version integer` | one row: the steps applied |
-/// | `messages` | `id text` PK, `arrived timestamptz`, `size bigint`, `envelope jsonb`, `body bytea` | the envelope is [`QueuedEnvelope`](crate::queue::QueuedEnvelope) as JSON (serde), the body the message without any spool prefix; index `messages_arrived (arrived, id)` for listings |
+/// | `messages` | `id text` PK, `arrived timestamptz`, `size bigint`, `envelope jsonb`, `body bytea` | the envelope is [`QueuedEnvelope`](crate::queue::QueuedEnvelope) as JSON (serde), the body the message without any spool prefix (compressed with lz4 where the server has it, else stored uncompressed); index `messages_arrived (arrived, id)` for listings |
 /// | `recipients` | `message_id text` FK → `messages` `ON DELETE CASCADE`, `idx integer` (index in the envelope), `attempts integer`, `next_attempt timestamptz`, `last_error text`, `lease_owner text`, `lease_token bigint`, `lease_expires timestamptz`, `due timestamptz` (generated: `GREATEST(next_attempt, lease_expires)`) | PK `(message_id, idx)`; one row per recipient still queued; index `recipients_due (due)` makes "due and not leased" (`due <= now()`) and [`next_due`](crate::queue::QueueStore::next_due) an index scan |
 /// | `lease_tokens` | sequence | one fencing token per claim |
 ///
@@ -203,9 +205,13 @@ pub struct PostgresQueue {
 struct Inner {
     pool: Pool,
     listener: Arc<Listener>,
+    /// Pokes the task that notifies the other nodes.
+    announce: Arc<tokio::sync::Notify>,
     operation_timeout: Duration,
     /// Dropped with the last handle, which ends the listening task.
     _stop: oneshot::Sender<()>,
+    /// Dropped with the last handle, which ends the notifying task.
+    _stop_announce: oneshot::Sender<()>,
 }
 
 impl fmt::Debug for PostgresQueue {
@@ -248,17 +254,22 @@ impl PostgresQueue {
             .build()
             .map_err(|e| QueueError::Config(format!("connection pool: {e}")))?;
         let listener = Arc::new(Listener::default());
+        let announce = Arc::new(tokio::sync::Notify::new());
         let (stop, stopped) = oneshot::channel();
+        let (stop_announce, stopped_announce) = oneshot::channel();
         let queue = PostgresQueue {
             inner: Arc::new(Inner {
-                pool,
+                pool: pool.clone(),
                 listener: listener.clone(),
+                announce: announce.clone(),
                 operation_timeout: config.operation_timeout,
                 _stop: stop,
+                _stop_announce: stop_announce,
             }),
         };
         queue.migrate().await?;
         tokio::spawn(listen::run(client_config, config.connect_timeout, listener, stopped));
+        tokio::spawn(listen::announce(pool, announce, stopped_announce));
         Ok(queue)
     }
 
@@ -266,6 +277,12 @@ impl PostgresQueue {
     /// up). While it is not, workers still find new mail at their next poll.
     pub fn listening(&self) -> bool {
         self.inner.listener.listening.load(Ordering::SeqCst)
+    }
+
+    /// Wakes this process's workers now, and the other nodes' through the database.
+    fn announce(&self) {
+        self.inner.listener.wake.notify_waiters();
+        self.inner.announce.notify_one();
     }
 
     async fn migrate(&self) -> Result<(), QueueError> {

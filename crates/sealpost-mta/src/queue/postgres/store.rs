@@ -10,7 +10,6 @@ use tokio_postgres::IsolationLevel;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use super::listen::CHANNEL;
 use super::{PostgresQueue, db_error, finish};
 use crate::queue::{
     Body, Claim, ClaimedRecipient, Lease, NewMessage, QueueError, QueueId, QueueStore,
@@ -83,11 +82,6 @@ async fn commit(tx: Transaction<'_>) -> Result<(), QueueError> {
     tx.commit().await.map_err(db_error("commit"))
 }
 
-/// Wakes the workers of every node (delivered when the transaction commits).
-async fn notify(tx: &Transaction<'_>) -> Result<(), QueueError> {
-    query(tx, "notify the nodes", "SELECT pg_notify($1, '')", &[&CHANNEL]).await.map(drop)
-}
-
 /// A message ready to insert: everything read and encoded before the transaction.
 struct Prepared {
     id: String,
@@ -130,22 +124,22 @@ impl Prepared {
         })
     }
 
-    async fn insert(&self, tx: &Transaction<'_>) -> Result<(), QueueError> {
+    /// Stores the message and its recipients in one statement: on its own it is one
+    /// transaction and one round trip (an enqueue), inside a transaction a part of it (the
+    /// notices of a settlement).
+    async fn insert(&self, client: &impl GenericClient) -> Result<(), QueueError> {
         let body: &[u8] = &self.body;
         execute(
-            tx,
+            client,
             "store the message",
-            "INSERT INTO messages (id, arrived, size, envelope, body)
-             VALUES ($1, $2, $3, $4::text::jsonb, $5)",
-            &[&self.id, &self.arrived, &self.size, &self.envelope, &body],
-        )
-        .await?;
-        execute(
-            tx,
-            "store the recipients",
-            "INSERT INTO recipients (message_id, idx)
-             SELECT $1, generate_series(0, $2::integer - 1)",
-            &[&self.id, &self.recipients],
+            "WITH message AS (
+                 INSERT INTO messages (id, arrived, size, envelope, body)
+                 VALUES ($1, $2, $3, $4::text::jsonb, $5)
+                 RETURNING id
+             )
+             INSERT INTO recipients (message_id, idx)
+             SELECT message.id, generate_series(0, $6::integer - 1) FROM message",
+            &[&self.id, &self.arrived, &self.size, &self.envelope, &body, &self.recipients],
         )
         .await
         .map(drop)
@@ -410,9 +404,6 @@ async fn settle_lease(
         &[&id],
     )
     .await?;
-    if !notices.is_empty() {
-        notify(&tx).await?;
-    }
     commit(tx).await
 }
 
@@ -481,13 +472,9 @@ async fn messages(
 impl QueueStore for PostgresQueue {
     async fn enqueue(&self, message: NewMessage) -> Result<(), QueueError> {
         let prepared = Prepared::new(message).await?;
-        with_client!(self, "enqueue", |client| async {
-            let tx = begin(client).await?;
-            prepared.insert(&tx).await?;
-            notify(&tx).await?;
-            commit(tx).await
-        })?;
-        self.inner.listener.wake.notify_waiters();
+        // One statement, committed on its own: the server answers 250 after this.
+        with_client!(self, "enqueue", |client| prepared.insert(&*client))?;
+        self.announce();
         Ok(())
     }
 
@@ -551,7 +538,7 @@ impl QueueStore for PostgresQueue {
         let notices = prepare_all(notices).await?;
         with_client!(self, "settle", |client| settle_lease(client, lease, outcomes, &notices))?;
         if !notices.is_empty() {
-            self.inner.listener.wake.notify_waiters();
+            self.announce();
         }
         Ok(())
     }
@@ -606,10 +593,9 @@ impl QueueStore for PostgresQueue {
                 &[&id.as_str()],
             )
             .await?;
-            notify(&tx).await?;
             commit(tx).await
         })?;
-        self.inner.listener.wake.notify_waiters();
+        self.announce();
         Ok(())
     }
 
