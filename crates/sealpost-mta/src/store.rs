@@ -37,6 +37,11 @@ use crate::queue::{Body, NewMessage, QueueId, QueueStore, QueuedEnvelope};
 /// buffer that is allocated once per message.
 const BUFFER: usize = 64 * 1024;
 
+/// A message only for a queue that copies what it stores (a database) stays in memory up
+/// to this size: no spool file to write and read back. Larger ones go to the spool, so a
+/// session never holds more than this in memory.
+const IN_MEMORY: usize = 1024 * 1024;
+
 /// The Maildirs of the data directory, and its spool for messages on their way in.
 ///
 /// Mail for `local@domain` goes to `maildir/<domain>/<local>/` (see
@@ -156,6 +161,8 @@ pub struct MtaSink<Q> {
     size: u64,
     /// Octets of `Return-Path:` at the start of the spool.
     offset: u64,
+    /// No spool file yet: the message is in `buf` (a small one for a database queue).
+    in_memory: bool,
     /// The spool file is gone (committed or aborted): nothing for `Drop` to do.
     finished: bool,
 }
@@ -177,7 +184,8 @@ fn take_back(created: &[PathBuf]) {
 }
 
 impl<Q: QueueStore> MtaSink<Q> {
-    /// Creates the spool file for a message going where `plan` says.
+    /// Creates the spool file for a message going where `plan` says (or, for a small
+    /// message only for a queue that copies what it stores, nothing yet).
     pub(crate) async fn open(
         store: Arc<MaildirStore>,
         queue: Arc<Q>,
@@ -185,9 +193,17 @@ impl<Q: QueueStore> MtaSink<Q> {
     ) -> io::Result<MtaSink<Q>> {
         let base = maildir::unique_base();
         let spool = store.spool.join(&base);
-        let path = spool.clone();
-        let file =
-            tokio::task::spawn_blocking(move || create_new(&path)).await.map_err(join_error)??;
+        let in_memory = plan.maildirs.is_empty() && queue.copies_content();
+        let file = if in_memory {
+            None
+        } else {
+            let path = spool.clone();
+            Some(
+                tokio::task::spawn_blocking(move || create_new(&path))
+                    .await
+                    .map_err(join_error)??,
+            )
+        };
         let mut buf = Vec::with_capacity(BUFFER);
         if !plan.maildirs.is_empty() {
             buf.extend_from_slice(plan.return_path.as_bytes());
@@ -199,12 +215,25 @@ impl<Q: QueueStore> MtaSink<Q> {
             plan: Some(plan),
             base,
             spool,
-            file: Some(file),
+            file,
             size: offset,
             offset,
+            in_memory,
             buf,
-            finished: false,
+            // Nothing on disk to remove yet.
+            finished: in_memory,
         })
+    }
+
+    /// Moves a message that outgrew [`IN_MEMORY`] to a spool file.
+    async fn spill(&mut self) -> io::Result<()> {
+        let path = self.spool.clone();
+        let file =
+            tokio::task::spawn_blocking(move || create_new(&path)).await.map_err(join_error)??;
+        self.file = Some(file);
+        self.in_memory = false;
+        self.finished = false;
+        self.flush().await
     }
 
     /// Writes the buffer out, on the blocking pool.
@@ -228,6 +257,9 @@ impl<Q: QueueStore> MtaSink<Q> {
 
     /// Writes the rest, fsyncs, places the message everywhere; removes the spool file.
     async fn store(&mut self) -> io::Result<()> {
+        if self.in_memory {
+            return self.store_from_memory().await;
+        }
         let file = self.file.take().ok_or_else(|| io::Error::other("sink already failed"))?;
         let buf = std::mem::take(&mut self.buf);
         let plan = self.plan.take().unwrap_or_default();
@@ -272,11 +304,27 @@ impl<Q: QueueStore> MtaSink<Q> {
     }
 }
 
+impl<Q: QueueStore> MtaSink<Q> {
+    /// Commits a message held in memory to the queue, which copies it.
+    async fn store_from_memory(&mut self) -> io::Result<()> {
+        self.finished = true;
+        let plan = self.plan.take().unwrap_or_default();
+        let Some(envelope) = plan.queued else { return Ok(()) };
+        let id = QueueId::try_from(self.base.clone()).unwrap_or_else(|_| QueueId::generate());
+        let body = Body::Memory(Bytes::from(std::mem::take(&mut self.buf)));
+        self.queue.enqueue(NewMessage { id, envelope, body }).await.map_err(io::Error::other)
+    }
+}
+
 impl<Q: QueueStore> MessageSink for MtaSink<Q> {
     async fn write(&mut self, chunk: Bytes) -> io::Result<()> {
         self.size += chunk.len() as u64;
         self.buf.extend_from_slice(&chunk);
-        if self.buf.len() >= BUFFER { self.flush().await } else { Ok(()) }
+        match (self.in_memory, self.buf.len()) {
+            (true, len) if len > IN_MEMORY => self.spill().await,
+            (false, len) if len >= BUFFER => self.flush().await,
+            _ => Ok(()),
+        }
     }
 
     async fn commit(mut self) -> Vec<Verdict> {
@@ -293,6 +341,9 @@ impl<Q: QueueStore> MessageSink for MtaSink<Q> {
     }
 
     async fn abort(mut self) {
+        if self.in_memory {
+            return;
+        }
         self.file = None;
         let spool = self.spool.clone();
         if tokio::task::spawn_blocking(move || fs::remove_file(spool)).await.is_ok() {

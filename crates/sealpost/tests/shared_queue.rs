@@ -79,6 +79,26 @@ fn two_nodes_share_one_postgresql_queue() {
     }
     assert!(mail.iter().all(|m| m.starts_with("Return-Path: <sender@client.test>\r\n")));
 
+    // A message over a megabyte goes through a spool file on its way into the database
+    // (smaller ones stay in memory); it arrives whole.
+    let big_line = "x".repeat(998);
+    let big_body: String = (0..1500).map(|i| format!("{i:06}{big_line}\r\n")).collect();
+    let mut c = Smtp::connect(b.addr("smtp"));
+    c.expect(220);
+    c.send(b"EHLO client.test\r\n");
+    c.expect(250);
+    c.send(b"MAIL FROM:<sender@client.test>\r\nRCPT TO:<bob@shared.test>\r\nDATA\r\n");
+    for code in [250, 250, 354] {
+        c.expect(code);
+    }
+    c.send(format!("Subject: big\r\n\r\n{big_body}.\r\n").as_bytes());
+    c.expect(250);
+    wait_for("the big message", Duration::from_secs(30), || {
+        delivered(dir.path(), "bob").len() == 1
+    });
+    let big = &delivered(dir.path(), "bob")[0];
+    assert!(big.len() > 1_500_000 && big.ends_with(&big_body), "{} octets", big.len());
+
     // The queue is empty, as `sealpost queue list` sees it from node a's configuration.
     let list = run(dir.path(), &["queue", "list", "--config", "a.toml"], b"");
     assert!(list.status.success(), "{}", text(&list.stderr));

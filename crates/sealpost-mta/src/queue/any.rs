@@ -122,4 +122,12 @@ impl QueueStore for AnyQueue {
     async fn delete(&self, id: &QueueId) -> Result<(), QueueError> {
         delegate!(self, q => q.delete(id))
     }
+
+    fn copies_content(&self) -> bool {
+        match self {
+            AnyQueue::File(queue) => queue.copies_content(),
+            #[cfg(feature = "postgres")]
+            AnyQueue::Postgres(queue) => queue.copies_content(),
+        }
+    }
 }

@@ -348,4 +348,11 @@ pub trait QueueStore: Send + Sync + 'static {
 
     /// Removes message `id` and all its recipients, without notice.
     fn delete(&self, id: &QueueId) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// Whether the store copies the content it is given (a database) rather than linking
+    /// a spool file into place (a directory). The server's sink then keeps small messages
+    /// that go only to the queue in memory instead of writing a spool file to read back.
+    fn copies_content(&self) -> bool {
+        false
+    }
 }

@@ -27,6 +27,9 @@ use tokio_postgres::{AsyncMessage, NoTls};
 /// The channel that enqueues notify (`pg_notify`) and every node listens on.
 pub(super) const CHANNEL: &str = "sealpost_queue";
 
+/// The least time between two notifications of one node.
+const NOTIFY_PAUSE: Duration = Duration::from_millis(20);
+
 /// The first pause after a lost connection; it doubles up to [`MAX_PAUSE`].
 const FIRST_PAUSE: Duration = Duration::from_millis(200);
 const MAX_PAUSE: Duration = Duration::from_secs(5);
@@ -40,8 +43,8 @@ pub(super) struct Listener {
     pub(super) listening: AtomicBool,
 }
 
-/// Sends one `NOTIFY` after each poke of `poke` (pokes that come while one is sent make
-/// one more), until `stop` resolves. A notification that cannot be sent (the database is
+/// Sends one `NOTIFY` after each poke of `poke` (pokes that come while one is sent, or
+/// in the [`NOTIFY_PAUSE`] after it, make one more), until `stop` resolves. A notification that cannot be sent (the database is
 /// away) is given up: the workers' polls find the work anyway.
 pub(super) async fn announce(
     pool: deadpool_postgres::Pool,
@@ -66,6 +69,10 @@ pub(super) async fn announce(
             Ok(Err(why)) => tracing::debug!(error = %why, "queue notification not sent"),
             Err(_) => tracing::debug!("queue notification not sent within {limit:?}"),
         }
+        // At most one notification per pause: under load every enqueue would otherwise
+        // cost the database a statement more, and a worker woken a few milliseconds later
+        // loses nothing.
+        tokio::time::sleep(NOTIFY_PAUSE).await;
     }
 }
 

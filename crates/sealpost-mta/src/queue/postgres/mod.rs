@@ -134,7 +134,7 @@ impl PostgresConfig {
 /// | table / object | columns | notes |
 /// | --- | --- | --- |
 /// | `schema_version` | `version integer` | one row: the steps applied |
-/// | `messages` | `id text` PK, `arrived timestamptz`, `size bigint`, `envelope jsonb`, `body bytea` | the envelope is [`QueuedEnvelope`](crate::queue::QueuedEnvelope) as JSON (serde), the body the message without any spool prefix (compressed with lz4 where the server has it, else stored uncompressed); index `messages_arrived (arrived, id)` for listings |
+/// | `messages` | `id text` PK, `arrived timestamptz`, `size bigint`, `envelope json`, `body bytea` | the envelope is [`QueuedEnvelope`](crate::queue::QueuedEnvelope) as JSON (serde; `json`, checked but not converted, since it is only read back whole), the body the message without any spool prefix (compressed with lz4 where the server has it, else stored uncompressed); no index but the primary key, so an enqueue writes little |
 /// | `recipients` | `message_id text` FK → `messages` `ON DELETE CASCADE`, `idx integer` (index in the envelope), `attempts integer`, `next_attempt timestamptz`, `last_error text`, `lease_owner text`, `lease_token bigint`, `lease_expires timestamptz`, `due timestamptz` (generated: `GREATEST(next_attempt, lease_expires)`) | PK `(message_id, idx)`; one row per recipient still queued; index `recipients_due (due)` makes "due and not leased" (`due <= now()`) and [`next_due`](crate::queue::QueueStore::next_due) an index scan |
 /// | `lease_tokens` | sequence | one fencing token per claim |
 ///

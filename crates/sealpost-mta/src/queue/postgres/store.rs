@@ -134,7 +134,7 @@ impl Prepared {
             "store the message",
             "WITH message AS (
                  INSERT INTO messages (id, arrived, size, envelope, body)
-                 VALUES ($1, $2, $3, $4::text::jsonb, $5)
+                 VALUES ($1, $2, $3, $4::text::json, $5)
                  RETURNING id
              )
              INSERT INTO recipients (message_id, idx)
@@ -470,6 +470,11 @@ async fn messages(
 }
 
 impl QueueStore for PostgresQueue {
+    /// The database keeps its own copy of every message.
+    fn copies_content(&self) -> bool {
+        true
+    }
+
     async fn enqueue(&self, message: NewMessage) -> Result<(), QueueError> {
         let prepared = Prepared::new(message).await?;
         // One statement, committed on its own: the server answers 250 after this.
