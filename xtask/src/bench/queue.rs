@@ -126,10 +126,12 @@ impl QueueResults {
              password = \"env:SEALPOST_BENCH_DB_PASSWORD\"\nnode = \"bench\"\n\
              # pool_size: the default, 8 connections\n```\n\n\
              \x20 With a shared queue, local mail goes through the queue: before 250 the \
-             spool file is fsynced, read back, and the message (body as `bytea`, envelope as \
-             `jsonb`), its recipient rows and a `pg_notify` are committed in one \
-             transaction. The worker is off, so it stays there: after each run the Maildir \
-             must be empty and `SELECT count(*) FROM messages` must give every message.\n\
+             message (kept in memory up to 1 MiB; no spool file) and its recipient rows \
+             are written by one `INSERT` statement, committed on its own (body as `bytea`, \
+             lz4-compressed; envelope as `json`); the `NOTIFY` that wakes other nodes goes \
+             after the commit, at most one per node every 20 ms. The worker is off, so the \
+             mail stays there: after each run the Maildir must be empty and `SELECT \
+             count(*) FROM messages` must give every message.\n\
              - *Postfix, hold queue*: as in the durable runs.\n\n",
         );
         let _ = writeln!(
