@@ -222,76 +222,70 @@ fn deferred_at(host: &Option<String>, diagnostic: &str) -> RecipientOutcome {
     RecipientOutcome::Deferred { remote_mta: host.clone(), diagnostic: diagnostic.to_owned() }
 }
 
+impl LmtpDelivery {
+    /// The recipients of `job` grouped by the version of the message each gets: one
+    /// group (the message as queued) without a filter; with one, what the filter made for
+    /// each (its own version, the common one, or the message unchanged), each distinct
+    /// version copied once. `Err` when the filter failed.
+    async fn versions(
+        &self,
+        job: &DeliveryJob,
+        filter: &Arc<dyn MessageFilter>,
+    ) -> std::io::Result<Vec<(Bytes, Vec<usize>)>> {
+        let addresses: Vec<(usize, String)> = job
+            .recipients
+            .iter()
+            .filter_map(|&i| {
+                let recipient = job.envelope.recipients.get(i)?;
+                match self.router.route(&recipient.forward_path) {
+                    Ok(Destination::Local { address, .. }) => Some((i, address)),
+                    _ => None,
+                }
+            })
+            .collect();
+        // The filter sees the message with the Return-Path the mailbox will show.
+        let mut message = crate::headers::return_path(&job.envelope.reverse_path).into_bytes();
+        let skip = message.len();
+        message.extend_from_slice(&job.message);
+        let (filter, names) = (filter.clone(), addresses.clone());
+        let (filtered, message) = tokio::task::spawn_blocking(move || {
+            let names: Vec<&str> = names.iter().map(|(_, a)| a.as_str()).collect();
+            filter.filter(&message, &names).map(|f| (f, message))
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        let mut groups: Vec<(Bytes, Vec<usize>)> = Vec::new();
+        for &index in &job.recipients {
+            let own = addresses
+                .iter()
+                .find(|(i, _)| *i == index)
+                .and_then(|(_, address)| filtered.for_recipient(address));
+            // Every version starts with the Return-Path line it was given.
+            let version = own.unwrap_or(&message).get(skip..).unwrap_or_default();
+            match groups.iter_mut().find(|(bytes, _)| bytes[..] == *version) {
+                Some((_, indexes)) => indexes.push(index),
+                None => groups.push((Bytes::copy_from_slice(version), vec![index])),
+            }
+        }
+        Ok(groups)
+    }
+}
+
 impl Deliverer for LmtpDelivery {
     async fn deliver(&self, job: &DeliveryJob) -> Vec<RecipientOutcome> {
-        // The filter sees the message with the Return-Path the mailbox will show.
-        let versions: Vec<(usize, Bytes)> = match &self.filter {
-            None => job.recipients.iter().map(|&i| (i, job.message.clone())).collect(),
-            Some(filter) => {
-                let addresses: Vec<(usize, String)> = job
-                    .recipients
-                    .iter()
-                    .filter_map(|&i| {
-                        match job
-                            .envelope
-                            .recipients
-                            .get(i)
-                            .map(|r| self.router.route(&r.forward_path))
-                        {
-                            Some(Ok(Destination::Local { address, .. })) => Some((i, address)),
-                            _ => None,
-                        }
-                    })
-                    .collect();
-                let mut framed =
-                    crate::headers::return_path(&job.envelope.reverse_path).into_bytes();
-                let skip = framed.len();
-                framed.extend_from_slice(&job.message);
-                let names: Vec<&str> = addresses.iter().map(|(_, a)| a.as_str()).collect();
-                let (filter, message) = (filter.clone(), framed);
-                let owned: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-                let filtered = tokio::task::spawn_blocking(move || {
-                    let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
-                    filter.filter(&message, &refs).map(|f| (f, message))
-                })
-                .await
-                .map_err(std::io::Error::other)
-                .and_then(|r| r);
-                let (filtered, message) = match filtered {
-                    Ok(pair) => pair,
-                    Err(e) => {
-                        let why = format!("the message filter failed: {e}");
-                        return vec![RecipientOutcome::deferred(why); job.recipients.len()];
-                    }
-                };
-                let strip = |bytes: &[u8]| -> Bytes {
-                    // Every version starts with the Return-Path line it was given.
-                    Bytes::copy_from_slice(bytes.get(skip..).unwrap_or_default())
-                };
-                let original = strip(&message);
-                job.recipients
-                    .iter()
-                    .map(|&i| {
-                        let own = addresses
-                            .iter()
-                            .find(|(j, _)| *j == i)
-                            .and_then(|(_, a)| filtered.for_recipient(a));
-                        (i, own.map_or_else(|| original.clone(), strip))
-                    })
-                    .collect()
-            }
-        };
         // Recipients with the same version share a transaction.
-        let mut groups: BTreeMap<Vec<u8>, (Bytes, Vec<usize>)> = BTreeMap::new();
-        for (index, version) in versions {
-            groups
-                .entry(version.to_vec())
-                .or_insert_with(|| (version.clone(), Vec::new()))
-                .1
-                .push(index);
-        }
+        let groups = match &self.filter {
+            None => vec![(job.message.clone(), job.recipients.clone())],
+            Some(filter) => match self.versions(job, filter).await {
+                Ok(groups) => groups,
+                Err(e) => {
+                    let why = format!("the message filter failed: {e}");
+                    return vec![RecipientOutcome::deferred(why); job.recipients.len()];
+                }
+            },
+        };
         let mut outcomes: BTreeMap<usize, RecipientOutcome> = BTreeMap::new();
-        for (_, (content, indexes)) in groups {
+        for (content, indexes) in groups {
             let results = self.transaction(job, &indexes, content).await;
             outcomes.extend(indexes.into_iter().zip(results));
         }

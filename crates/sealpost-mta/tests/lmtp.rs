@@ -125,3 +125,81 @@ async fn notice_bodies(
     }
     out
 }
+
+/// Stamps the message for everyone, and gives bob a version of his own (as encryption at
+/// rest does).
+#[derive(Debug)]
+struct Stamp;
+
+impl sealpost_mta::filter::MessageFilter for Stamp {
+    fn filter(
+        &self,
+        message: &[u8],
+        recipients: &[&str],
+    ) -> std::io::Result<sealpost_mta::filter::Filtered> {
+        assert!(
+            message.starts_with(b"Return-Path: <alice@a.test>\r\n"),
+            "the filter sees Return-Path"
+        );
+        let stamped = sealpost_mta::headers::insert_trace_header(message, "X-Stamp: all\r\n");
+        let mut out = sealpost_mta::filter::Filtered::replace(stamped);
+        if recipients.contains(&"bob@mail.test") {
+            let own = sealpost_mta::headers::insert_trace_header(message, "X-Stamp: bob\r\n");
+            out = out.with_recipient("bob@mail.test", own);
+        }
+        Ok(out)
+    }
+}
+
+#[tokio::test]
+async fn a_filter_splits_the_recipients_into_one_transaction_per_version() {
+    let mut server_settings = settings();
+    server_settings.session.lmtp = true;
+    let server = start_handler(server_settings, MemoryHandler::default()).await;
+    let target = server.addr(Role::Mx).to_string().parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Arc::new(FileQueue::open(dir.path().join("queue")).unwrap());
+    let (_, mail) = Command::decode(b"MAIL FROM:<alice@a.test>\r\n").unwrap();
+    let Command::Mail { reverse_path, parameters } = mail.into_owned() else { panic!("MAIL") };
+    let envelope = QueuedEnvelope::new(reverse_path, parameters)
+        .recipient(recipient("bob@mail.test"))
+        .recipient(recipient("carol@mail.test"))
+        .recipient(recipient("dave@mail.test"));
+    let body = Bytes::from_static(b"Subject: versions\r\n\r\nhello\r\n");
+    queue.enqueue(NewMessage::new(envelope, Body::Memory(body))).await.unwrap();
+    let router =
+        Arc::new(Router::new(&["mail.test".into()], None, &dir.path().join("maildir")).unwrap());
+    let lmtp = LmtpDelivery::new(target, "mx.a.test", router.clone(), Some(Arc::new(Stamp)));
+    let worker = Worker::new(
+        queue.clone(),
+        Arc::new(NoRelay),
+        Arc::new(lmtp),
+        router,
+        WorkerSettings::new("node-a", "mx.a.test"),
+    );
+    assert_eq!(worker.run_once().await.unwrap().delivered, 3);
+    let mut stored = server.stored();
+    stored.sort_by_key(|s| s.recipients);
+    assert_eq!(stored.len(), 2, "one transaction per version");
+    let of = |s: &sealpost_test_support::server::Stored| -> Vec<String> {
+        s.envelope.recipients.iter().map(|(p, _)| p.to_string()).collect()
+    };
+    assert_eq!(of(&stored[0]), ["<bob@mail.test>"]);
+    // Below the receiving server's own Received header: the version, without Return-Path.
+    let text = |s: &sealpost_test_support::server::Stored| {
+        String::from_utf8_lossy(&s.content).into_owned()
+    };
+    assert!(
+        text(&stored[0]).ends_with("\r\nX-Stamp: bob\r\nSubject: versions\r\n\r\nhello\r\n"),
+        "{}",
+        text(&stored[0])
+    );
+    assert_eq!(of(&stored[1]), ["<carol@mail.test>", "<dave@mail.test>"]);
+    assert!(
+        text(&stored[1]).ends_with("\r\nX-Stamp: all\r\nSubject: versions\r\n\r\nhello\r\n"),
+        "{}",
+        text(&stored[1])
+    );
+    assert!(!text(&stored[1]).contains("Return-Path"));
+    server.stop().await;
+}

@@ -13,6 +13,7 @@ use sealpost_codec::{
     ForwardPath, MailParameter, MailParameters, Mailbox, Notify, RcptParameter, RcptParameters,
     Ret, ReversePath, XText,
 };
+use sealpost_mta::relay::one_line;
 use sealpost_starttls::client::{Fingerprint, SecurityLevel, TlsPolicy};
 use sealpost_starttls::dns::{DnsResolver, HickoryResolver};
 use sealpost_starttls::mta_sts::HttpsPolicyFetcher;
@@ -131,11 +132,6 @@ fn report(result: &TransactionResult) -> anyhow::Result<()> {
         bail!("{refused} of {} recipient(s) did not accept the message", result.recipients.len());
     }
     Ok(())
-}
-
-/// A multi-line reply on one line, its lines joined by " / ".
-pub(crate) fn one_line(text: &str) -> String {
-    text.split("\r\n").filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" / ")
 }
 
 fn delivery_config(args: &SendArgs) -> anyhow::Result<DeliveryConfig> {

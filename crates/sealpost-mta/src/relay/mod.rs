@@ -93,7 +93,8 @@ pub trait Deliverer: Send + Sync + 'static {
     fn deliver(&self, job: &DeliveryJob) -> impl Future<Output = Vec<RecipientOutcome>> + Send;
 }
 
-/// Flattens a multi-line reply onto one line (for logs, queue listings and notices).
-pub(crate) fn one_line(text: &str) -> String {
+/// Flattens a multi-line reply onto one line (for logs, queue listings and notices):
+/// `"250-a\r\n250 b\r\n"` becomes `"250-a / 250 b"`.
+pub fn one_line(text: &str) -> String {
     text.split("\r\n").filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" / ")
 }

@@ -53,12 +53,11 @@ pub(crate) fn plan(file: &FileConfig) -> anyhow::Result<QueuePlan> {
                      password = \"env:VAR\" or \"file:PATH\")"
                 );
             };
-            if has_inline_password(url) {
-                bail!(
-                    "[queue] url must not hold the password: give it as password = \
-                     \"env:VAR\" or \"file:PATH\""
-                );
-            }
+            // The library's own check (the URL parsed by the database client): a password
+            // in it, TLS asked for, no host.
+            sealpost_mta::queue::PostgresConfig::new(url.clone())
+                .check()
+                .map_err(|e| anyhow::anyhow!("[queue] url: {e}"))?;
             if section.pool_size == Some(0) {
                 bail!("[queue] pool_size must be at least 1");
             }
@@ -84,15 +83,6 @@ pub(crate) fn plan(file: &FileConfig) -> anyhow::Result<QueuePlan> {
         node,
         pool_size: section.pool_size,
     })
-}
-
-/// Whether a `postgresql://` URL carries `user:password@`, or a `password=` parameter.
-fn has_inline_password(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = rest.split(['/', '?']).next().unwrap_or_default();
-    let userinfo = authority.rsplit_once('@').map(|(user, _)| user);
-    userinfo.is_some_and(|u| u.contains(':'))
-        || url.split(['?', '&', ' ']).any(|p| p.trim_start().starts_with("password="))
 }
 
 #[cfg(test)]
@@ -131,11 +121,11 @@ mod tests {
             ("backend = \"postgres\"\n", "needs url"),
             (
                 "backend = \"postgres\"\nurl = \"postgresql://sealpost:secret@db/sealpost\"\n",
-                "must not hold the password",
+                "carries a password",
             ),
             (
                 "backend = \"postgres\"\nurl = \"postgresql://db/sealpost?user=x&password=y\"\n",
-                "must not hold the password",
+                "carries a password",
             ),
             ("url = \"postgresql://db/x\"\n", "for backend = \"postgres\""),
             ("backend = \"postgres\"\nurl = \"postgresql://db/x\"\npool_size = 0\n", "at least 1"),

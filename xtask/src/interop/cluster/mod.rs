@@ -119,15 +119,19 @@ backend nodes_submission
     )
 }
 
-/// What happened, for the rows.
+/// What happened, for the rows: each `None` until reached, then what a row reports, or
+/// why it fails.
+type Fact = Option<Result<String, String>>;
+
 #[derive(Default)]
 struct Facts {
-    replication: Option<String>,
+    replication: Fact,
     load: Option<Outcome>,
-    kill: Option<String>,
-    failover: Option<String>,
-    delivered: Option<String>,
-    stopped: Vec<String>,
+    kill: Fact,
+    failover: Fact,
+    delivered: Fact,
+    /// Per node: how it stopped.
+    stopped: Vec<Result<String, String>>,
 }
 
 /// Runs `f`, turning a panic of a test-support helper (they panic with the reason) into an
@@ -253,11 +257,11 @@ struct Cluster<'a> {
 impl<'a> Cluster<'a> {
     fn start(ctx: &'a Ctx<'a>, facts: &mut Facts) -> Result<Cluster<'a>> {
         let db = Database::start(&ctx.scratch.dir("cluster-standby")?)?;
-        facts.replication = Some(format!(
+        facts.replication = Some(Ok(format!(
             "primary on port {}, standby on port {} streaming from it; sync_state sync",
             db.primary.port(),
             db.standby.port()
-        ));
+        )));
         let dir = ctx.scratch.dir("cluster")?;
         let password = dir.join("db-password");
         std::fs::write(&password, format!("{}\n", PgCluster::PASSWORD))?;
@@ -372,11 +376,11 @@ impl<'a> Cluster<'a> {
         std::thread::sleep(DOWN_FOR);
         let during = accepted() - before;
         self.nodes[0] = Some(self.specs[0].start(self.ctx)?);
-        facts.kill = Some(format!(
+        facts.kill = Some(Ok(format!(
             "node-a killed at {at} accepted, holding leases on {held} recipient(s); {during} \
              accepted through node-b in the {} s it was down; restarted on its ports",
             DOWN_FOR.as_secs()
-        ));
+        )));
 
         // The database's primary dies; the standby takes over.
         wait_until(FAILOVER_AT, &loader);
@@ -397,12 +401,12 @@ impl<'a> Cluster<'a> {
         if unpanic("asking the new primary", || self.db.standby.in_recovery())? {
             bail!("the promoted standby is still in recovery");
         }
-        facts.failover = Some(format!(
+        facts.failover = Some(Ok(format!(
             "primary killed at {at} accepted; standby promoted {} ms later; the next 250 \
              {} ms after the kill",
             promoted.as_millis(),
             resumed.as_millis()
-        ));
+        )));
 
         let outcome = loader.join().map_err(|_| anyhow::anyhow!("the load thread panicked"))??;
         facts.load = Some(outcome);
@@ -446,8 +450,8 @@ impl<'a> Cluster<'a> {
             if let Some(node) = node.take() {
                 let name = self.specs[n].name;
                 facts.stopped.push(match node.stop() {
-                    Ok(_) => format!("{name}: exit 0"),
-                    Err(e) => format!("{name}: {e:#}"),
+                    Ok(_) => Ok(format!("{name}: exit 0")),
+                    Err(e) => Err(format!("{name}: {e:#}")),
                 });
             }
         }
@@ -509,15 +513,14 @@ pub(crate) fn run(suite: &mut Suite<'_>) {
             verify(&messages, outcome, &copies)
         });
         cluster.stop(&mut facts);
-        facts.delivered =
-            Some(verified.map_err(|e| format!("{e:#}")).unwrap_or_else(|e| format!("FAILED: {e}")));
+        facts.delivered = Some(verified.map_err(|e| format!("{e:#}")));
         Ok(())
     })();
     let failure = result.err().map(|e| format!("{e:#}"));
-    let fact = |f: &Option<String>| -> Result<String> {
+    let fact = |f: &Fact| -> Result<String> {
         match (f, &failure) {
-            (Some(text), _) if !text.starts_with("FAILED: ") => Ok(text.clone()),
-            (Some(text), _) => bail!("{}", &text["FAILED: ".len()..]),
+            (Some(Ok(text)), _) => Ok(text.clone()),
+            (Some(Err(why)), _) => bail!("{why}"),
             (None, Some(why)) => bail!("the cluster group stopped before this: {why}"),
             (None, None) => bail!("not reached"),
         }
@@ -528,17 +531,17 @@ pub(crate) fn run(suite: &mut Suite<'_>) {
         "the standby streams from the primary and is synchronous before the load",
         |_| fact(&facts.replication),
     );
-    let load = facts.load.as_ref().map(|o| {
+    let load: Fact = facts.load.as_ref().map(|o| {
         if o.given_up.is_empty() {
-            format!(
+            Ok(format!(
                 "{} of {MESSAGES} messages got 250 through HAProxy (PROXY v2) in {:.1} s; \
                  {} tries retried after a 4xx or a lost connection",
                 o.accepted.len(),
                 o.took.as_secs_f64(),
                 o.retries
-            )
+            ))
         } else {
-            format!("FAILED: {} message(s) given up: {:?}", o.given_up.len(), o.given_up.first())
+            Err(format!("{} message(s) given up: {:?}", o.given_up.len(), o.given_up.first()))
         }
     });
     suite.case(
@@ -569,12 +572,16 @@ pub(crate) fn run(suite: &mut Suite<'_>) {
          duplicates counted",
         |_| fact(&facts.delivered),
     );
-    let stopped = if facts.stopped.is_empty() {
+    let stopped: Fact = if facts.stopped.is_empty() {
         None
-    } else if facts.stopped.iter().all(|s| s.ends_with("exit 0")) {
-        Some(facts.stopped.join("; "))
     } else {
-        Some(format!("FAILED: {}", facts.stopped.join("; ")))
+        let all =
+            || facts.stopped.iter().map(|r| r.clone().unwrap_or_else(|e| e)).collect::<Vec<_>>();
+        Some(if facts.stopped.iter().all(Result::is_ok) {
+            Ok(all().join("; "))
+        } else {
+            Err(all().join("; "))
+        })
     };
     suite.case(
         PEER,

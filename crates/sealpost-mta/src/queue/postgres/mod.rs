@@ -68,6 +68,20 @@ impl PostgresConfig {
         }
     }
 
+    /// Checks the URL without connecting: it must parse, name a host, carry no password
+    /// and ask for no TLS. [`PostgresQueue::connect`] checks the same, so a program that
+    /// reads its configuration long before it connects can refuse a bad one at once.
+    ///
+    /// ```
+    /// use sealpost_mta::queue::PostgresConfig;
+    ///
+    /// assert!(PostgresConfig::new("postgresql://sealpost@127.0.0.1/sealpost").check().is_ok());
+    /// assert!(PostgresConfig::new("postgresql://sealpost:hunter2@127.0.0.1/sealpost").check().is_err());
+    /// ```
+    pub fn check(&self) -> Result<(), QueueError> {
+        self.client_config().map(drop)
+    }
+
     /// The client configuration: the URL checked and completed.
     fn client_config(&self) -> Result<tokio_postgres::Config, QueueError> {
         // The parser's errors name the option, never the value, so they cannot leak
