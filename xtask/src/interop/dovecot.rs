@@ -271,14 +271,10 @@ fn swaks(
     ctx.exec.run(&mut cmd, b"", LIMIT)
 }
 
-/// The worker's log lines about `to` (`delivered` or `delivery failed`).
-fn worker_line(server: &Sealpost, what: &str, to: &str) -> Option<String> {
-    let wanted = format!("to=<{to}>");
-    server
-        .log()
-        .lines()
-        .find(|l| l.contains(&format!(" {what} ")) && l.contains(&wanted))
-        .map(str::to_owned)
+/// Waits for the worker's log line about `to` (`delivered` or `delivery failed`).
+fn worker_line(server: &Sealpost, what: &str, to: &str) -> Result<String> {
+    let (what, wanted) = (format!(" {what} "), format!("to=<{to}>"));
+    server.wait_for_line(0, DELIVERY, |l| l.contains(&what) && l.contains(&wanted))
 }
 
 /// Waits at most `limit` until `sealpost queue list` says the queue is empty.

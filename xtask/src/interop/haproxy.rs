@@ -193,10 +193,9 @@ fn received_id(received: &str) -> Option<&str> {
     received[start..].split([' ', ';']).next()
 }
 
-/// The server's summary line of session `id`.
-fn session_line(log: &str, id: &str) -> Option<String> {
-    let wanted = format!(" session {id} ");
-    log.lines().find(|l| l.contains(&wanted)).map(str::to_owned)
+/// Whether `line` is the server's summary line of session `id`.
+fn is_session_line(line: &str, id: &str) -> bool {
+    line.contains(&format!(" session {id} "))
 }
 
 /// Waits at most `limit` for HAProxy's connection log line (`option tcplog`) of the
@@ -240,8 +239,12 @@ fn through(
         bail!("the Received header does not name the client {CLIENT_IP}: {received}");
     }
     let id = received_id(&received).context("no id in the Received header")?;
-    let log = px.server.log();
-    let line = session_line(&log, id).with_context(|| format!("no log line of session {id}"))?;
+    // The summary line is written when the session ends, which may be just after
+    // swaks saw the reply to QUIT.
+    let line = px
+        .server
+        .wait_for_line(0, LIMIT, |l| is_session_line(l, id))
+        .with_context(|| format!("no log line of session {id}"))?;
     let peer = field(&line, "peer").context("no peer= in the session line")?;
     let proxy = field(&line, "proxy").context("no proxy= in the session line")?;
     if !peer.starts_with(&format!("{CLIENT_IP}:")) || !proxy.starts_with("127.0.0.1:") {
@@ -281,22 +284,9 @@ fn no_greeting(out: &Output) -> Result<()> {
     Ok(())
 }
 
-/// Waits at most `limit` for a warning after `mark` that contains `wanted`.
+/// Waits at most `LIMIT` for a warning after `mark` that contains `wanted`.
 fn wait_for_warning(server: &Sealpost, mark: usize, wanted: &str) -> Result<String> {
-    let deadline = Instant::now() + LIMIT;
-    loop {
-        let log = server.log();
-        if let Some(line) = warnings(since(&log, mark)).into_iter().find(|l| l.contains(wanted)) {
-            return Ok(line.to_owned());
-        }
-        if Instant::now() >= deadline {
-            bail!(
-                "no warning with {wanted:?} in the log:\n{}",
-                super::exec::tail(since(&log, mark))
-            );
-        }
-        std::thread::sleep(POLL * 5);
-    }
+    server.wait_for_line(mark, LIMIT, |l| warnings(l).len() == 1 && l.contains(wanted))
 }
 
 /// The part of a log line from `reason=` on.
@@ -559,7 +549,8 @@ mod tests {
         assert_eq!(field(line, "proxy"), Some("127.0.0.1:51362"));
         assert_eq!(field(line, "result"), Some("Quit"));
         assert_eq!(field(line, "user"), None);
-        assert_eq!(session_line(line, "6b16ba2f00003").as_deref(), Some(line));
+        assert!(is_session_line(line, "6b16ba2f00003"));
+        assert!(!is_session_line(line, "6b16ba2f0000"));
         let received = "Received: from c.test ([127.0.0.2]) by mail.test (sealpost) with \
                         ESMTP id 6b16ba2f00003 for <x@mail.test>; Mon, 07 Dec 2026";
         assert_eq!(received_id(received), Some("6b16ba2f00003"));

@@ -187,6 +187,30 @@ impl Sealpost {
         read_lossy(&self.stderr)
     }
 
+    /// Waits at most `limit` for a log line after byte `mark` that `wanted` accepts.
+    ///
+    /// The log is written by another process: a line about an event the test already
+    /// saw the effect of (a stored message) may still be on its way.
+    pub(crate) fn wait_for_line(
+        &self,
+        mark: usize,
+        limit: Duration,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let log = self.log();
+            let since = log.get(mark..).unwrap_or_default();
+            if let Some(line) = since.lines().find(|l| wanted(l)) {
+                return Ok(line.to_owned());
+            }
+            if Instant::now() >= deadline {
+                bail!("no such line within {} s; the log ends:\n{}", limit.as_secs(), tail(since));
+            }
+            std::thread::sleep(POLL * 5);
+        }
+    }
+
     /// The data folder.
     pub(crate) fn data_dir(&self) -> &Path {
         &self.data_dir
