@@ -81,15 +81,15 @@ pub(crate) fn add_signed_attribute_der(
     der: &[u8],
 ) -> Result<(), ErrorStack> {
     let len = c_len(der.len())?;
-    // V_ASN1_SEQUENCE: the bytes are kept as an already encoded value (tag included).
-    const V_ASN1_SEQUENCE: c_int = 16;
     // SAFETY: the attribute copies the bytes; obj is a static table entry.
     unsafe {
         let obj = sys::OBJ_nid2obj(nid.as_raw());
         if obj.is_null() {
             return Err(ErrorStack::get());
         }
-        check(CMS_signed_add1_attr_by_OBJ(si.ptr, obj, V_ASN1_SEQUENCE, der.as_ptr().cast(), len))
+        // V_ASN1_SEQUENCE: the bytes are kept as an already encoded value (tag included).
+        let kind = sys::V_ASN1_SEQUENCE;
+        check(CMS_signed_add1_attr_by_OBJ(si.ptr, obj, kind, der.as_ptr().cast(), len))
     }
 }
 
