@@ -14,31 +14,37 @@ use sealpost_codec::client::Envelope;
 use sealpost_codec::{ForwardPath, Mailbox, ReversePath};
 use sealpost_server::{Role, ServerSettings};
 use sealpost_starttls::client::{SecurityLevel, TlsPolicy, Trust};
-use sealpost_starttls::dane::Tlsa;
+use sealpost_starttls::dane::{CertUsage, MatchingType, Selector, Tlsa};
 use sealpost_starttls::dns::{Answer, Dnssec, Mx, StaticResolver, Txt};
 use sealpost_starttls::mta_sts::{FetchError, FetchFuture, PolicyFetcher, StsPolicy};
 use sealpost_starttls::tlsrpt::{PolicyType, ResultType};
-use sealpost_starttls::{hex_colon, read_chain, sha256, spki_sha256};
+use sealpost_starttls::{read_chain, sha256, spki_sha256};
 use support::server::{Running, start};
 use support::{Send, Serve, config, hostile_sessions, pki, roots};
 
 const DOMAIN: &str = "dest.test";
 const MX: &str = "mail.test";
 
-fn hex(bytes: &[u8]) -> String {
-    hex_colon(bytes).replace(':', "")
-}
-
 /// `3 1 1`: the SHA-256 of the server leaf's public key.
 fn ee_spki() -> Tlsa {
     let leaf = &read_chain(&pki("server.pem")).unwrap()[0];
-    format!("3 1 1 {}", hex(&spki_sha256(leaf).unwrap())).parse().unwrap()
+    Tlsa::new(
+        CertUsage::DaneEe,
+        Selector::Spki,
+        MatchingType::Sha256,
+        spki_sha256(leaf).unwrap().to_vec(),
+    )
 }
 
 /// `2 0 1`: the SHA-256 of the intermediate CA certificate (sent in the server's chain).
 fn ta_intermediate() -> Tlsa {
     let ca = &read_chain(&pki("intermediate-ca.pem")).unwrap()[0];
-    format!("2 0 1 {}", hex(&sha256(ca.as_ref()))).parse().unwrap()
+    Tlsa::new(
+        CertUsage::DaneTa,
+        Selector::FullCert,
+        MatchingType::Sha256,
+        sha256(ca.as_ref()).to_vec(),
+    )
 }
 
 /// A `3 1 1` record that matches nothing.

@@ -7,6 +7,7 @@ mod support;
 
 use std::sync::Arc;
 
+use memchr::memmem;
 use sealpost_client::{
     Client, Credentials, DeliveryConfig, DeliveryError, Message, MxRecord, Route, StaticMx,
 };
@@ -40,7 +41,7 @@ fn after_received(content: &[u8]) -> &[u8] {
     assert!(content.starts_with(b"Received: "), "{}", String::from_utf8_lossy(content));
     let mut rest = content;
     loop {
-        let end = rest.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
+        let end = memmem::find(rest, b"\r\n").unwrap() + 2;
         rest = &rest[end..];
         if !rest.starts_with(b"\t") && !rest.starts_with(b" ") {
             return rest;

@@ -6,6 +6,7 @@
 mod common;
 
 use common::{Server, envelope, has_bare_line_ending, mx_config, submission_config};
+use memchr::memmem;
 use sealpost_codec::client::{ClientConfig, ClientError, ClientEvent, ClientSession};
 use sealpost_codec::server::{CloseReason, ServerConfig, ServerEvent, StartTlsTrailing};
 use sealpost_codec::{BareLineEndings, Mechanism};
@@ -497,7 +498,7 @@ fn the_client_never_sends_a_bare_line_ending_and_stuffs_from_the_first_octet() {
             // the content is CRLF lines all the same.
             let (mut rest, mut content, mut chunks) = (body, Vec::new(), Vec::new());
             while !rest.is_empty() {
-                let end = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+                let end = memmem::find(rest, b"\r\n").unwrap();
                 let line = std::str::from_utf8(&rest[..end]).unwrap().to_owned();
                 let size: usize = line.split(' ').nth(1).unwrap().parse().unwrap();
                 content.extend_from_slice(&rest[end + 2..end + 2 + size]);

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use bytes::BytesMut;
+use memchr::memmem;
 use sealpost_codec::client::{ClientConfig, ClientEvent, ClientSession, Envelope};
 use sealpost_codec::{
     BareLineEndings, BdatReader, Command, CommandDecoder, CommandError, DataError, DataStep,
@@ -834,7 +835,7 @@ fn lmtp_client_session_split_anywhere() {
         }
         // The stream ends inside the second per-recipient reply: the first stands, in
         // every split.
-        let cut = input.windows(5).position(|w| w == b"452-4").unwrap() + 8;
+        let cut = memmem::find(&input, b"452-4").unwrap() + 8;
         let truncated = &input[..cut];
         let whole = run_lmtp_client(&[truncated], true);
         let Some(ClientEvent::TransactionDone(result)) =

@@ -226,12 +226,7 @@ pub fn tls_rpt(
     organization: &str,
     contact: &str,
 ) -> Result<String, JournalError> {
-    let bad = || JournalError::Day(day.to_owned());
-    let (y, rest) = day.split_once('-').ok_or_else(bad)?;
-    let (m, d) = rest.split_once('-').ok_or_else(bad)?;
-    let parsed = (y.parse::<u16>(), m.parse::<u8>(), d.parse::<u8>());
-    let (Ok(y), Ok(m), Ok(d)) = parsed else { return Err(bad()) };
-    let day_value = Day::new(y, m, d).map_err(|_| bad())?;
+    let day_value = day.parse::<Day>().map_err(|_| JournalError::Day(day.to_owned()))?;
     let mut collector = ReportCollector::new(day_value);
     for e in entries {
         let policy = e

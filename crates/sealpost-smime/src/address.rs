@@ -128,7 +128,7 @@ pub fn certificate_addresses(cert: &X509Ref) -> Vec<String> {
         if oid == SMTP_UTF8_MAILBOX {
             // The value is [0] EXPLICIT UTF8String inside the otherName; OpenSSL hands us
             // the UTF8String itself.
-            if let Some(s) = crate::der::string(&der) {
+            if let Some(s) = crate::asn1::string(&der) {
                 out.push(s);
             }
         }

@@ -1,5 +1,7 @@
 //! Certificates and private keys: PEM, DER and PKCS #12; names; fingerprints.
 
+use data_encoding::HEXUPPER;
+use memchr::memmem;
 use openssl::hash::{MessageDigest, hash};
 use openssl::pkcs12::Pkcs12;
 use openssl::pkey::{PKey, Private};
@@ -102,7 +104,7 @@ impl Identity {
 /// Every certificate in `bytes`: one or more PEM blocks, or one DER certificate.
 pub fn load_certificates(bytes: &[u8]) -> Result<Vec<X509>> {
     let bad = |reason: String| Error::Credentials { what: "certificate".into(), reason };
-    if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+    if memmem::find(bytes, b"-----BEGIN ").is_some() {
         let certs = X509::stack_from_pem(bytes).map_err(|e| bad(crate::error::describe(&e)))?;
         if certs.is_empty() {
             return Err(bad("no PEM CERTIFICATE block found".into()));
@@ -119,7 +121,7 @@ pub fn load_certificates(bytes: &[u8]) -> Result<Vec<X509>> {
 /// (PKCS #8, or encrypted PKCS #8 with `password`).
 pub fn load_private_key(bytes: &[u8], password: Option<&[u8]>) -> Result<PKey<Private>> {
     let bad = |reason: String| Error::Credentials { what: "private key".into(), reason };
-    let pem = bytes.windows(11).any(|w| w == b"-----BEGIN ");
+    let pem = memmem::find(bytes, b"-----BEGIN ").is_some();
     let result = match (pem, password) {
         (true, Some(pw)) => PKey::private_key_from_pem_passphrase(bytes, pw),
         // An empty password from a callback: OpenSSL's default would prompt on the terminal.
@@ -137,7 +139,11 @@ pub fn load_private_key(bytes: &[u8], password: Option<&[u8]>) -> Result<PKey<Pr
 /// colons (the form `openssl x509 -fingerprint -sha256` prints).
 pub fn fingerprint_sha256(cert: &X509Ref) -> Result<String> {
     let digest = hash(MessageDigest::sha256(), &cert.to_der()?)?;
-    Ok(digest.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":"))
+    Ok(digest
+        .iter()
+        .map(|b| HEXUPPER.encode(std::slice::from_ref(b)))
+        .collect::<Vec<_>>()
+        .join(":"))
 }
 
 /// A distinguished name on one line, most specific first as OpenSSL stores it:

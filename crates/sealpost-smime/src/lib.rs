@@ -59,8 +59,8 @@
 #![deny(unsafe_code)]
 
 mod address;
+mod asn1;
 mod decrypt;
-mod der;
 mod encrypt;
 mod error;
 mod ffi;
@@ -156,7 +156,7 @@ impl From<ffi::RawCertId> for CertificateId {
                 CertificateId::IssuerSerial { issuer, serial }
             }
             ffi::RawCertId::KeyId(bytes) => {
-                CertificateId::SubjectKeyId(bytes.iter().map(|b| format!("{b:02X}")).collect())
+                CertificateId::SubjectKeyId(data_encoding::HEXUPPER.encode(&bytes))
             }
         }
     }

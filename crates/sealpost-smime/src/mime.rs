@@ -6,6 +6,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use memchr::memmem;
 
 use crate::error::{Error, Result};
 
@@ -103,7 +104,7 @@ pub(crate) fn split(input: &[u8]) -> Result<Entity<'_>> {
     let mut pos = 0;
     // Bounded: every iteration consumes one line.
     while pos < input.len() {
-        let end = find(&input[pos..], b"\r\n").map_or(input.len(), |i| pos + i + 2);
+        let end = memmem::find(&input[pos..], b"\r\n").map_or(input.len(), |i| pos + i + 2);
         let line = &input[pos..end];
         if line == b"\r\n" {
             return Ok(Entity { fields, body: &input[end..] });
@@ -161,7 +162,10 @@ pub(crate) fn transfer_encoding(fields: &[Field]) -> String {
 pub(crate) fn decode_body(encoding: &str, body: &[u8]) -> Result<Vec<u8>> {
     match encoding {
         "base64" => decode_base64(body),
-        "quoted-printable" => Ok(decode_quoted_printable(body)),
+        // Robust mode (RFC 2045 section 6.7's advice to decoders): a malformed escape is
+        // kept as written, trailing white space is dropped; it never fails.
+        "quoted-printable" => quoted_printable::decode(body, quoted_printable::ParseMode::Robust)
+            .map_err(|e| Error::Mime(e.to_string())),
         "7bit" | "8bit" | "binary" | "" => Ok(body.to_vec()),
         other => Err(Error::Mime(format!("unknown Content-Transfer-Encoding {other:?}"))),
     }
@@ -226,63 +230,6 @@ pub(crate) fn encode_base64_into(data: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-fn decode_quoted_printable(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len());
-    let mut i = 0;
-    while i < body.len() {
-        let b = body[i];
-        if b == b'=' {
-            if body[i + 1..].starts_with(b"\r\n") {
-                i += 3;
-                continue;
-            }
-            let hex = |c: u8| (c as char).to_digit(16);
-            if let (Some(h), Some(l)) =
-                (body.get(i + 1).and_then(|&c| hex(c)), body.get(i + 2).and_then(|&c| hex(c)))
-            {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b);
-        i += 1;
-    }
-    out
-}
-
-/// Encodes CRLF-separated text as quoted-printable (RFC 2045 section 6.7): line breaks stay
-/// hard breaks; lines are soft-broken at 76 characters.
-fn encode_quoted_printable(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len() + body.len() / 8);
-    for line in body.split_inclusive(|&b| b == b'\n') {
-        let (text, eol) = match line.strip_suffix(b"\r\n") {
-            Some(t) => (t, true),
-            None => (line, false),
-        };
-        let mut width = 0;
-        for (i, &b) in text.iter().enumerate() {
-            let last = i + 1 == text.len();
-            let plain = (b == b' ' || b == b'\t') && !last || (33..=126).contains(&b) && b != b'=';
-            let piece_len = if plain { 1 } else { 3 };
-            if width + piece_len > LINE_WIDTH - 1 {
-                out.extend_from_slice(b"=\r\n");
-                width = 0;
-            }
-            if plain {
-                out.push(b);
-            } else {
-                out.extend_from_slice(format!("={b:02X}").as_bytes());
-            }
-            width += piece_len;
-        }
-        if eol {
-            out.extend_from_slice(b"\r\n");
-        }
-    }
-    out
-}
-
 /// Whether a body needs a 7-bit transfer encoding: 8-bit bytes, NUL, or over-long lines.
 fn needs_encoding(body: &[u8]) -> bool {
     body.iter().any(|&b| b >= 0x80 || b == 0)
@@ -336,7 +283,9 @@ pub(crate) fn seven_bit(fields: Vec<Field>, body: &[u8], depth: usize) -> Result
         return Ok(join(&fields, body));
     }
     let (encoding, encoded) = if ct.mimetype.starts_with("text/") {
-        ("quoted-printable", encode_quoted_printable(body))
+        // Text mode: CRLF stays a hard line break; lines are soft-broken at 76 characters
+        // and white space before a line end is escaped (RFC 2045 section 6.7).
+        ("quoted-printable", quoted_printable::encode(body))
     } else {
         ("base64", encode_base64(body))
     };
@@ -389,7 +338,8 @@ pub(crate) fn split_multipart<'a>(body: &'a [u8], boundary: &str) -> Result<Part
         if at_line_start && body[pos..].starts_with(delimiter) {
             let after = pos + delimiter.len();
             let close = body[after..].starts_with(b"--");
-            let line_end = find(&body[after..], b"\r\n").map_or(body.len(), |i| after + i + 2);
+            let line_end =
+                memmem::find(&body[after..], b"\r\n").map_or(body.len(), |i| after + i + 2);
             // Only linear white space may follow the boundary on its line.
             let tail = &body[after + if close { 2 } else { 0 }..line_end];
             if tail.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n')) {
@@ -401,7 +351,7 @@ pub(crate) fn split_multipart<'a>(body: &'a [u8], boundary: &str) -> Result<Part
                 continue;
             }
         }
-        match find(&body[pos..], b"\r\n") {
+        match memmem::find(&body[pos..], b"\r\n") {
             Some(i) => pos += i + 2,
             None => break,
         }
@@ -435,7 +385,7 @@ pub(crate) fn new_boundary(content: &[u8]) -> Result<String> {
             "=_sealpost_{}",
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random)
         );
-        if find(content, boundary.as_bytes()).is_none() {
+        if memmem::find(content, boundary.as_bytes()).is_none() {
             return Ok(boundary);
         }
     }
@@ -462,26 +412,6 @@ pub(crate) fn folded(name: &str, value: &str, params: &[(&str, String)]) -> Fiel
     }
     text.push_str("\r\n");
     Field { name: name.to_owned(), raw: text.into_bytes() }
-}
-
-/// The first occurrence of `needle` in `hay`.
-pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || hay.len() < needle.len() {
-        return None;
-    }
-    let first = needle[0];
-    let mut start = 0;
-    while let Some(i) = hay[start..].iter().position(|&b| b == first) {
-        let at = start + i;
-        if hay.len() - at < needle.len() {
-            return None;
-        }
-        if &hay[at..at + needle.len()] == needle {
-            return Some(at);
-        }
-        start = at + 1;
-    }
-    None
 }
 
 /// The message split into the fields that stay outside (From, To, Subject, ...) and the
@@ -564,7 +494,7 @@ mod tests {
         assert!(text.contains("Content-Transfer-Encoding: quoted-printable\r\n"), "{text}");
         assert!(text.ends_with("caf=C3=A9 =3D ok=20\r\n"), "{text}");
         assert_eq!(
-            decode_quoted_printable(b"caf=C3=A9 =3D ok=20\r\n"),
+            decode_body("quoted-printable", b"caf=C3=A9 =3D ok=20\r\n").unwrap(),
             "caf\u{e9} = ok \r\n".as_bytes()
         );
     }
@@ -597,9 +527,29 @@ mod tests {
     #[test]
     fn long_lines_are_soft_broken() {
         let line = vec![b'x'; 200];
-        let out = encode_quoted_printable(&line);
+        let out = quoted_printable::encode(&line);
         assert!(out.split(|&b| b == b'\n').all(|l| l.len() <= 77));
-        assert_eq!(decode_quoted_printable(&out), line);
+        assert_eq!(decode_body("quoted-printable", &out).unwrap(), line);
+    }
+
+    /// Known answers for what the quoted_printable crate does at the edges: where the soft
+    /// breaks fall, an escape that would straddle the limit, a tab before CRLF, and how a
+    /// broken escape decodes.
+    #[test]
+    fn quoted_printable_known_answers() {
+        let x = |n: usize| "x".repeat(n);
+        let encode = |text: &str| String::from_utf8(quoted_printable::encode(text)).unwrap();
+        // 75 characters and a soft break "=" make the 76 allowed.
+        assert_eq!(encode(&x(80)), format!("{}=\r\n{}", x(75), x(5)));
+        assert_eq!(encode(&x(76)), x(76));
+        // An escape is never split across a soft break.
+        assert_eq!(encode(&format!("{}\u{e9}", x(74))), format!("{}=\r\n=C3=A9", x(74)));
+        // White space before a hard break is escaped, elsewhere it stays.
+        assert_eq!(encode("a \tb\t\r\nc "), "a \tb=09\r\nc=20");
+        let decode = |qp: &[u8]| decode_body("quoted-printable", qp).unwrap();
+        assert_eq!(decode(b"soft=\r\nbreak\r\n"), b"softbreak\r\n");
+        assert_eq!(decode(b"a=3d=ZZ=\r\n"), b"a==ZZ");
+        assert_eq!(decode(b"trailing   \r\nend"), b"trailing\r\nend");
     }
 
     #[test]

@@ -7,10 +7,11 @@ use openssl::nid::Nid;
 use openssl::pkey::{Id, Private};
 use openssl::x509::X509;
 
+use crate::asn1::IssuerAndSerialNumber;
 use crate::error::{Error, Result};
 use crate::keys::{Identity, fingerprint_sha256};
 use crate::mime::{self, Field};
-use crate::{Capability, der, ffi};
+use crate::{Capability, ffi};
 
 /// The message digest of a signature. SHA-256 by default (RFC 8551 section 2.1).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -185,8 +186,9 @@ pub fn sign_cms(identity: &Identity, content: &[u8], options: &SignOptions) -> R
 fn encryption_key_preference(cert: &X509) -> Result<Vec<u8>> {
     let issuer = cert.issuer_name().to_der()?;
     let serial = cert.serial_number().to_bn()?.to_vec();
-    let content = [issuer, der::unsigned_integer(&serial)].concat();
-    Ok(der::tlv(0xa0, &content))
+    IssuerAndSerialNumber::new(&issuer, &serial)
+        .and_then(IssuerAndSerialNumber::to_key_preference)
+        .map_err(|e| Error::Cms(format!("cannot encode SMIMEEncryptionKeyPreference: {e}")))
 }
 
 /// Signs a whole RFC 5322 message: its body entity (Content-* fields and body, 8-bit parts

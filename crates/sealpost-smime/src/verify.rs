@@ -1,5 +1,7 @@
 //! Verification (RFC 8551 section 3.5, RFC 8550): every signer gets its own result.
 
+use der::Encode as _;
+use der::asn1::UintRef;
 use openssl::cms::CmsContentInfo;
 use openssl::nid::Nid;
 use openssl::pkey::Id;
@@ -9,10 +11,11 @@ use openssl::x509::verify::X509VerifyParam;
 use openssl::x509::{X509, X509PurposeId, X509StoreContext};
 
 use crate::address::{self, AddressMatch, Originators};
+use crate::asn1::{self, IssuerAndSerialNumber};
 use crate::error::{Error, Result, describe};
 use crate::keys::subject_of;
 use crate::mime::{self, Field};
-use crate::{Capability, CertificateId, der, ffi};
+use crate::{Capability, CertificateId, ffi};
 
 /// `id-signedData`.
 pub(crate) const OID_SIGNED_DATA: &str = "1.2.840.113549.1.7.2";
@@ -405,11 +408,11 @@ impl Verifier {
         let signing_time = si
             .signed_attribute_values(Nid::PKCS9_SIGNINGTIME)
             .first()
-            .and_then(|v| der::time_to_unix(v));
+            .and_then(|v| asn1::time_to_unix(v));
         let capabilities = si
             .signed_attribute_values(Nid::SMIMECAPABILITIES)
             .first()
-            .and_then(|v| der::smime_capabilities(v))
+            .and_then(|v| asn1::smime_capabilities(v))
             .unwrap_or_default()
             .iter()
             .map(|oid| Capability::from_oid(oid))
@@ -534,27 +537,15 @@ impl Verifier {
 /// The certificate an SMIMEEncryptionKeyPreference value names by issuer and serial number
 /// (`[0] IMPLICIT IssuerAndSerialNumber`), among `certs`.
 fn preferred_certificate(value: &[u8], certs: &Stack<X509>) -> Option<X509> {
-    let (tag, content, _) = der::read_tlv(value)?;
-    if tag != 0xa0 {
-        return None;
-    }
-    let (name_tag, name, rest) = der::read_tlv(content)?;
-    let (serial_tag, serial, _) = der::read_tlv(rest)?;
-    if name_tag != 0x30 || serial_tag != 0x02 {
-        return None;
-    }
-    let issuer_der = der::tlv(0x30, name);
-    let serial_der = der::tlv(0x02, serial);
+    let wanted = IssuerAndSerialNumber::from_key_preference(value)?;
+    let issuer = wanted.issuer.to_der().ok()?;
     certs
         .iter()
         .find(|c| {
-            c.issuer_name().to_der().ok().as_deref() == Some(&issuer_der[..])
-                && c.serial_number()
-                    .to_bn()
-                    .ok()
-                    .map(|bn| der::unsigned_integer(&bn.to_vec()))
-                    .as_deref()
-                    == Some(&serial_der[..])
+            c.issuer_name().to_der().ok().as_deref() == Some(&issuer[..])
+                && c.serial_number().to_bn().is_ok_and(|bn| {
+                    UintRef::new(&bn.to_vec()).is_ok_and(|serial| serial == wanted.serial_number)
+                })
         })
         .map(|c| c.to_owned())
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
+use memchr::memmem;
 use sealpost_starttls::dns::{Answer, DnsError, Dnssec, StaticResolver, Txt};
 use sealpost_starttls::mta_sts::{
     FetchError, FetchFuture, HttpsPolicyFetcher, Mode, MxPattern, PolicyCache, PolicyError,
@@ -459,7 +460,7 @@ async fn serve_once(
         let Ok(mut tls) = acceptor.accept(tcp).await else { return };
         let mut head = Vec::new();
         let mut buf = [0u8; 1024];
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
+        while memmem::find(&head, b"\r\n\r\n").is_none() && head.len() < 16 * 1024 {
             match tls.read(&mut buf).await {
                 Ok(0) | Err(_) => return,
                 Ok(n) => head.extend_from_slice(&buf[..n]),

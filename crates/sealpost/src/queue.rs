@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
+use memchr::memmem;
 use sealpost_mta::queue::{
     AnyQueue, PostgresConfig, PostgresQueue, QueuedMessage, RecipientStatus,
 };
@@ -223,7 +224,7 @@ fn show(message: &QueuedMessage, body: &[u8], now: SystemTime) -> String {
             state(status, now)
         );
     }
-    let end = body.windows(4).position(|w| w == b"\r\n\r\n").map_or(body.len(), |at| at + 2);
+    let end = memmem::find(body, b"\r\n\r\n").map_or(body.len(), |at| at + 2);
     out.push('\n');
     out.push_str(&String::from_utf8_lossy(&body[..end]));
     out

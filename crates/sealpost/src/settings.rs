@@ -10,6 +10,7 @@ use sealpost_codec::server::StartTlsTrailing;
 use sealpost_codec::{BareLineEndings, Domain, DomainPart, Mailbox};
 use sealpost_server::ServerSettings;
 use sealpost_starttls::CertificateFiles;
+use sealpost_starttls::client::Fingerprint;
 
 use crate::cli::ServeArgs;
 use crate::config::FileConfig;
@@ -219,7 +220,8 @@ fn relay_client_certs(file: &FileConfig) -> anyhow::Result<Vec<[u8; 32]>> {
     let Some(list) = &file.relay_client_certs else { return Ok(Vec::new()) };
     list.iter()
         .map(|entry| {
-            parse_sha256(entry).ok_or_else(|| {
+            let pin = entry.trim().parse::<Fingerprint>();
+            pin.map(|pin| pin.0).map_err(|_| {
                 anyhow::anyhow!(
                     "invalid fingerprint `{entry}` in relay_client_certs: expected a SHA-256 \
                      as 64 hexadecimal digits (colons allowed), for instance from \
@@ -228,20 +230,6 @@ fn relay_client_certs(file: &FileConfig) -> anyhow::Result<Vec<[u8; 32]>> {
             })
         })
         .collect()
-}
-
-/// 32 octets from hexadecimal, colons ignored.
-fn parse_sha256(text: &str) -> Option<[u8; 32]> {
-    let digits: Vec<u8> = text.trim().bytes().filter(|b| *b != b':').collect();
-    if digits.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, pair) in digits.chunks(2).enumerate() {
-        let pair = std::str::from_utf8(pair).ok()?;
-        out[i] = u8::from_str_radix(pair, 16).ok()?;
-    }
-    Some(out)
 }
 
 /// A domain name as the codec accepts it, in lower case. The host name goes into the

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use memchr::memmem;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -91,7 +92,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Smtp<S> {
     /// Reads one whole reply and returns its code.
     pub(crate) async fn reply(&mut self) -> Result<u16> {
         loop {
-            while let Some(end) = self.input.windows(2).position(|w| w == b"\r\n") {
+            while let Some(end) = memmem::find(&self.input, b"\r\n") {
                 let line: Vec<u8> = self.input.drain(..end + 2).collect();
                 if line.get(3) == Some(&b'-') {
                     continue;

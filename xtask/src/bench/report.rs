@@ -47,7 +47,8 @@ impl Machine {
             kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
                 .map_or_else(|_| String::from("unknown"), |k| k.trim().to_owned()),
             rustc: sh.read(sh.cmd("rustc").arg("--version"))?.trim().to_owned(),
-            date: sh.read(sh.cmd("date").args(["-u", "+%Y-%m-%d"]))?.trim().to_owned(),
+            // `YYYY-MM-DD`, the day in UTC.
+            date: time::OffsetDateTime::now_utc().date().to_string(),
             load_before: load_average(),
         })
     }

@@ -9,6 +9,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use memchr::memmem;
 
 use super::Suite;
 use super::sealpost::{PASSWORD, USER};
@@ -77,7 +78,7 @@ impl Raw {
     /// buffer.
     fn take_reply(&mut self) -> Result<Option<Reply>> {
         let mut start = 0;
-        while let Some(end) = self.buf[start..].windows(2).position(|w| w == b"\r\n") {
+        while let Some(end) = memmem::find(&self.buf[start..], b"\r\n") {
             let line = &self.buf[start..start + end];
             start += end + 2;
             if line.len() < 3 || !line[..3].iter().all(u8::is_ascii_digit) {

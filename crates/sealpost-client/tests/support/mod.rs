@@ -10,6 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use memchr::memmem;
 use sealpost_client::{Connection, DeliveryConfig, DeliveryError, Timeouts};
 use sealpost_starttls::client::{Fingerprint, OutboundTls, SecurityLevel, TlsClient, TlsPolicy};
 use sealpost_starttls::rustls::server::{ClientHello, ResolvesServerCert};
@@ -118,7 +119,7 @@ struct Peer<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> Peer<S> {
     async fn line(&mut self) -> Option<String> {
         loop {
-            if let Some(at) = self.input.windows(2).position(|w| w == b"\r\n") {
+            if let Some(at) = memmem::find(&self.input, b"\r\n") {
                 let line: Vec<u8> = self.input.drain(..at + 2).collect();
                 let line = String::from_utf8_lossy(&line[..at]).into_owned();
                 self.transcript.lines.push(line.clone());

@@ -128,6 +128,12 @@ pub(crate) fn is_xchar(b: u8) -> bool {
     matches!(b, 33..=42 | 44..=60 | 62..=126)
 }
 
+/// `HEXCHAR = %x30-39 / %x41-46` (RFC 3461 section 4): upper-case hex digits only.
+#[inline]
+pub(crate) fn is_hexchar(b: u8) -> bool {
+    matches!(b, b'0'..=b'9' | b'A'..=b'F')
+}
+
 /// Bytes of a UTF-8 sequence outside ASCII (`UTF8-non-ascii` of RFC 6532), checked
 /// for well-formedness separately with `std::str::from_utf8`.
 #[inline]

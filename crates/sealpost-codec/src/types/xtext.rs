@@ -3,6 +3,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use data_encoding::HEXUPPER;
+
 use crate::error::{VResult, ValidationError};
 use crate::parse::chars;
 
@@ -35,15 +37,13 @@ impl<'a> XText<'a> {
         if value.is_empty() {
             return Err(ValidationError::Empty { what: "xtext" });
         }
-        const HEX: &[u8; 16] = b"0123456789ABCDEF";
         let mut out = String::with_capacity(value.len());
         for &b in value {
             if chars::is_xchar(b) {
                 out.push(char::from(b));
             } else {
                 out.push('+');
-                out.push(char::from(HEX[usize::from(b >> 4)]));
-                out.push(char::from(HEX[usize::from(b & 0xf)]));
+                HEXUPPER.encode_append(&[b], &mut out);
             }
         }
         Ok(XText(Cow::Owned(out)))
@@ -56,12 +56,14 @@ impl<'a> XText<'a> {
         let mut i = 0;
         while i < raw.len() {
             // Validated on construction: "+" is always followed by two upper-case hex digits.
+            let mut byte = [0u8; 1];
             let escape = (raw[i] == b'+')
-                .then(|| Some(hex_value(*raw.get(i + 1)?)? << 4 | hex_value(*raw.get(i + 2)?)?))
-                .flatten();
+                .then(|| raw.get(i + 1..i + 3))
+                .flatten()
+                .and_then(|hex| HEXUPPER.decode_mut(hex, &mut byte).ok());
             match escape {
-                Some(byte) => {
-                    out.push(byte);
+                Some(_) => {
+                    out.push(byte[0]);
                     i += 3;
                 }
                 None => {
@@ -84,14 +86,6 @@ impl<'a> XText<'a> {
     }
 }
 
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
 pub(crate) fn validate_xtext(raw: &[u8]) -> VResult<()> {
     const WHAT: &str = "xtext";
     if raw.is_empty() {
@@ -103,7 +97,7 @@ pub(crate) fn validate_xtext(raw: &[u8]) -> VResult<()> {
             b'+' => {
                 for at in [i + 1, i + 2] {
                     match raw.get(at) {
-                        Some(&b) if hex_value(b).is_some() => {}
+                        Some(&b) if chars::is_hexchar(b) => {}
                         Some(&byte) => {
                             return Err(ValidationError::ForbiddenByte { what: WHAT, byte, at });
                         }

@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use memchr::memmem;
 use sealpost_codec::{Notify, XText};
 
 use crate::queue::{QueueId, QueuedEnvelope, QueuedRecipient};
@@ -90,7 +91,7 @@ fn boundary_for(content: &[u8], seed: &str) -> String {
     let mut n = 0u32;
     loop {
         let candidate = format!("=_dsn_{seed}_{n}");
-        if !content.windows(candidate.len()).any(|w| w == candidate.as_bytes()) {
+        if memmem::find(content, candidate.as_bytes()).is_none() {
             return candidate;
         }
         n += 1;
@@ -99,7 +100,7 @@ fn boundary_for(content: &[u8], seed: &str) -> String {
 
 /// The header section of `message` (up to and including the empty line, or all of it).
 fn header_section(message: &[u8]) -> &[u8] {
-    match message.windows(4).position(|w| w == b"\r\n\r\n") {
+    match memmem::find(message, b"\r\n\r\n") {
         Some(at) => &message[..at + 4],
         None => message,
     }

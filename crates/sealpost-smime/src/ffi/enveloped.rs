@@ -30,7 +30,8 @@ pub(crate) fn add_recipient(
             KeyTransport::RsaPkcs1 => {}
             KeyTransport::RsaOaepSha256 => {
                 check(sys::EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING))?;
-                check(EVP_PKEY_CTX_set_rsa_oaep_md(ctx, sha256))?;
+                // openssl-sys's wrapper takes `*mut` though OpenSSL only reads the digest.
+                check(sys::EVP_PKEY_CTX_set_rsa_oaep_md(ctx, sha256.cast_mut()))?;
                 check(sys::EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, sha256))?;
             }
             KeyTransport::EcdhSha256 => {

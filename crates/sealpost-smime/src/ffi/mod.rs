@@ -28,33 +28,25 @@ use openssl::stack::{Stack, StackRef};
 use openssl::x509::{X509, X509Ref};
 use openssl_sys as sys;
 
-/// `CMS_PARTIAL`: build the structure, sign or encrypt later in `CMS_final`.
-pub(crate) const CMS_PARTIAL: c_uint = 0x4000;
-/// `CMS_KEY_PARAM`: give the caller the key's `EVP_PKEY_CTX` to set padding / KDF first.
-pub(crate) const CMS_KEY_PARAM: c_uint = 0x40000;
+// Flags and constants openssl-sys exports; re-exported under their C names so the
+// submodules read like OpenSSL's manual pages.
+pub(crate) use sys::{
+    CMS_BINARY, CMS_DETACHED, CMS_KEY_PARAM, CMS_NOCERTS, CMS_NOSMIMECAP, CMS_PARTIAL,
+    EXFLAG_KUSAGE, EXFLAG_XKUSAGE, RSA_PKCS1_OAEP_PADDING, RSA_PKCS1_PSS_PADDING,
+};
+
+// What openssl-sys 0.9 does not export (checked against its sources): declared here with
+// the values of OpenSSL 3's headers.
+
 /// `CMS_CADES`: add the ESS signingCertificateV2 attribute (RFC 5035).
 pub(crate) const CMS_CADES: c_uint = 0x100000;
-/// `CMS_NOSMIMECAP`: leave out OpenSSL's default SMIMECapabilities (they list DES and RC2).
-pub(crate) const CMS_NOSMIMECAP: c_uint = 0x200;
-/// `CMS_BINARY`: the content is taken byte for byte (no text-mode line conversion).
-pub(crate) const CMS_BINARY: c_uint = 0x80;
-/// `CMS_DETACHED`: no eContent in the SignedData.
-pub(crate) const CMS_DETACHED: c_uint = 0x40;
-/// `CMS_NOCERTS`: do not add the signer certificate (the caller adds the chain itself).
-pub(crate) const CMS_NOCERTS: c_uint = 0x2;
 
 /// `CMS_RECIPINFO_TRANS`, `CMS_RECIPINFO_AGREE`.
 const CMS_RECIPINFO_TRANS: c_int = 0;
 const CMS_RECIPINFO_AGREE: c_int = 1;
 
-const RSA_PKCS1_OAEP_PADDING: c_int = 4;
-const RSA_PKCS1_PSS_PADDING: c_int = 6;
 /// `RSA_PSS_SALTLEN_DIGEST`: salt as long as the digest (RFC 4056's recommendation).
 const RSA_PSS_SALTLEN_DIGEST: c_int = -1;
-
-/// `EXFLAG_KUSAGE`, `EXFLAG_XKUSAGE`: the certificate has the extension at all.
-const EXFLAG_KUSAGE: u32 = 0x2;
-const EXFLAG_XKUSAGE: u32 = 0x4;
 
 #[allow(non_camel_case_types)]
 enum CMS_SignerInfo {}
@@ -64,8 +56,6 @@ enum CMS_RecipientInfo {}
 enum CMS_RecipientEncryptedKey {}
 #[allow(non_camel_case_types)]
 enum CMS_OtherKeyAttribute {}
-#[allow(non_camel_case_types)]
-enum X509_ATTRIBUTE {}
 
 unsafe extern "C" {
     fn CMS_add1_signer(
@@ -126,9 +116,7 @@ unsafe extern "C" {
         obj: *const sys::ASN1_OBJECT,
         lastpos: c_int,
     ) -> c_int;
-    fn CMS_signed_get_attr(si: *const CMS_SignerInfo, loc: c_int) -> *mut X509_ATTRIBUTE;
-    fn X509_ATTRIBUTE_count(attr: *const X509_ATTRIBUTE) -> c_int;
-    fn X509_ATTRIBUTE_get0_type(attr: *mut X509_ATTRIBUTE, idx: c_int) -> *mut sys::ASN1_TYPE;
+    fn CMS_signed_get_attr(si: *const CMS_SignerInfo, loc: c_int) -> *mut sys::X509_ATTRIBUTE;
     fn CMS_get0_RecipientInfos(cms: *mut sys::CMS_ContentInfo) -> *mut sys::OPENSSL_STACK;
     fn CMS_RecipientInfo_type(ri: *mut CMS_RecipientInfo) -> c_int;
     fn CMS_RecipientInfo_ktri_get0_signer_id(
@@ -158,19 +146,10 @@ unsafe extern "C" {
     ) -> *mut CMS_RecipientInfo;
     fn CMS_RecipientInfo_get0_pkey_ctx(ri: *mut CMS_RecipientInfo) -> *mut sys::EVP_PKEY_CTX;
     fn EVP_PKEY_CTX_set_ecdh_kdf_md(ctx: *mut sys::EVP_PKEY_CTX, md: *const sys::EVP_MD) -> c_int;
-    fn EVP_PKEY_CTX_set_rsa_oaep_md(ctx: *mut sys::EVP_PKEY_CTX, md: *const sys::EVP_MD) -> c_int;
     fn GENERAL_NAME_get0_otherName(
         gen_: *const sys::GENERAL_NAME,
         poid: *mut *mut sys::ASN1_OBJECT,
         pvalue: *mut *mut sys::ASN1_TYPE,
-    ) -> c_int;
-    fn BIO_free(b: *mut sys::BIO) -> c_int;
-    fn OBJ_nid2obj(n: c_int) -> *const sys::ASN1_OBJECT;
-    fn OBJ_obj2txt(
-        buf: *mut std::ffi::c_char,
-        buf_len: c_int,
-        a: *const sys::ASN1_OBJECT,
-        no_name: c_int,
     ) -> c_int;
 }
 
@@ -199,7 +178,7 @@ fn obj_text(obj: *const sys::ASN1_OBJECT) -> String {
     }
     let mut buf = [0u8; 128];
     // SAFETY: `buf` is writable for its length; OBJ_obj2txt NUL-terminates within it.
-    let n = unsafe { OBJ_obj2txt(buf.as_mut_ptr().cast(), buf.len() as c_int, obj, 1) };
+    let n = unsafe { sys::OBJ_obj2txt(buf.as_mut_ptr().cast(), buf.len() as c_int, obj, 1) };
     let n = usize::try_from(n).unwrap_or(0).min(buf.len() - 1);
     String::from_utf8_lossy(&buf[..n]).into_owned()
 }

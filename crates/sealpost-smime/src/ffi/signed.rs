@@ -81,15 +81,15 @@ pub(crate) fn add_signed_attribute_der(
     der: &[u8],
 ) -> Result<(), ErrorStack> {
     let len = c_len(der.len())?;
-    // V_ASN1_SEQUENCE: the bytes are kept as an already encoded value (tag included).
-    const V_ASN1_SEQUENCE: c_int = 16;
     // SAFETY: the attribute copies the bytes; obj is a static table entry.
     unsafe {
-        let obj = OBJ_nid2obj(nid.as_raw());
+        let obj = sys::OBJ_nid2obj(nid.as_raw());
         if obj.is_null() {
             return Err(ErrorStack::get());
         }
-        check(CMS_signed_add1_attr_by_OBJ(si.ptr, obj, V_ASN1_SEQUENCE, der.as_ptr().cast(), len))
+        // V_ASN1_SEQUENCE: the bytes are kept as an already encoded value (tag included).
+        let kind = sys::V_ASN1_SEQUENCE;
+        check(CMS_signed_add1_attr_by_OBJ(si.ptr, obj, kind, der.as_ptr().cast(), len))
     }
 }
 
@@ -220,7 +220,7 @@ impl SignerInfo<'_> {
         let mut out = Vec::new();
         // SAFETY: attributes and their values are borrowed (get0) and only encoded.
         unsafe {
-            let obj = OBJ_nid2obj(nid.as_raw());
+            let obj = sys::OBJ_nid2obj(nid.as_raw());
             if obj.is_null() {
                 return out;
             }
@@ -235,8 +235,8 @@ impl SignerInfo<'_> {
                 if attr.is_null() {
                     break;
                 }
-                for i in 0..X509_ATTRIBUTE_count(attr).max(0) {
-                    let t = X509_ATTRIBUTE_get0_type(attr, i);
+                for i in 0..sys::X509_ATTRIBUTE_count(attr).max(0) {
+                    let t = sys::X509_ATTRIBUTE_get0_type(attr, i);
                     if !t.is_null()
                         && let Ok(der) = asn1_type_der(t)
                     {
@@ -300,7 +300,8 @@ pub(crate) fn check_signers(
         let chain = CMS_dataInit(cms.as_ptr(), dcont);
         if chain.is_null() {
             if !dcont.is_null() {
-                BIO_free(dcont);
+                // A lone memory BIO: freeing "all" of its chain frees just it.
+                sys::BIO_free_all(dcont);
             }
             return Err(ErrorStack::get());
         }
@@ -334,7 +335,7 @@ impl SignerInfo<'_> {
     fn verify_signed_attributes_if_present(&self) -> Result<(), ErrorStack> {
         // SAFETY: counts attributes of the live SignerInfo.
         let has_attrs = unsafe {
-            let obj = OBJ_nid2obj(Nid::PKCS9_CONTENTTYPE.as_raw());
+            let obj = sys::OBJ_nid2obj(Nid::PKCS9_CONTENTTYPE.as_raw());
             !obj.is_null() && CMS_signed_get_attr_by_OBJ(self.ptr, obj, -1) >= 0
         } || !self.signed_attribute_values(Nid::PKCS9_MESSAGEDIGEST).is_empty();
         if has_attrs { self.verify_signed_attributes() } else { Ok(()) }

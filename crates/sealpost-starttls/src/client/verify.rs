@@ -7,6 +7,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use data_encoding::HEXLOWER_PERMISSIVE;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -54,15 +55,8 @@ impl FromStr for Fingerprint {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || BadFingerprint(s.to_owned());
         let digits: Vec<u8> = s.bytes().filter(|b| *b != b':').collect();
-        if digits.len() != 64 {
-            return Err(bad());
-        }
-        let mut out = [0u8; 32];
-        for (slot, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
-            let text = std::str::from_utf8(pair).map_err(|_| bad())?;
-            *slot = u8::from_str_radix(text, 16).map_err(|_| bad())?;
-        }
-        Ok(Fingerprint(out))
+        let bytes = HEXLOWER_PERMISSIVE.decode(&digits).map_err(|_| bad())?;
+        <[u8; 32]>::try_from(bytes).map(Fingerprint).map_err(|_| bad())
     }
 }
 

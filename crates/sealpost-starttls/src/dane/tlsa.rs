@@ -4,6 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use data_encoding::{HEXLOWER, HEXLOWER_PERMISSIVE};
 use rustls_pki_types::CertificateDer;
 use sha2::{Digest, Sha256, Sha512};
 
@@ -301,7 +302,8 @@ impl FromStr for Tlsa {
         if hex.is_empty() {
             return Err(TlsaParseError::NoData);
         }
-        let data = decode_hex(&hex).ok_or(TlsaParseError::BadHex)?;
+        let data =
+            HEXLOWER_PERMISSIVE.decode(hex.as_bytes()).map_err(|_| TlsaParseError::BadHex)?;
         Ok(Tlsa {
             usage: CertUsage::from_value(usage),
             selector: Selector::from_value(selector),
@@ -314,30 +316,8 @@ impl FromStr for Tlsa {
 impl fmt::Display for Tlsa {
     /// The presentation format, data in lowercase hex without spaces.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} {} ", self.usage.value(), self.selector.value(), self.matching.value())?;
-        for b in &self.data {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
-    }
-}
-
-fn decode_hex(hex: &str) -> Option<Vec<u8>> {
-    let bytes = hex.as_bytes();
-    if !bytes.len().is_multiple_of(2) {
-        return None;
-    }
-    bytes
-        .chunks_exact(2)
-        .map(|pair| Some((hex_digit(pair[0])? << 4) | hex_digit(pair[1])?))
-        .collect()
-}
-
-fn hex_digit(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
+        let (usage, selector, matching) =
+            (self.usage.value(), self.selector.value(), self.matching.value());
+        write!(f, "{usage} {selector} {matching} {}", HEXLOWER.encode_display(&self.data))
     }
 }

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use der::Decode as _;
+use der::asn1::SequenceRef;
 use rustls::client::danger::{ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::{CertificateError, OtherError};
@@ -272,24 +274,10 @@ fn bare_key_anchor<'a>(record: &'a Tlsa, top: &'a CertificateDer<'a>) -> Option<
     })
 }
 
-/// The contents of a DER SEQUENCE that spans all of `der`.
+/// The contents of a DER SEQUENCE that spans all of `der`: a SubjectPublicKeyInfo without
+/// its outer tag and length, as webpki's `TrustAnchor` holds it.
 fn sequence_contents(der: &[u8]) -> Option<&[u8]> {
-    let (&tag, rest) = der.split_first()?;
-    if tag != 0x30 {
-        return None;
-    }
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let (len_bytes, rest) = rest.split_at(n);
-        (len_bytes.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b)), rest)
-    };
-    (rest.len() == len).then_some(rest)
+    <&SequenceRef>::from_der(der).ok().map(SequenceRef::as_bytes)
 }
 
 impl ServerCertVerifier for DaneVerifier {

@@ -12,7 +12,7 @@ mod result_type;
 
 pub use record::{ReportUri, TlsRptRecord, TlsRptRecordError};
 pub use report::{
-    DateRange, Day, Failure, FailureDetails, InvalidDate, Policy, PolicyResults, PolicyType,
-    Report, ReportCollector, Summary,
+    DateRange, Day, Failure, FailureDetails, InvalidDate, InvalidDay, Policy, PolicyResults,
+    PolicyType, Report, ReportCollector, Summary,
 };
 pub use result_type::ResultType;

@@ -4,8 +4,12 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
+use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
+use time::{Date, Month, OffsetDateTime};
 
 use super::ResultType;
 
@@ -271,16 +275,20 @@ impl<'de> Deserialize<'de> for ResultType {
 
 /// A calendar day in UTC, the period of a daily report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Day {
-    year: u16,
-    month: u8,
-    day: u8,
-}
+pub struct Day(Date);
 
 /// A date that does not exist.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0:04}-{1:02}-{2:02} is not a valid date")]
 pub struct InvalidDate(pub u16, pub u8, pub u8);
+
+/// Text that is not a day in the form `YYYY-MM-DD`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a day in the form YYYY-MM-DD")]
+pub struct InvalidDay(pub String);
+
+/// `YYYY-MM-DD`, the form of RFC 3339's `full-date`.
+const FULL_DATE: &[BorrowedFormatItem<'_>] = format_description!("[year]-[month]-[day]");
 
 impl Day {
     /// The day `year`-`month`-`day` (years 1 to 9999).
@@ -292,22 +300,17 @@ impl Day {
     /// assert!(Day::new(2023, 2, 29).is_err());
     /// ```
     pub fn new(year: u16, month: u8, day: u8) -> Result<Day, InvalidDate> {
-        let leap =
-            (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
-        let days = match month {
-            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-            4 | 6 | 9 | 11 => 30,
-            2 if leap => 29,
-            2 => 28,
-            _ => 0,
-        };
-        if year == 0 || year > 9999 || day == 0 || day > days {
-            return Err(InvalidDate(year, month, day));
+        let invalid = || InvalidDate(year, month, day);
+        if year == 0 {
+            return Err(invalid());
         }
-        Ok(Day { year, month, day })
+        let month_value = Month::try_from(month).map_err(|_| invalid())?;
+        // Without time's `large-dates` feature, 9999 is the last year it takes.
+        Date::from_calendar_date(i32::from(year), month_value, day).map(Day).map_err(|_| invalid())
     }
 
-    /// The UTC day containing `unix_seconds` (seconds since 1970-01-01T00:00:00Z).
+    /// The UTC day containing `unix_seconds` (seconds since 1970-01-01T00:00:00Z); the
+    /// last day of year 9999 for anything later.
     ///
     /// ```
     /// use sealpost_starttls::tlsrpt::Day;
@@ -315,18 +318,10 @@ impl Day {
     /// assert_eq!(Day::from_unix(1_459_468_800).to_string(), "2016-04-01");
     /// ```
     pub fn from_unix(unix_seconds: u64) -> Day {
-        // Civil date from a day count (the proleptic Gregorian algorithm of H. Hinnant's
-        // "chrono-Compatible Low-Level Date Algorithms").
-        let z = (unix_seconds / 86_400) as i64 + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-        let year = (yoe + era * 400 + i64::from(month <= 2)) as u16;
-        Day { year, month, day }
+        let time = i64::try_from(unix_seconds)
+            .ok()
+            .and_then(|seconds| OffsetDateTime::from_unix_timestamp(seconds).ok());
+        Day(time.map_or(Date::MAX, OffsetDateTime::date))
     }
 
     /// The day's range: `T00:00:00Z` to `T23:59:59Z`.
@@ -340,7 +335,28 @@ impl Day {
 
 impl fmt::Display for Day {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+        // Years 1 to 9999 (see `new`) always have four digits: formatting cannot fail.
+        f.write_str(&self.0.format(FULL_DATE).map_err(|_| fmt::Error)?)
+    }
+}
+
+impl FromStr for Day {
+    type Err = InvalidDay;
+
+    /// Parses `YYYY-MM-DD` (what `Display` writes).
+    ///
+    /// ```
+    /// use sealpost_starttls::tlsrpt::Day;
+    ///
+    /// assert_eq!("2016-04-01".parse::<Day>().unwrap(), Day::new(2016, 4, 1).unwrap());
+    /// assert!("2016-4-1".parse::<Day>().is_err());
+    /// assert!("2016-02-30".parse::<Day>().is_err());
+    /// ```
+    fn from_str(s: &str) -> Result<Day, InvalidDay> {
+        match Date::parse(s, FULL_DATE) {
+            Ok(date) if date.year() >= 1 => Ok(Day(date)),
+            _ => Err(InvalidDay(s.to_owned())),
+        }
     }
 }
 

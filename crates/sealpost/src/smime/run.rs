@@ -9,6 +9,9 @@ use sealpost_smime::{
     SignOptions, SignedForm, SmimeKind, Verifier, VerifyOptions, classify, decrypt_message,
     encrypt_message, load_certificates, sign_message,
 };
+use time::OffsetDateTime;
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
 
 use super::args::{DecryptArgs, EncryptArgs, SignArgs, SmimeCommand, VerifyArgs};
 
@@ -214,23 +217,13 @@ fn decrypt(args: &DecryptArgs) -> anyhow::Result<()> {
 
 /// Unix seconds as `YYYY-MM-DD HH:MM:SS UTC` (proleptic Gregorian calendar).
 fn utc(unix: i64) -> String {
-    let (days, secs) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    const FORMAT: &[BorrowedFormatItem<'_>] =
+        format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+    match OffsetDateTime::from_unix_timestamp(unix).map(|t| t.format(FORMAT)) {
+        Ok(Ok(text)) => text,
+        // Outside years -9999 to 9999: no signing time is, but say what was there.
+        _ => format!("{unix} seconds after 1970-01-01 UTC"),
+    }
 }
 
 #[cfg(test)]
@@ -243,5 +236,6 @@ mod tests {
         assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
         assert_eq!(utc(1_796_000_000), "2026-11-30 00:53:20 UTC");
         assert_eq!(utc(-1), "1969-12-31 23:59:59 UTC");
+        assert_eq!(utc(i64::MAX), format!("{} seconds after 1970-01-01 UTC", i64::MAX));
     }
 }

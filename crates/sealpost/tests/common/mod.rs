@@ -12,6 +12,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use memchr::memmem;
 use sealpost_starttls::rustls;
 
 /// How long a start may take on a busy two-core machine.
@@ -286,7 +287,7 @@ impl Smtp {
 
     fn line(&mut self) -> String {
         loop {
-            if let Some(end) = self.input.windows(2).position(|w| w == b"\r\n") {
+            if let Some(end) = memmem::find(&self.input, b"\r\n") {
                 let line: Vec<u8> = self.input.drain(..end + 2).collect();
                 return String::from_utf8_lossy(&line[..end]).into_owned();
             }

@@ -9,6 +9,8 @@ use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use memchr::memmem;
+
 /// splitmix64: small, deterministic, good enough to pick sizes and moments.
 pub(crate) struct Rng(pub(crate) u64);
 
@@ -78,14 +80,9 @@ pub(crate) fn stored_message(stored: &[u8]) -> Option<(u64, &[u8])> {
     if !stored.starts_with(b"Return-Path: <") {
         return None;
     }
-    let at = stored
-        .windows(ID_HEADER.len() + 2)
-        .position(|w| w.starts_with(b"\r\n") && &w[2..] == ID_HEADER)?
-        + 2;
+    let at = memmem::find(stored, &[b"\r\n", ID_HEADER].concat())? + 2;
     let trace = &stored[..at];
-    if !trace.windows(12).any(|w| w == b"\r\nReceived: ") {
-        return None;
-    }
+    memmem::find(trace, b"\r\nReceived: ")?;
     let hex = stored.get(at + ID_HEADER.len()..at + ID_HEADER.len() + 16)?;
     let id = u64::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
     Some((id, &stored[at..]))
@@ -164,7 +161,7 @@ impl Conn {
 
     fn line(&mut self) -> io::Result<String> {
         loop {
-            if let Some(end) = self.input.windows(2).position(|w| w == b"\r\n") {
+            if let Some(end) = memmem::find(&self.input, b"\r\n") {
                 let line: Vec<u8> = self.input.drain(..end + 2).collect();
                 return Ok(String::from_utf8_lossy(&line[..end]).into_owned());
             }

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use memchr::memmem;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
@@ -102,7 +103,7 @@ impl Message {
     /// The body: everything after the header section, which every stored copy must
     /// contain whole.
     pub(crate) fn body(&self) -> &[u8] {
-        let start = self.content.windows(4).position(|w| w == b"\r\n\r\n").map_or(0, |p| p + 4);
+        let start = memmem::find(&self.content, b"\r\n\r\n").map_or(0, |p| p + 4);
         &self.content[start..]
     }
 }

@@ -4,6 +4,9 @@
 //! bodies, base64, and an mbox for s-nail.
 
 use anyhow::{Context, Result, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use memchr::memmem;
 
 /// The sender of every test message (the signer: `smime-alice-*`).
 pub(crate) const ALICE: &str = "alice@example.org";
@@ -57,8 +60,8 @@ pub(crate) fn split_head(message: &[u8]) -> Option<(&[u8], &[u8])> {
     if message.starts_with(b"\r\n") {
         return Some((&[], &message[2..]));
     }
-    let crlf = find(message, b"\r\n\r\n").map(|i| (i + 2, i + 4));
-    let lf = find(message, b"\n\n").map(|i| (i + 1, i + 2));
+    let crlf = memmem::find(message, b"\r\n\r\n").map(|i| (i + 2, i + 4));
+    let lf = memmem::find(message, b"\n\n").map(|i| (i + 1, i + 2));
     let (head_end, body_start) = match (crlf, lf) {
         (Some(a), Some(b)) => {
             if a.0 <= b.0 {
@@ -129,7 +132,7 @@ pub(crate) fn split_signed(message: &[u8]) -> Result<Signed> {
         bail!("Content-Type is `{content_type}`, not multipart/signed");
     }
     let boundary = param(&content_type, "boundary").context("multipart/signed without boundary")?;
-    let eol: &[u8] = if find(body, b"\r\n").is_some() { b"\r\n" } else { b"\n" };
+    let eol: &[u8] = if memmem::find(body, b"\r\n").is_some() { b"\r\n" } else { b"\n" };
     let dash = [b"--", boundary.as_bytes()].concat();
     let delimiter = [eol, &dash].concat();
     // The first delimiter may open the body; later ones follow a line ending, which belongs
@@ -137,18 +140,20 @@ pub(crate) fn split_signed(message: &[u8]) -> Result<Signed> {
     let first = if body.starts_with(&dash) {
         0
     } else {
-        find(body, &delimiter).context("no first boundary")? + eol.len()
+        memmem::find(body, &delimiter).context("no first boundary")? + eol.len()
     };
     let after_first = first + dash.len();
     let entity_start = after_first
-        + find(&body[after_first..], eol).context("boundary line without end")?
+        + memmem::find(&body[after_first..], eol).context("boundary line without end")?
         + eol.len();
-    let entity_len = find(&body[entity_start..], &delimiter).context("no second boundary")?;
+    let entity_len =
+        memmem::find(&body[entity_start..], &delimiter).context("no second boundary")?;
     let entity = body[entity_start..entity_start + entity_len].to_vec();
     let second = entity_start + entity_len + delimiter.len();
-    let sig_start =
-        second + find(&body[second..], eol).context("boundary line without end")? + eol.len();
-    let sig_len = find(&body[sig_start..], &delimiter).context("no closing boundary")?;
+    let sig_start = second
+        + memmem::find(&body[second..], eol).context("boundary line without end")?
+        + eol.len();
+    let sig_len = memmem::find(&body[sig_start..], &delimiter).context("no closing boundary")?;
     let part = &body[sig_start..sig_start + sig_len];
     let (part_head, part_body) = split_head(part).context("signature part without headers")?;
     let signature_type =
@@ -224,16 +229,6 @@ pub(crate) fn mbox(message: &[u8]) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// The position of `needle` in `haystack`.
-pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || needle.len() > haystack.len() {
-        return None;
-    }
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 /// Base64 in lines of 76 characters, each ending in CRLF.
 pub(crate) fn base64_lines(data: &[u8]) -> String {
     let encoded = base64_encode(data);
@@ -247,54 +242,14 @@ pub(crate) fn base64_lines(data: &[u8]) -> String {
 
 /// Base64 (RFC 4648, with padding) in one line.
 pub(crate) fn base64_encode(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(B64[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    STANDARD.encode(data)
 }
 
 /// Decodes base64, skipping line breaks and other white space; anything else that is not
 /// base64 is an error.
 pub(crate) fn base64_decode(text: &[u8]) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() / 4 * 3);
-    let mut acc = 0u32;
-    let mut bits = 0u32;
-    let mut padding = 0usize;
-    for &c in text {
-        let value = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => {
-                padding += 1;
-                continue;
-            }
-            c if c.is_ascii_whitespace() => continue,
-            c => bail!("byte {c:#04x} is not base64"),
-        };
-        if padding > 0 {
-            bail!("base64 data after padding");
-        }
-        acc = (acc << 6) | u32::from(value);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Ok(out)
+    let compact: Vec<u8> = text.iter().copied().filter(|c| !c.is_ascii_whitespace()).collect();
+    Ok(STANDARD.decode(compact)?)
 }
 
 #[cfg(test)]

@@ -572,7 +572,7 @@ pub(crate) fn run(suite: &mut Suite<'_>) {
                     "it left 0 bytes in -out: this OpenSSL 3.0 release does not release the \
                      tampered plaintext",
                 ),
-                n if mime::find(&released, b"Hello Bob").is_some() => {
+                n if memchr::memmem::find(&released, b"Hello Bob").is_some() => {
                     format!("FINDING: it left {n} bytes of the tampered plaintext in -out")
                 }
                 n => format!("it left {n} bytes (not the plaintext) in -out"),

@@ -75,7 +75,7 @@ pub(crate) fn run(suite: &mut Suite<'_>) {
             let name = "snail-verify-tampered";
             let msg = Message::new(name);
             let signed = ctx.sealpost_sign(&msg, ALICE_RSA, false)?;
-            let at = mime::find(&signed, b"Hello Bob").map(|i| i + 6);
+            let at = memchr::memmem::find(&signed, b"Hello Bob").map(|i| i + 6);
             let Some(at) = at else { bail!("the signed message lost its body") };
             let mut tampered = signed;
             tampered[at] = b'b';

@@ -3,6 +3,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use memchr::memmem;
 use sealpost_codec::client::{ClientEvent, ClientSession, Envelope};
 use sealpost_codec::server::{ServerEvent, ServerSession};
 use sealpost_codec::{Command, ForwardPath, Mechanism, Reply};
@@ -435,7 +436,7 @@ impl ClientWire {
                     Ok(command) => command.to_bytes(),
                     Err(_) => bytes.clone(),
                 };
-                let len = rest.windows(2).position(|w| w == b"\r\n").map_or(rest.len(), |p| p + 2);
+                let len = memmem::find(rest, b"\r\n").map_or(rest.len(), |p| p + 2);
                 (want, len)
             }
             _ => (bytes.clone(), bytes.len().min(rest.len())),
