@@ -15,7 +15,8 @@
 //! - **Message data**: [`DotUnstuffer`] ends exactly at CRLF "." CRLF and refuses bare
 //!   CR/LF by default (SMTP smuggling); [`DotStuffer`] for clients; [`BdatReader`].
 //! - **Sessions**: [`ServerSession`] and [`ClientSession`], sans-IO state machines
-//!   (`handle_input`, `poll_event`, `poll_transmit`).
+//!   (`handle_input`, `poll_event`, `poll_transmit`) that keep one contract, the
+//!   [`Session`] trait, so that one I/O loop drives either.
 //!
 //! ```
 //! use sealpost_codec::{Command, Reply};
@@ -40,6 +41,7 @@ mod parse;
 mod reply;
 pub mod sasl;
 mod secret;
+pub mod session;
 #[cfg(feature = "serde")]
 mod serde_impls;
 mod types;
@@ -60,6 +62,7 @@ pub use esmtp::{
 pub use framing::{Frame, LineFramer};
 pub use reply::{EnhancedStatusCode, Reply, ReplyClass, ReplyCode, ReplyDecoder};
 pub use secret::Secret;
+pub use session::{Session, SessionPhase};
 pub use server::{ServerConfig, ServerEvent, ServerSession};
 pub use types::domain::{
     AddressLiteral, AddressLiteralKind, Domain, DomainPart, Host, MAX_DOMAIN_LEN, MAX_LABEL_LEN,
