@@ -38,12 +38,13 @@ mod error;
 mod esmtp;
 mod framing;
 mod parse;
+pub mod replies;
 mod reply;
 pub mod sasl;
 mod secret;
-pub mod session;
 #[cfg(feature = "serde")]
 mod serde_impls;
+pub mod session;
 mod types;
 
 pub mod client;
@@ -62,8 +63,8 @@ pub use esmtp::{
 pub use framing::{Frame, LineFramer};
 pub use reply::{EnhancedStatusCode, Reply, ReplyClass, ReplyCode, ReplyDecoder};
 pub use secret::Secret;
-pub use session::{Session, SessionPhase};
 pub use server::{ServerConfig, ServerEvent, ServerSession};
+pub use session::{Session, SessionPhase};
 pub use types::domain::{
     AddressLiteral, AddressLiteralKind, Domain, DomainPart, Host, MAX_DOMAIN_LEN, MAX_LABEL_LEN,
 };

@@ -14,6 +14,7 @@
 //! and tests.
 #![forbid(unsafe_code)]
 
+mod auth;
 pub mod discard;
 mod driver;
 mod handler;
@@ -23,6 +24,7 @@ mod listener;
 mod proxy;
 mod summary;
 
+pub use auth::{AuthExchange, AuthStep};
 pub use discard::DiscardHandler;
 pub use handler::{Envelope, Handler, MessageSink, SessionInfo, Verdict};
 pub use limits::Limits;

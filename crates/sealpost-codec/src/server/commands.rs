@@ -268,7 +268,8 @@ impl ServerSession {
         };
         if first && refusal.is_none() {
             // The application opens its message here, as it does for DATA.
-            self.pending = Some(Pending::MessageStart { bdat: Some((size, last)), trailing: false });
+            self.pending =
+                Some(Pending::MessageStart { bdat: Some((size, last)), trailing: false });
             self.events.push_back(ServerEvent::MessageStart { chunking: true });
             return;
         }
@@ -355,7 +356,7 @@ impl ServerSession {
             }
         } else {
             self.pending = Some(Pending::AuthStep { mechanism: mechanism.clone() });
-            self.events.push_back(ServerEvent::AuthStep { mechanism, response });
+            self.events.push_back(ServerEvent::AuthStep { mechanism, response, initial: true });
         }
     }
 
@@ -402,8 +403,11 @@ impl ServerSession {
             },
             SaslState::Other { mechanism } => {
                 self.pending = Some(Pending::AuthStep { mechanism: mechanism.clone() });
-                self.events
-                    .push_back(ServerEvent::AuthStep { mechanism, response: Some(response) });
+                self.events.push_back(ServerEvent::AuthStep {
+                    mechanism,
+                    response: Some(response),
+                    initial: false,
+                });
             }
         }
     }

@@ -72,12 +72,16 @@ pub enum ServerEvent {
         credentials: Credentials,
     },
     /// *Decision.* One step of another SASL mechanism: answer with
-    /// [`super::ServerSession::auth_challenge`], or accept/reject.
+    /// [`super::ServerSession::auth_challenge`], or accept
+    /// ([`super::ServerSession::accept_auth`]) or reject.
     AuthStep {
         /// The mechanism.
         mechanism: Mechanism<'static>,
         /// The client's response (`None` for AUTH without an initial response).
         response: Option<Secret<Vec<u8>>>,
+        /// True for the AUTH command itself (a new exchange begins), false for a response
+        /// to a challenge of [`super::ServerSession::auth_challenge`].
+        initial: bool,
     },
     /// The 220 to STARTTLS is queued: flush it, run the TLS handshake on the raw stream,
     /// then call [`super::ServerSession::tls_established`]. `discarded` counts bytes that

@@ -44,8 +44,8 @@ use crate::data::{BdatReader, DataError, DataStep, DotUnstuffer};
 use crate::esmtp::BodyType;
 use crate::framing::{Frame, LineFramer};
 use crate::reply::Reply;
-use crate::types::domain::Host;
 use crate::session::{Session, SessionPhase};
+use crate::types::domain::Host;
 use replies::Canned;
 
 /// RFC 4954 section 4: a server accepts SASL response lines of at least 12288 octets.
@@ -130,14 +130,25 @@ enum SaslState {
 #[derive(Debug)]
 enum Pending {
     Hello(Verb, Host<'static>),
-    Mail { smtputf8: bool, body: Option<BodyType> },
+    Mail {
+        smtputf8: bool,
+        body: Option<BodyType>,
+    },
     Rcpt,
     /// DATA (`bdat: None`), or the first BDAT chunk (its size and LAST flag) of the
     /// transaction.
-    MessageStart { bdat: Option<(u64, bool)>, trailing: bool },
-    MessageEnd { remaining: usize, trailing: bool },
+    MessageStart {
+        bdat: Option<(u64, bool)>,
+        trailing: bool,
+    },
+    MessageEnd {
+        remaining: usize,
+        trailing: bool,
+    },
     Auth,
-    AuthStep { mechanism: Mechanism<'static> },
+    AuthStep {
+        mechanism: Mechanism<'static>,
+    },
     Vrfy,
 }
 
@@ -147,7 +158,7 @@ impl ServerSession {
         let greeting = format!("{} {}", config.hostname, config.banner);
         let code = 220;
         let greeting = Reply::new(code, greeting.trim_end().to_owned())
-            .unwrap_or_else(|_| Canned(220, (2, 0, 0), "Service ready").build(false));
+            .unwrap_or_else(|_| replies::SERVICE_READY.build(false));
         Self::with_greeting(config, greeting)
     }
 
