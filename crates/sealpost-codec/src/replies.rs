@@ -247,6 +247,23 @@ pub const EXPN_NOT_AVAILABLE: StandardReply =
 pub const MECHANISM_NOT_SUPPORTED: StandardReply =
     StandardReply::new(504, (5, 5, 4), "Mechanism not supported");
 
+/// "550 5.7.1 Recipient not accepted": a server that was not told what it receives
+/// mail for.
+pub const RECIPIENT_NOT_ACCEPTED: StandardReply =
+    StandardReply::new(550, (5, 7, 1), "Recipient not accepted");
+/// "550 5.7.1 Relaying denied": a recipient outside the local domains, from a client
+/// that may not relay (RFC 5321 section 3.6.2, RFC 3463 5.7.1).
+pub const RELAYING_DENIED: StandardReply = StandardReply::new(550, (5, 7, 1), "Relaying denied");
+/// "550 5.1.1 User unknown": no such mailbox (RFC 3463 5.1.1, bad destination mailbox).
+pub const USER_UNKNOWN: StandardReply = StandardReply::new(550, (5, 1, 1), "User unknown");
+/// "553 5.1.3 Mailbox name not allowed": a local part that cannot be a mailbox name
+/// (RFC 5321 553, RFC 3463 5.1.3, bad destination mailbox address syntax).
+pub const MAILBOX_NAME_NOT_ALLOWED: StandardReply =
+    StandardReply::new(553, (5, 1, 3), "Mailbox name not allowed");
+/// "451 4.3.0 Cannot store the message now; try again later": the storage failed.
+pub const CANNOT_STORE: StandardReply =
+    StandardReply::new(451, (4, 3, 0), "Cannot store the message now; try again later");
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,6 +322,11 @@ mod tests {
         CONNECTION_LOST,
         EXPN_NOT_AVAILABLE,
         MECHANISM_NOT_SUPPORTED,
+        RECIPIENT_NOT_ACCEPTED,
+        RELAYING_DENIED,
+        USER_UNKNOWN,
+        MAILBOX_NAME_NOT_ALLOWED,
+        CANNOT_STORE,
     ];
 
     #[test]

@@ -46,6 +46,13 @@ impl Verdict {
     }
 }
 
+/// One of the codec's named replies: `Verdict::from(replies::RELAYING_DENIED)`.
+impl From<replies::StandardReply> for Verdict {
+    fn from(reply: replies::StandardReply) -> Self {
+        Verdict::Reply(reply.to_reply())
+    }
+}
+
 /// What is known about the session when a decision is asked for.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -132,7 +139,7 @@ pub trait Handler: Send + Sync + 'static {
         parameters: &RcptParameters<'_>,
     ) -> impl Future<Output = Verdict> + Send {
         let _ = (info, envelope, forward_path, parameters);
-        async { Verdict::reject(550, (5, 7, 1), "Recipient not accepted") }
+        async { Verdict::from(replies::RECIPIENT_NOT_ACCEPTED) }
     }
 
     /// Opens a sink for the message of `envelope` (after DATA's 354, or the first BDAT).

@@ -557,11 +557,7 @@ impl ClientSession {
             None | Some(Expect::Quit) => self.close(Ok(())),
             Some(Expect::DataEnd) => {
                 // RFC 3463: X.4.2, bad connection. Made here: the server never said it.
-                let lost = Reply::sanitized(
-                    crate::ReplyCode::LOCAL_ERROR,
-                    Some(crate::EnhancedStatusCode::new(4, 4, 2)),
-                    "The connection ended before the server's reply for this recipient",
-                );
+                let lost = crate::replies::CONNECTION_LOST.to_reply();
                 self.end_lmtp_replies(lost);
                 self.close(Err(ClientError::ConnectionClosed));
             }
