@@ -55,8 +55,8 @@ fn the_server_phase_follows_what_it_reads() {
     assert_eq!(s.hello_host(), None, "forgotten after TLS (RFC 3207 section 4.2)");
 }
 
-#[test]
-fn bdat_opens_the_message_with_the_same_event_as_data() {
+/// A server session after EHLO, MAIL and one accepted RCPT, its replies read.
+fn in_transaction() -> ServerSession {
     let mut s = server(TlsOffer::None);
     s.handle_input(b"EHLO c.test\r\n");
     assert!(s.poll_event().is_some());
@@ -67,6 +67,12 @@ fn bdat_opens_the_message_with_the_same_event_as_data() {
         s.accept();
     }
     drain(&mut s);
+    s
+}
+
+#[test]
+fn bdat_opens_the_message_with_the_same_event_as_data() {
+    let mut s = in_transaction();
     s.handle_input(b"BDAT 3\r\nabcBDAT 2 LAST\r\nde");
     assert_eq!(s.poll_event(), Some(ServerEvent::MessageStart { chunking: true }));
     assert_eq!(drain(&mut s), "", "nothing is said before the chunk is read");
@@ -81,16 +87,7 @@ fn bdat_opens_the_message_with_the_same_event_as_data() {
 
 #[test]
 fn a_refused_bdat_start_drains_the_chunk_and_ends_the_transaction() {
-    let mut s = server(TlsOffer::None);
-    s.handle_input(b"EHLO c.test\r\n");
-    assert!(s.poll_event().is_some());
-    s.accept();
-    s.handle_input(b"MAIL FROM:<a@c.test>\r\nRCPT TO:<b@mx.test>\r\n");
-    for _ in 0..2 {
-        assert!(s.poll_event().is_some());
-        s.accept();
-    }
-    drain(&mut s);
+    let mut s = in_transaction();
     // The chunk holds what looks like a command: it must be read as octets.
     s.handle_input(b"BDAT 6\r\nRSET\r\nBDAT 1 LAST\r\nx");
     assert_eq!(s.poll_event(), Some(ServerEvent::MessageStart { chunking: true }));
