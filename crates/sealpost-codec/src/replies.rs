@@ -62,153 +62,153 @@ impl StandardReply {
     }
 }
 
-/// "250 2.0.0 Ok"
+/// `250 2.0.0 Ok`
 pub const OK: StandardReply = StandardReply::new(250, (2, 0, 0), "Ok");
 
-/// "250 2.1.0 Sender ok"
+/// `250 2.1.0 Sender ok`
 pub const SENDER_OK: StandardReply = StandardReply::new(250, (2, 1, 0), "Sender ok");
 
-/// "250 2.1.5 Recipient ok"
+/// `250 2.1.5 Recipient ok`
 pub const RECIPIENT_OK: StandardReply = StandardReply::new(250, (2, 1, 5), "Recipient ok");
 
-/// "354 2.0.0 End data with <CR><LF>.<CR><LF>"
+/// `354 2.0.0 End data with <CR><LF>.<CR><LF>`
 pub const START_DATA: StandardReply =
     StandardReply::new(354, (2, 0, 0), "End data with <CR><LF>.<CR><LF>");
 
-/// "250 2.0.0 Ok: message accepted"
+/// `250 2.0.0 Ok: message accepted`
 pub const QUEUED: StandardReply = StandardReply::new(250, (2, 0, 0), "Ok: message accepted");
 
-/// "221 2.0.0 Bye"
+/// `221 2.0.0 Bye`
 pub const BYE: StandardReply = StandardReply::new(221, (2, 0, 0), "Bye");
 
-/// "214 2.0.0 See RFC 5321"
+/// `214 2.0.0 See RFC 5321`
 pub const HELP: StandardReply = StandardReply::new(214, (2, 0, 0), "See RFC 5321");
 
-/// "252 2.1.5 Cannot verify the user, but will accept the message"
+/// `252 2.1.5 Cannot verify the user, but will accept the message`
 pub const CANNOT_VRFY: StandardReply =
     StandardReply::new(252, (2, 1, 5), "Cannot verify the user, but will accept the message");
 
-/// "220 2.0.0 Ready to start TLS"
+/// `220 2.0.0 Ready to start TLS`
 pub const READY_TLS: StandardReply = StandardReply::new(220, (2, 0, 0), "Ready to start TLS");
 
-/// "235 2.7.0 Authentication successful"
+/// `235 2.7.0 Authentication successful`
 pub const AUTH_OK: StandardReply = StandardReply::new(235, (2, 7, 0), "Authentication successful");
 
-/// "500 5.5.2 Command unrecognized"
+/// `500 5.5.2 Command unrecognized`
 pub const UNRECOGNIZED: StandardReply = StandardReply::new(500, (5, 5, 2), "Command unrecognized");
 
-/// "500 5.5.2 Bare CR or LF in a command; lines must end with CRLF"
+/// `500 5.5.2 Bare CR or LF in a command; lines must end with CRLF`
 pub const BARE_LINE_ENDING: StandardReply =
     StandardReply::new(500, (5, 5, 2), "Bare CR or LF in a command; lines must end with CRLF");
 
-/// "500 5.5.6 Line too long"
+/// `500 5.5.6 Line too long`
 pub const LINE_TOO_LONG: StandardReply = StandardReply::new(500, (5, 5, 6), "Line too long");
 
-/// "500 5.5.1 This is LMTP: use LHLO"
+/// `500 5.5.1 This is LMTP: use LHLO`
 pub const USE_LHLO: StandardReply = StandardReply::new(500, (5, 5, 1), "This is LMTP: use LHLO");
 
-/// "501 5.5.4 Syntax error in parameters or arguments"
+/// `501 5.5.4 Syntax error in parameters or arguments`
 pub const SYNTAX: StandardReply =
     StandardReply::new(501, (5, 5, 4), "Syntax error in parameters or arguments");
 
-/// "501 5.1.7 Bad sender address syntax"
+/// `501 5.1.7 Bad sender address syntax`
 pub const BAD_SENDER: StandardReply =
     StandardReply::new(501, (5, 1, 7), "Bad sender address syntax");
 
-/// "501 5.1.3 Bad recipient address syntax"
+/// `501 5.1.3 Bad recipient address syntax`
 pub const BAD_RECIPIENT: StandardReply =
     StandardReply::new(501, (5, 1, 3), "Bad recipient address syntax");
 
-/// "501 5.7.0 Authentication cancelled"
+/// `501 5.7.0 Authentication cancelled`
 pub const AUTH_CANCELLED: StandardReply =
     StandardReply::new(501, (5, 7, 0), "Authentication cancelled");
 
-/// "501 5.5.2 Cannot decode the response"
+/// `501 5.5.2 Cannot decode the response`
 pub const BAD_BASE64: StandardReply =
     StandardReply::new(501, (5, 5, 2), "Cannot decode the response");
 
-/// "502 5.5.1 Command not implemented"
+/// `502 5.5.1 Command not implemented`
 pub const NOT_IMPLEMENTED: StandardReply =
     StandardReply::new(502, (5, 5, 1), "Command not implemented");
 
-/// "503 5.5.1 Send EHLO or HELO first"
+/// `503 5.5.1 Send EHLO or HELO first`
 pub const NEED_HELLO: StandardReply = StandardReply::new(503, (5, 5, 1), "Send EHLO or HELO first");
 
-/// "503 5.5.1 Nested MAIL command"
+/// `503 5.5.1 Nested MAIL command`
 pub const NESTED_MAIL: StandardReply = StandardReply::new(503, (5, 5, 1), "Nested MAIL command");
 
-/// "503 5.5.1 Need MAIL command"
+/// `503 5.5.1 Need MAIL command`
 pub const NEED_MAIL: StandardReply = StandardReply::new(503, (5, 5, 1), "Need MAIL command");
 
-/// "503 5.5.1 TLS is already active"
+/// `503 5.5.1 TLS is already active`
 pub const ALREADY_TLS: StandardReply = StandardReply::new(503, (5, 5, 1), "TLS is already active");
 
-/// "503 5.5.1 Already authenticated"
+/// `503 5.5.1 Already authenticated`
 pub const ALREADY_AUTH: StandardReply = StandardReply::new(503, (5, 5, 1), "Already authenticated");
 
-/// "503 5.5.1 AUTH is not permitted during a mail transaction"
+/// `503 5.5.1 AUTH is not permitted during a mail transaction`
 pub const AUTH_IN_TRANSACTION: StandardReply =
     StandardReply::new(503, (5, 5, 1), "AUTH is not permitted during a mail transaction");
 
-/// "503 5.5.1 DATA and BDAT cannot be mixed"
+/// `503 5.5.1 DATA and BDAT cannot be mixed`
 pub const MIXED_DATA_BDAT: StandardReply =
     StandardReply::new(503, (5, 5, 1), "DATA and BDAT cannot be mixed");
 
-/// "503 5.5.1 BODY=BINARYMIME requires BDAT"
+/// `503 5.5.1 BODY=BINARYMIME requires BDAT`
 pub const BINARY_NEEDS_BDAT: StandardReply =
     StandardReply::new(503, (5, 5, 1), "BODY=BINARYMIME requires BDAT");
 
-/// "503 5.5.1 No service; send QUIT"
+/// `503 5.5.1 No service; send QUIT`
 pub const REFUSED_SESSION: StandardReply =
     StandardReply::new(503, (5, 5, 1), "No service; send QUIT");
 
-/// "504 5.5.4 Unrecognized authentication mechanism"
+/// `504 5.5.4 Unrecognized authentication mechanism`
 pub const UNKNOWN_MECHANISM: StandardReply =
     StandardReply::new(504, (5, 5, 4), "Unrecognized authentication mechanism");
 
-/// "530 5.7.0 Must issue a STARTTLS command first"
+/// `530 5.7.0 Must issue a STARTTLS command first`
 pub const NEED_TLS: StandardReply =
     StandardReply::new(530, (5, 7, 0), "Must issue a STARTTLS command first");
 
-/// "530 5.7.0 Authentication required"
+/// `530 5.7.0 Authentication required`
 pub const NEED_AUTH: StandardReply = StandardReply::new(530, (5, 7, 0), "Authentication required");
 
-/// "535 5.7.8 Authentication credentials invalid"
+/// `535 5.7.8 Authentication credentials invalid`
 pub const AUTH_FAILED: StandardReply =
     StandardReply::new(535, (5, 7, 8), "Authentication credentials invalid");
 
-/// "452 4.5.3 Too many recipients"
+/// `452 4.5.3 Too many recipients`
 pub const TOO_MANY_RECIPIENTS: StandardReply =
     StandardReply::new(452, (4, 5, 3), "Too many recipients");
 
-/// "552 5.3.4 Message size exceeds fixed maximum message size"
+/// `552 5.3.4 Message size exceeds fixed maximum message size`
 pub const TOO_BIG: StandardReply =
     StandardReply::new(552, (5, 3, 4), "Message size exceeds fixed maximum message size");
 
-/// "553 5.6.7 Non-ASCII addresses need SMTPUTF8"
+/// `553 5.6.7 Non-ASCII addresses need SMTPUTF8`
 pub const NON_ASCII_ADDRESS: StandardReply =
     StandardReply::new(553, (5, 6, 7), "Non-ASCII addresses need SMTPUTF8");
 
-/// "550 5.6.0 Message holds a bare CR or LF; lines must end with CRLF"
+/// `550 5.6.0 Message holds a bare CR or LF; lines must end with CRLF`
 pub const BARE_IN_DATA: StandardReply =
     StandardReply::new(550, (5, 6, 0), "Message holds a bare CR or LF; lines must end with CRLF");
 
-/// "554 5.5.1 No valid recipients"
+/// `554 5.5.1 No valid recipients`
 pub const NO_RECIPIENTS: StandardReply = StandardReply::new(554, (5, 5, 1), "No valid recipients");
 
-/// "554 5.5.0 Data after STARTTLS was sent in the clear; closing"
+/// `554 5.5.0 Data after STARTTLS was sent in the clear; closing`
 pub const STARTTLS_INJECTION: StandardReply =
     StandardReply::new(554, (5, 5, 0), "Data after STARTTLS was sent in the clear; closing");
 
-/// "554 5.5.0 Improper command pipelining; closing"
+/// `554 5.5.0 Improper command pipelining; closing`
 pub const IMPROPER_PIPELINING: StandardReply =
     StandardReply::new(554, (5, 5, 0), "Improper command pipelining; closing");
 
-/// "555 5.5.4 Parameter not recognized or not implemented"
+/// `555 5.5.4 Parameter not recognized or not implemented`
 pub const UNSUPPORTED_PARAMETER: StandardReply =
     StandardReply::new(555, (5, 5, 4), "Parameter not recognized or not implemented");
 
-/// "421 4.7.0 Too many errors; closing"
+/// `421 4.7.0 Too many errors; closing`
 pub const TOO_MANY_ERRORS: StandardReply =
     StandardReply::new(421, (4, 7, 0), "Too many errors; closing");
 
