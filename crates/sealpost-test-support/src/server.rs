@@ -61,6 +61,7 @@ pub const TWO_STEP: &str = "X-TWO-STEP";
 
 /// What [`MemoryHandler`] does with the Received header the server built.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ReceivedHeader {
     /// Keeps it.
     #[default]
