@@ -1,20 +1,22 @@
-//! One SMTP or LMTP connection: the tokio loop that drives the codec's `ClientSession`
-//! over a plaintext or TLS stream (on TCP, or a Unix-domain socket for LMTP), with the TLS
-//! policy applied at STARTTLS.
+//! One SMTP or LMTP connection: the codec's `ClientSession` driven by the shared loop of
+//! `sealpost_starttls::driver` over a plaintext or TLS stream (on TCP, or a Unix-domain
+//! socket for LMTP), with the TLS policy applied at STARTTLS. What is left here is the
+//! delivery's side of the conversation: which command when, and what its outcome means.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use sealpost_codec::client::{ClientEvent, ClientSession, TransactionResult};
+use sealpost_codec::client::{ClientError, ClientEvent, ClientSession, TransactionResult};
 use sealpost_codec::{
     BodyType, Capability, ClientConfig, EhloResponse, MailParameter, MailParameters, Mechanism,
+    SessionPhase,
 };
 use sealpost_starttls::client::{OutboundTls, SecurityLevel, TlsClient, Trust};
+use sealpost_starttls::driver::{Deadlines, DriveError, SessionDriver, Wake};
 use sealpost_starttls::tlsrpt::ResultType;
 use sealpost_starttls::{MaybeTls, TlsError};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::config::{DeliveryConfig, Phase};
+use crate::config::{DeliveryConfig, Phase, Timeouts};
 use crate::error::DeliveryError;
 use crate::message::Message;
 use crate::transport::{ServerAddr, Transport, connect};
@@ -25,8 +27,7 @@ const BLOCK: usize = 256 * 1024;
 /// An open SMTP (or LMTP) session, greeted, under TLS if the policy wanted it,
 /// authenticated if credentials were given (SMTP only), and ready for messages.
 pub struct Connection {
-    stream: Option<MaybeTls<Transport>>,
-    session: ClientSession,
+    io: SessionDriver<ClientSession, Transport, Timeouts>,
     config: DeliveryConfig,
     host: String,
     addr: ServerAddr,
@@ -34,9 +35,26 @@ pub struct Connection {
     /// The level of the TLS client in use, and whether it forbids going on in clear.
     level: SecurityLevel,
     requires_tls: bool,
-    buf: Vec<u8>,
-    /// Nothing has been read yet (to recognise a TLS server on a plaintext connection).
-    first_read: bool,
+}
+
+/// The step of a delivery a session phase belongs to.
+fn phase_of(phase: SessionPhase) -> Phase {
+    match phase {
+        SessionPhase::Greeting => Phase::Greeting,
+        SessionPhase::Envelope => Phase::Envelope,
+        SessionPhase::Data => Phase::Data,
+        SessionPhase::DataEnd => Phase::DataEnd,
+        SessionPhase::TlsHandshake => Phase::Handshake,
+        SessionPhase::Quit => Phase::Quit,
+        _ => Phase::Command,
+    }
+}
+
+/// The deadlines of RFC 5321 section 4.5.3.2, per step of the delivery.
+impl Deadlines for Timeouts {
+    fn read(&self, phase: SessionPhase) -> Duration {
+        self.of(phase_of(phase))
+    }
 }
 
 impl std::fmt::Debug for Connection {
@@ -45,7 +63,7 @@ impl std::fmt::Debug for Connection {
             .field("host", &self.host)
             .field("addr", &self.addr)
             .field("tls", &self.tls)
-            .field("ready", &self.session.is_ready())
+            .field("ready", &self.io.session().is_ready())
             .finish_non_exhaustive()
     }
 }
@@ -135,23 +153,20 @@ impl Connection {
             }
         };
         let mut conn = Connection {
-            stream: Some(stream),
-            session,
+            io: SessionDriver::new(session, stream, config.timeouts),
             config: config.clone(),
             host: host.to_owned(),
             addr,
             tls: report,
             level,
             requires_tls: tls.is_some_and(TlsClient::requires_tls),
-            buf: vec![0; 16 * 1024],
-            first_read: true,
         };
         let ehlo = conn.ready(Phase::Greeting).await?;
         if let Some(tls) = tls {
             let wants_tls = level.uses_tls() || tls.requires_tls();
-            if !conn.session.is_tls() && wants_tls && starttls {
+            if !conn.io.session().is_tls() && wants_tls && starttls {
                 conn.starttls(ehlo.as_ref(), tls).await?;
-            } else if !conn.session.is_tls() && wants_tls {
+            } else if !conn.io.session().is_tls() && wants_tls {
                 conn.tls = OutboundTls::plaintext(
                     level,
                     Some(ResultType::ValidationFailure),
@@ -182,12 +197,12 @@ impl Connection {
 
     /// The capabilities of the last EHLO (under TLS: those announced under TLS).
     pub fn capabilities(&self) -> Option<&EhloResponse<'static>> {
-        self.session.capabilities()
+        self.io.session().capabilities()
     }
 
     /// True when the session takes another message.
     pub fn is_ready(&self) -> bool {
-        self.session.is_ready()
+        self.io.session().is_ready()
     }
 
     async fn starttls(
@@ -204,7 +219,7 @@ impl Connection {
             };
             return self.without_tls(reason.to_owned()).await;
         }
-        self.session.start_tls()?;
+        self.io.session_mut().start_tls()?;
         match self.next_event(Phase::Command).await? {
             ClientEvent::StartTls => {}
             ClientEvent::StartTlsRefused(reply) => {
@@ -213,20 +228,16 @@ impl Connection {
             ClientEvent::Closed(result) => return Err(self.closed(result, Phase::Command)),
             other => return Err(unexpected(other)),
         }
-        let plain = match self.stream.take().map(MaybeTls::into_plain) {
-            Some(Ok(plain)) => plain,
-            _ => return Err(DeliveryError::Closed(Phase::Handshake)),
-        };
         // The session refused any byte after the 220 (response injection) before it
-        // reported StartTls, and this driver hands every byte it reads to the session:
-        // nothing is buffered here.
-        let (stream, report) = tls
-            .upgrade(plain, 0, &self.host)
-            .await
-            .map_err(|error| DeliveryError::Tls { host: self.host.clone(), error })?;
-        self.stream = Some(MaybeTls::from(stream));
-        self.tls = report;
-        self.session.tls_established();
+        // reported StartTls; the loop hands the count of unread bytes (zero) to the
+        // upgrade, which would refuse any.
+        let host = self.host.clone();
+        let upgrade = |plain, buffered| async move { tls.upgrade(plain, buffered, &host).await };
+        match self.io.start_tls(upgrade).await {
+            Ok(Ok(report)) => self.tls = report,
+            Ok(Err(error)) => return Err(DeliveryError::Tls { host: self.host.clone(), error }),
+            Err(error) => return Err(self.drive_error(error, Phase::Handshake)),
+        }
         // RFC 3207 section 4.2: everything learned before TLS is forgotten; EHLO again.
         self.ready(Phase::Command).await?;
         Ok(())
@@ -250,18 +261,18 @@ impl Connection {
 
     async fn authenticate(&mut self) -> Result<(), DeliveryError> {
         let Some(credentials) = self.config.credentials.clone() else { return Ok(()) };
-        if !self.session.is_tls() {
+        if !self.io.session().is_tls() {
             self.quit_quietly().await;
             return Err(DeliveryError::AuthUnavailable(
                 "the connection is not under TLS and credentials are never sent in clear".into(),
             ));
         }
-        let offers = |name: &str| {
-            self.session.capabilities().is_some_and(|e| e.auth_mechanisms().any(|m| m.is(name)))
-        };
-        let mechanism = if offers("PLAIN") {
+        let ehlo = self.io.session().capabilities();
+        let offers = |name: &str| ehlo.is_some_and(|e| e.auth_mechanisms().any(|m| m.is(name)));
+        let (plain, login) = (offers("PLAIN"), offers("LOGIN"));
+        let mechanism = if plain {
             Mechanism::PLAIN
-        } else if offers("LOGIN") {
+        } else if login {
             Mechanism::LOGIN
         } else {
             self.quit_quietly().await;
@@ -269,7 +280,7 @@ impl Connection {
                 "the server does not offer AUTH PLAIN or LOGIN under TLS".into(),
             ));
         };
-        self.session.authenticate(
+        self.io.session_mut().authenticate(
             &mechanism,
             &credentials.username,
             credentials.password.expose(),
@@ -288,7 +299,7 @@ impl Connection {
     /// Sends one message; the result has a reply per recipient.
     pub async fn send(&mut self, message: &Message) -> Result<TransactionResult, DeliveryError> {
         let envelope = self.prepare(message)?;
-        self.session.send_mail(envelope)?;
+        self.io.session_mut().send_mail(envelope)?;
         let mut phase = Phase::Envelope;
         loop {
             match self.next_event(phase).await? {
@@ -296,10 +307,10 @@ impl Connection {
                     let content = &message.content;
                     let mut blocks = content.chunks(BLOCK).peekable();
                     if blocks.peek().is_none() {
-                        self.session.send_body(&[], true)?;
+                        self.io.session_mut().send_body(&[], true)?;
                     }
                     while let Some(block) = blocks.next() {
-                        self.session.send_body(block, blocks.peek().is_none())?;
+                        self.io.session_mut().send_body(block, blocks.peek().is_none())?;
                         self.flush(Phase::Data).await?;
                     }
                     phase = Phase::DataEnd;
@@ -327,7 +338,7 @@ impl Connection {
                 self.tls.trust, self.tls.level
             )));
         }
-        let ehlo = self.session.capabilities();
+        let ehlo = self.io.session().capabilities();
         let offers = |c: &Capability<'_>| ehlo.is_some_and(|e| e.has(c));
         let mut extra = Vec::new();
         let size = message.content.len() as u64;
@@ -335,7 +346,7 @@ impl Connection {
             && limit > 0
             && size > limit
         {
-            return Err(sealpost_codec::client::ClientError::MessageTooLarge { size, limit }.into());
+            return Err(ClientError::MessageTooLarge { size, limit }.into());
         }
         if params.size().is_none() && offers(&Capability::Size(None)) {
             extra.push(MailParameter::Size(size));
@@ -364,7 +375,7 @@ impl Connection {
     }
 
     async fn quit_quietly(&mut self) {
-        self.session.quit();
+        self.io.session_mut().quit();
         let deadline = self.config.timeouts.quit;
         let _ = tokio::time::timeout(deadline, async {
             while !matches!(self.next_event(Phase::Quit).await, Ok(ClientEvent::Closed(_)) | Err(_))
@@ -372,84 +383,61 @@ impl Connection {
             }
         })
         .await;
-        if let Some(mut stream) = self.stream.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(1), stream.shutdown()).await;
+        self.io.shutdown(Duration::from_secs(1)).await;
+    }
+
+    /// What a failure of the loop means for the delivery. `phase` is the step the caller
+    /// was in.
+    fn drive_error(&self, error: DriveError, phase: Phase) -> DeliveryError {
+        match error {
+            DriveError::WriteTimeout(after, phase) => {
+                DeliveryError::Timeout { phase: phase_of(phase), after }
+            }
+            // A TLS alert after the handshake (TLS 1.3 servers refuse a client
+            // certificate only then) is a TLS failure, not a network one.
+            DriveError::Io(error)
+                if error.get_ref().is_some_and(|e| e.is::<sealpost_starttls::rustls::Error>()) =>
+            {
+                DeliveryError::Tls { host: self.host.clone(), error: TlsError::Handshake(error) }
+            }
+            DriveError::Io(error) => DeliveryError::Io { phase, error },
+            _ => DeliveryError::Closed(phase),
         }
     }
 
     /// Writes what the session has to send.
     async fn flush(&mut self, phase: Phase) -> Result<(), DeliveryError> {
-        let deadline = self.config.timeouts.of(phase);
-        while let Some(bytes) = self.session.poll_transmit() {
-            let Some(stream) = self.stream.as_mut() else {
-                return Err(DeliveryError::Closed(phase));
-            };
-            let write = async {
-                stream.write_all(&bytes).await?;
-                stream.flush().await
-            };
-            match tokio::time::timeout(deadline, write).await {
-                Err(_) => return Err(DeliveryError::Timeout { phase, after: deadline }),
-                Ok(Err(error)) => return Err(DeliveryError::Io { phase, error }),
-                Ok(Ok(())) => {}
-            }
+        match self.io.flush().await {
+            Ok(_) => Ok(()),
+            Err(error) => Err(self.drive_error(error, phase)),
         }
-        Ok(())
     }
 
-    /// The next event of the session, reading as needed.
+    /// The next event of the session, reading as needed within the deadline of the
+    /// session's phase. `phase` names the caller's step in errors.
     async fn next_event(&mut self, phase: Phase) -> Result<ClientEvent, DeliveryError> {
-        let deadline = self.config.timeouts.of(phase);
         loop {
-            if let Some(event) = self.session.poll_event() {
-                self.flush(phase).await?;
-                return Ok(event);
-            }
-            self.flush(phase).await?;
-            if self.session.is_closed() {
-                return Err(DeliveryError::Closed(phase));
-            }
-            let Some(stream) = self.stream.as_mut() else {
-                return Err(DeliveryError::Closed(phase));
+            let wake = match self.io.next_event().await {
+                Ok(wake) => wake,
+                Err(error) => return Err(self.drive_error(error, phase)),
             };
-            let read = match tokio::time::timeout(deadline, stream.read(&mut self.buf)).await {
-                Err(_) if phase == Phase::Greeting && !self.session.is_tls() => {
-                    return Err(DeliveryError::NoGreeting(deadline));
+            match wake {
+                Wake::Event(event) => {
+                    self.flush(phase).await?;
+                    return Ok(event);
                 }
-                Err(_) => return Err(DeliveryError::Timeout { phase, after: deadline }),
-                // A TLS alert after the handshake (TLS 1.3 servers refuse a client
-                // certificate only then) is a TLS failure, not a network one.
-                Ok(Err(error))
-                    if error
-                        .get_ref()
-                        .is_some_and(|e| e.is::<sealpost_starttls::rustls::Error>()) =>
-                {
-                    return Err(DeliveryError::Tls {
-                        host: self.host.clone(),
-                        error: TlsError::Handshake(error),
-                    });
+                Wake::TimedOut(SessionPhase::Greeting) if !self.io.session().is_tls() => {
+                    return Err(DeliveryError::NoGreeting(self.config.timeouts.greeting));
                 }
-                Ok(Err(error)) => return Err(DeliveryError::Io { phase, error }),
-                Ok(Ok(0)) => {
-                    // The session decides what the end of the stream means (in LMTP, the
-                    // per-recipient replies that came before it stand).
-                    self.session.handle_eof();
-                    continue;
+                Wake::TimedOut(waited) => {
+                    let waited = phase_of(waited);
+                    let after = self.config.timeouts.of(waited);
+                    return Err(DeliveryError::Timeout { phase: waited, after });
                 }
-                Ok(Ok(n)) => n,
-            };
-            if std::mem::take(&mut self.first_read)
-                && !self.session.is_tls()
-                && matches!(self.buf[0], 0x15 | 0x16)
-            {
-                // A TLS record (alert or handshake) where a "220" greeting belongs.
-                return Err(DeliveryError::TlsModeMismatch(format!(
-                    "{} speaks TLS before any greeting: it is an implicit-TLS port; connect \
-                     with implicit TLS",
-                    self.addr
-                )));
+                Wake::Closed => return Err(DeliveryError::Closed(phase)),
+                // Nothing interrupts a client's wait.
+                _ => {}
             }
-            self.session.handle_input(&self.buf[..read]);
         }
     }
 
@@ -469,26 +457,25 @@ impl Connection {
         }
     }
 
-    fn closed(
-        &mut self,
-        result: Result<(), sealpost_codec::client::ClientError>,
-        phase: Phase,
-    ) -> DeliveryError {
-        self.stream = None;
+    fn closed(&mut self, result: Result<(), ClientError>, phase: Phase) -> DeliveryError {
+        self.io.drop_stream();
         match result {
-            Ok(()) | Err(sealpost_codec::client::ClientError::ConnectionClosed) => {
-                DeliveryError::Closed(phase)
-            }
-            Err(sealpost_codec::client::ClientError::UnexpectedReply { context, reply }) => {
+            Ok(()) | Err(ClientError::ConnectionClosed) => DeliveryError::Closed(phase),
+            Err(ClientError::UnexpectedReply { context, reply }) => {
                 DeliveryError::Refused { context, reply }
             }
+            Err(ClientError::TlsBeforeGreeting) => DeliveryError::TlsModeMismatch(format!(
+                "{} speaks TLS before any greeting: it is an implicit-TLS port; connect with \
+                 implicit TLS",
+                self.addr
+            )),
             Err(e) => DeliveryError::Protocol(e),
         }
     }
 }
 
 fn unexpected(event: ClientEvent) -> DeliveryError {
-    DeliveryError::Protocol(sealpost_codec::client::ClientError::InvalidState(match event {
+    DeliveryError::Protocol(ClientError::InvalidState(match event {
         ClientEvent::Reply(_) => "an unexpected RSET/NOOP reply",
         _ => "an unexpected session event",
     }))

@@ -1,7 +1,8 @@
 //! # sealpost-client
 //!
 //! A thin tokio SMTP and LMTP client: it drives `sealpost-codec`'s sans-IO
-//! [`ClientSession`](sealpost_codec::ClientSession) over a `sealpost-starttls` transport.
+//! [`ClientSession`](sealpost_codec::ClientSession) over a `sealpost-starttls` transport,
+//! with the loop the server uses too ([`sealpost_starttls::driver`]).
 //! The protocol (pipelining, BDAT, SIZE, DSN, SMTPUTF8, STARTTLS response-injection
 //! checks) lives in the session; this crate connects, applies the destination's TLS
 //! [security level](sealpost_starttls::client::SecurityLevel), authenticates only under

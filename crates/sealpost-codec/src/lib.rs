@@ -15,7 +15,8 @@
 //! - **Message data**: [`DotUnstuffer`] ends exactly at CRLF "." CRLF and refuses bare
 //!   CR/LF by default (SMTP smuggling); [`DotStuffer`] for clients; [`BdatReader`].
 //! - **Sessions**: [`ServerSession`] and [`ClientSession`], sans-IO state machines
-//!   (`handle_input`, `poll_event`, `poll_transmit`).
+//!   (`handle_input`, `poll_event`, `poll_transmit`) that keep one contract, the
+//!   [`Session`] trait, so that one I/O loop drives either.
 //!
 //! ```
 //! use sealpost_codec::{Command, Reply};
@@ -37,11 +38,13 @@ mod error;
 mod esmtp;
 mod framing;
 mod parse;
+pub mod replies;
 mod reply;
 pub mod sasl;
 mod secret;
 #[cfg(feature = "serde")]
 mod serde_impls;
+pub mod session;
 mod types;
 
 pub mod client;
@@ -61,6 +64,7 @@ pub use framing::{Frame, LineFramer};
 pub use reply::{EnhancedStatusCode, Reply, ReplyClass, ReplyCode, ReplyDecoder};
 pub use secret::Secret;
 pub use server::{ServerConfig, ServerEvent, ServerSession};
+pub use session::{Session, SessionPhase};
 pub use types::domain::{
     AddressLiteral, AddressLiteralKind, Domain, DomainPart, Host, MAX_DOMAIN_LEN, MAX_LABEL_LEN,
 };

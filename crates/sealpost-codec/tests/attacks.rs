@@ -62,7 +62,7 @@ fn assert_one_message(
     let app = &server.app;
     assert_eq!(app.count(|e| matches!(e, ServerEvent::Mail { .. })), 1, "{seq:?}");
     assert_eq!(app.count(|e| matches!(e, ServerEvent::Rcpt { .. })), 1, "{seq:?}");
-    assert_eq!(app.count(|e| matches!(e, ServerEvent::DataStart)), 1, "{seq:?}");
+    assert_eq!(app.count(|e| matches!(e, ServerEvent::MessageStart { .. })), 1, "{seq:?}");
     let ends = app
         .count(|e| matches!(e, ServerEvent::MessageEnd { .. } | ServerEvent::MessageRejected(_)));
     assert_eq!(ends, 1, "{seq:?}");

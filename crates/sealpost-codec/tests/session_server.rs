@@ -275,7 +275,7 @@ fn code_554_no_valid_recipients() {
     assert_eq!(server.send(b"RCPT TO:<c@d.test>\r\n"), ["550 5.1.1"]);
     assert_eq!(server.send(b"DATA\r\n"), ["554 5.5.1"]);
     assert_eq!(server.send(b"BDAT 3 LAST\r\nabc"), ["554 5.5.1"]);
-    assert_eq!(server.app.count(|e| matches!(e, ServerEvent::DataStart)), 0);
+    assert_eq!(server.app.count(|e| matches!(e, ServerEvent::MessageStart { .. })), 0);
     assert!(server.app.messages.is_empty());
 }
 

@@ -146,7 +146,7 @@ fn the_size_limit_drains_then_552() {
 #[test]
 fn a_refused_data_start_reads_no_data() {
     let app = ServerApp::new().with_hook(|e| {
-        matches!(e, ServerEvent::DataStart).then(|| reply("451 4.3.0 Try again later"))
+        matches!(e, ServerEvent::MessageStart { .. }).then(|| reply("451 4.3.0 Try again later"))
     });
     let mut server = Server::with_app(config(), app);
     server.ehlo();

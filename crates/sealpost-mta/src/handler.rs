@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use sealpost_codec::sasl::Credentials;
-use sealpost_codec::{ForwardPath, Mechanism, RcptParameters};
+use sealpost_codec::{ForwardPath, Mechanism, RcptParameters, replies};
 use sealpost_server::{Envelope, Handler, SessionInfo, Verdict};
 use tokio::sync::Semaphore;
 
@@ -128,7 +128,7 @@ pub struct MtaHandler<Q> {
 }
 
 fn relaying_denied() -> Verdict {
-    Verdict::reject(550, (5, 7, 1), "Relaying denied")
+    Verdict::from(replies::RELAYING_DENIED)
 }
 
 impl<Q: QueueStore> MtaHandler<Q> {

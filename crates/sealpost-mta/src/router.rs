@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use sealpost_codec::{DomainPart, ForwardPath, Mailbox};
+use sealpost_codec::{DomainPart, ForwardPath, Mailbox, replies};
 use sealpost_server::Verdict;
 
 use crate::maildir::path_component;
@@ -132,14 +132,14 @@ impl Router {
             && !postmaster
             && !list.contains(&fold(&local, domain))
         {
-            return Err(Verdict::reject(550, (5, 1, 1), "User unknown"));
+            return Err(Verdict::from(replies::USER_UNKNOWN));
         }
         match (path_component(domain), path_component(&local)) {
             (Some(d), Some(l)) => Ok(Destination::Local {
                 maildir: self.maildir.join(d).join(l),
                 address: fold(&local, domain),
             }),
-            _ => Err(Verdict::reject(553, (5, 1, 3), "Mailbox name not allowed")),
+            _ => Err(Verdict::from(replies::MAILBOX_NAME_NOT_ALLOWED)),
         }
     }
 }

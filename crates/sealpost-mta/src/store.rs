@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use sealpost_codec::replies;
 use sealpost_server::{MessageSink, Verdict};
 
 use crate::filter::MessageFilter;
@@ -173,7 +174,7 @@ fn join_error(e: tokio::task::JoinError) -> io::Error {
 
 /// "451 4.3.0": the answer whenever a message could not be stored.
 pub(crate) fn storage_failure() -> Verdict {
-    Verdict::reject(451, (4, 3, 0), "Cannot store the message now; try again later")
+    Verdict::from(replies::CANNOT_STORE)
 }
 
 /// Removes entries made by a delivery that did not complete (best effort).

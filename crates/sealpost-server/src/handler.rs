@@ -4,6 +4,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
+use sealpost_codec::replies;
 use sealpost_codec::sasl::Credentials;
 use sealpost_codec::{
     EnhancedStatusCode, ForwardPath, Host, MailParameters, Mechanism, RcptParameters, Reply,
@@ -11,6 +12,7 @@ use sealpost_codec::{
 };
 use sealpost_starttls::TlsOutcome;
 
+use crate::auth::{AuthExchange, AuthStep};
 use crate::listener::Role;
 
 /// The answer to one decision: the session's default positive reply, or a reply of the
@@ -41,6 +43,13 @@ impl Verdict {
             Verdict::Accept => true,
             Verdict::Reply(r) => !r.code().is_negative(),
         }
+    }
+}
+
+/// One of the codec's named replies: `Verdict::from(replies::RELAYING_DENIED)`.
+impl From<replies::StandardReply> for Verdict {
+    fn from(reply: replies::StandardReply) -> Self {
+        Verdict::Reply(reply.to_reply())
     }
 }
 
@@ -130,7 +139,7 @@ pub trait Handler: Send + Sync + 'static {
         parameters: &RcptParameters<'_>,
     ) -> impl Future<Output = Verdict> + Send {
         let _ = (info, envelope, forward_path, parameters);
-        async { Verdict::reject(550, (5, 7, 1), "Recipient not accepted") }
+        async { Verdict::from(replies::RECIPIENT_NOT_ACCEPTED) }
     }
 
     /// Opens a sink for the message of `envelope` (after DATA's 354, or the first BDAT).
@@ -153,10 +162,54 @@ pub trait Handler: Send + Sync + 'static {
         async { None }
     }
 
+    /// The SASL mechanisms this handler can complete, announced in EHLO (under TLS) in
+    /// this order. PLAIN and LOGIN go to [`Handler::authenticate`]; any other to
+    /// [`Handler::auth_step`]. Default: PLAIN and LOGIN.
+    fn auth_mechanisms(&self) -> Vec<Mechanism<'static>> {
+        vec![Mechanism::PLAIN, Mechanism::LOGIN]
+    }
+
+    /// One step of a mechanism other than PLAIN and LOGIN (XOAUTH2, SCRAM-SHA-256, ...):
+    /// `response` is the client's decoded response (`None` when AUTH came without an
+    /// initial response); `exchange` says which mechanism and step, and keeps the
+    /// handler's state between steps. Answer with a challenge, a success (the identity)
+    /// or a failure. Default: failure.
+    fn auth_step(
+        &self,
+        info: &SessionInfo,
+        exchange: &mut AuthExchange,
+        response: Option<&[u8]>,
+    ) -> impl Future<Output = AuthStep> + Send {
+        let _ = (info, exchange, response);
+        async { AuthStep::Failure }
+    }
+
     /// VRFY. Default: the session's "252 2.1.5 Cannot verify".
     fn vrfy(&self, info: &SessionInfo, argument: &str) -> impl Future<Output = Verdict> + Send {
         let _ = (info, argument);
         async { Verdict::Accept }
+    }
+
+    /// EXPN, when the session configuration enables it (`disable_expn: false`).
+    /// [`Verdict::Accept`] answers "252 2.1.5". Default: "502 5.5.1 EXPN not available"
+    /// (lists of addresses are for spammers to harvest).
+    fn expn(&self, info: &SessionInfo, argument: &str) -> impl Future<Output = Verdict> + Send {
+        let _ = (info, argument);
+        async { Verdict::Reply(replies::EXPN_NOT_AVAILABLE.to_reply()) }
+    }
+
+    /// The Received header (RFC 5321 section 4.4) put before the message: `header` is
+    /// the one the server built ([`headers::received`](crate::headers::received), CRLF
+    /// ended and folded). Return it, another (it must be a CRLF-ended header field), or
+    /// `None` to add none. Default: `header`.
+    fn received_header(
+        &self,
+        info: &SessionInfo,
+        envelope: &Envelope,
+        header: String,
+    ) -> Option<String> {
+        let _ = (info, envelope);
+        Some(header)
     }
 
     /// Called once when a session ends, with its summary (for logs and metrics).

@@ -1,10 +1,11 @@
 //! # sealpost-server
 //!
 //! A thin tokio SMTP server. Each connection drives a `sealpost-codec`
-//! [`ServerSession`](sealpost_codec::ServerSession) over a `sealpost-starttls` transport;
-//! the protocol rules live in the session, the decisions in a [`Handler`], and this crate
-//! only moves bytes, runs TLS handshakes, enforces limits and timeouts, and shuts down
-//! gracefully. Behind a TCP load balancer, a listener can require the PROXY protocol
+//! [`ServerSession`](sealpost_codec::ServerSession) over a `sealpost-starttls` transport
+//! with the loop the client uses too ([`sealpost_starttls::driver`]); the protocol rules
+//! live in the session, the decisions in a [`Handler`] (including SASL mechanisms beyond
+//! PLAIN and LOGIN, VRFY/EXPN and the Received header), and this crate only moves bytes,
+//! runs TLS handshakes, enforces limits and timeouts, and shuts down gracefully. Behind a TCP load balancer, a listener can require the PROXY protocol
 //! (v1 or v2) from trusted networks so that sessions see the real client
 //! ([`ProxyPolicy`]).
 //!
@@ -14,6 +15,7 @@
 //! and tests.
 #![forbid(unsafe_code)]
 
+mod auth;
 pub mod discard;
 mod driver;
 mod handler;
@@ -23,6 +25,7 @@ mod listener;
 mod proxy;
 mod summary;
 
+pub use auth::{AuthExchange, AuthStep};
 pub use discard::DiscardHandler;
 pub use handler::{Envelope, Handler, MessageSink, SessionInfo, Verdict};
 pub use limits::Limits;

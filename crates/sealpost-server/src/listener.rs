@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sealpost_codec::server::{AuthConfig, ServerConfig, TlsOffer};
+use sealpost_codec::{Mechanism, SessionPhase};
 use sealpost_starttls::TlsServer;
+use sealpost_starttls::driver::Deadlines;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -74,6 +76,22 @@ impl Default for Timeouts {
     }
 }
 
+/// RFC 5321 section 4.5.3.2: a deadline per command, one per data block, and one for
+/// each write to a client that does not read.
+impl Deadlines for Timeouts {
+    fn read(&self, phase: SessionPhase) -> Duration {
+        match phase {
+            SessionPhase::Data => self.data,
+            SessionPhase::TlsHandshake => self.handshake,
+            _ => self.command,
+        }
+    }
+
+    fn write(&self, _: SessionPhase) -> Duration {
+        self.write
+    }
+}
+
 /// One listening socket.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -108,7 +126,9 @@ impl ListenerConfig {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ServerSettings {
-    /// The session template: host name, sizes, extensions. Each role adjusts TLS and AUTH.
+    /// The session template: host name, sizes, extensions. Each role adjusts TLS and AUTH;
+    /// the AUTH mechanisms announced are the handler's
+    /// ([`Handler::auth_mechanisms`](crate::Handler::auth_mechanisms)).
     pub session: ServerConfig,
     /// Connection and AUTH limits.
     pub limits: Limits,
@@ -126,10 +146,17 @@ impl ServerSettings {
         }
     }
 
-    /// The session configuration of a role.
-    pub(crate) fn session_config(&self, role: Role, tls_available: bool) -> ServerConfig {
+    /// The session configuration of a role. AUTH announces `mechanisms`: those the
+    /// handler can complete ([`Handler::auth_mechanisms`]).
+    pub(crate) fn session_config(
+        &self,
+        role: Role,
+        tls_available: bool,
+        mechanisms: Vec<Mechanism<'static>>,
+    ) -> ServerConfig {
         let mut config = self.session.clone();
         let auth = config.auth.get_or_insert_with(AuthConfig::default);
+        auth.mechanisms = mechanisms;
         match role {
             Role::Mx => {
                 config.tls = if tls_available { TlsOffer::Offered } else { TlsOffer::None };
@@ -339,7 +366,7 @@ async fn refuse(mut tcp: TcpStream, peer: SocketAddr, proxy: Option<SocketAddr>)
         }
         None => tracing::info!(%peer, "connection refused: too many connections"),
     }
-    let reply = b"421 4.7.0 Too many connections, try again later\r\n";
-    let _ = tokio::time::timeout(Duration::from_secs(5), tcp.write_all(reply)).await;
+    let reply = sealpost_codec::replies::TOO_MANY_CONNECTIONS.to_reply().to_bytes();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tcp.write_all(&reply)).await;
     let _ = tcp.shutdown().await;
 }

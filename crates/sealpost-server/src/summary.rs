@@ -2,8 +2,10 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
+use sealpost_codec::server::ServerSession;
 use sealpost_starttls::TlsOutcome;
 
 use crate::listener::Role;
@@ -61,5 +63,39 @@ impl fmt::Display for SessionSummary {
             self.duration.as_secs_f64(),
             self.result
         )
+    }
+}
+
+/// A short, unique session id: seconds since the epoch and a counter, in hex.
+pub(crate) fn session_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!("{secs:x}{n:05x}")
+}
+
+/// The summary of a session, from what the session knows (HELO, user); the message
+/// counts are the driver's.
+pub(crate) fn summary(
+    origin: &crate::driver::Origin,
+    session: Option<&ServerSession>,
+    tls: Option<TlsOutcome>,
+    started: Instant,
+    result: String,
+) -> SessionSummary {
+    SessionSummary {
+        id: origin.id.clone(),
+        peer: origin.peer,
+        proxy: origin.proxy,
+        role: origin.role,
+        helo: session.and_then(ServerSession::hello_host).map(ToString::to_string),
+        tls,
+        user: session.and_then(ServerSession::authenticated_as).map(str::to_owned),
+        messages: 0,
+        rejected: 0,
+        duration: started.elapsed(),
+        result,
     }
 }

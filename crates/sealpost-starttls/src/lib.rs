@@ -6,7 +6,9 @@
 //! CA, required) and a [`TlsOutcome`] for logs and Received headers.
 //!
 //! The SMTP side of STARTTLS lives in `sealpost-codec`'s sessions; this crate only moves
-//! bytes and runs handshakes. It never depends on OpenSSL.
+//! bytes and runs handshakes. It never depends on OpenSSL. [`driver`] is the one I/O
+//! loop both sides run around a codec session (read, write, deadlines, the STARTTLS
+//! hand-off).
 //!
 //! The outbound side is [`client`]: Postfix's security levels (none, may, encrypt,
 //! fingerprint, verify, secure, dane, dane-only) as rustls verifiers that always check handshake
@@ -25,6 +27,7 @@ pub mod client;
 mod client_auth;
 pub mod dane;
 pub mod dns;
+pub mod driver;
 mod error;
 pub mod mta_sts;
 mod outcome;

@@ -10,8 +10,8 @@ use bytes::Bytes;
 use sealpost_codec::sasl::Credentials;
 use sealpost_codec::{ForwardPath, Host, Mechanism, RcptParameters};
 use sealpost_server::{
-    BoundServer, Envelope, Handler, ListenerConfig, MessageSink, Role, ServerSettings, SessionInfo,
-    SessionSummary, Verdict,
+    AuthExchange, AuthStep, BoundServer, Envelope, Handler, ListenerConfig, MessageSink, Role,
+    ServerSettings, SessionInfo, SessionSummary, Verdict,
 };
 use sealpost_starttls::ClientAuth;
 use tokio::sync::oneshot;
@@ -46,6 +46,30 @@ pub struct MemoryHandler {
     pub sessions: Arc<Mutex<Vec<SessionInfo>>>,
     /// The summaries of the sessions that ended.
     pub summaries: Arc<Mutex<Vec<SessionSummary>>>,
+    /// Offer and complete [`TWO_STEP`] (user name, then password, each after a
+    /// challenge) besides PLAIN and LOGIN.
+    pub two_step_auth: bool,
+    /// The answer to VRFY; `None` keeps the handler's default.
+    pub vrfy: Option<Verdict>,
+    /// What becomes of the Received header.
+    pub received: ReceivedHeader,
+}
+
+/// A SASL mechanism of the tests, in two challenges: "User?" (the response is the user
+/// name), "Password?" (the response is the password).
+pub const TWO_STEP: &str = "X-TWO-STEP";
+
+/// What [`MemoryHandler`] does with the Received header the server built.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReceivedHeader {
+    /// Keeps it.
+    #[default]
+    Keep,
+    /// Puts this one instead.
+    Replace(String),
+    /// Adds none.
+    Omit,
 }
 
 impl MemoryHandler {
@@ -132,6 +156,57 @@ impl Handler for MemoryHandler {
         c: &Credentials,
     ) -> Option<String> {
         (c.username == "alice" && c.password.expose() == "secret").then(|| c.username.clone())
+    }
+
+    fn auth_mechanisms(&self) -> Vec<Mechanism<'static>> {
+        let mut mechanisms = vec![Mechanism::PLAIN, Mechanism::LOGIN];
+        if self.two_step_auth {
+            mechanisms.extend(Mechanism::new(TWO_STEP).ok());
+        }
+        mechanisms
+    }
+
+    async fn auth_step(
+        &self,
+        _info: &SessionInfo,
+        exchange: &mut AuthExchange,
+        response: Option<&[u8]>,
+    ) -> AuthStep {
+        if !self.two_step_auth || !exchange.mechanism().is(TWO_STEP) {
+            return AuthStep::Failure;
+        }
+        let text = response.map(|r| String::from_utf8_lossy(r).into_owned());
+        match (exchange.step(), text) {
+            (0, _) => AuthStep::Challenge(b"User?".to_vec()),
+            (1, Some(user)) => {
+                exchange.set_state(user);
+                AuthStep::Challenge(b"Password?".to_vec())
+            }
+            (2, Some(password)) => match exchange.state::<String>() {
+                Some(user) if user == "alice" && password == "secret" => {
+                    AuthStep::Success(format!("{user}@two-step"))
+                }
+                _ => AuthStep::Failure,
+            },
+            _ => AuthStep::Failure,
+        }
+    }
+
+    async fn vrfy(&self, _info: &SessionInfo, _argument: &str) -> Verdict {
+        self.vrfy.clone().unwrap_or(Verdict::Accept)
+    }
+
+    fn received_header(
+        &self,
+        _info: &SessionInfo,
+        _envelope: &Envelope,
+        header: String,
+    ) -> Option<String> {
+        match &self.received {
+            ReceivedHeader::Keep => Some(header),
+            ReceivedHeader::Replace(other) => Some(other.clone()),
+            ReceivedHeader::Omit => None,
+        }
     }
 }
 

@@ -15,6 +15,10 @@ pub enum ClientError {
         /// How many bytes.
         trailing: usize,
     },
+    /// The first octets from the server are a TLS record, not a greeting: the port
+    /// speaks implicit TLS (RFC 8314). Connect with implicit TLS instead.
+    #[error("the server speaks TLS before any greeting: it is an implicit-TLS port")]
+    TlsBeforeGreeting,
     /// The server sent something that is not a reply.
     #[error("malformed reply from the server: {0}")]
     MalformedReply(ReplyError),

@@ -40,6 +40,7 @@ use crate::command::{Command, InitialResponse, Mechanism};
 use crate::ehlo::{Capability, EhloResponse};
 use crate::error::DecodeError;
 use crate::reply::{Reply, ReplyDecoder};
+use crate::session::{Session, SessionPhase};
 use crate::types::domain::Host;
 
 /// Configuration of a [`ClientSession`].
@@ -277,6 +278,48 @@ impl ClientSession {
         self.state == State::Closed
     }
 
+    /// True when the 220 to STARTTLS came (with nothing after it): run the handshake
+    /// now, then call [`ClientSession::tls_established`].
+    pub fn is_awaiting_tls(&self) -> bool {
+        self.state == State::AwaitTls
+    }
+
+    /// Octets received but not processed yet.
+    pub fn buffered(&self) -> usize {
+        self.input.len()
+    }
+
+    /// What the session waits for now: the reply it expects next, or, while the message
+    /// content is being sent, [`SessionPhase::Data`].
+    pub fn phase(&self) -> SessionPhase {
+        match self.state {
+            State::Closed => return SessionPhase::Closed,
+            State::AwaitTls => return SessionPhase::TlsHandshake,
+            _ if self.transaction.as_ref().is_some_and(|t| t.body_open) => {
+                return SessionPhase::Data;
+            }
+            _ => {}
+        }
+        match self.expects.front() {
+            Some(Expect::Greeting) => SessionPhase::Greeting,
+            Some(Expect::Mail | Expect::Rcpt(_) | Expect::Data) => SessionPhase::Envelope,
+            Some(Expect::DataEnd | Expect::BdatChunk) => SessionPhase::DataEnd,
+            Some(Expect::Quit) => SessionPhase::Quit,
+            Some(
+                Expect::Ehlo
+                | Expect::Helo
+                | Expect::StartTls
+                | Expect::AuthFinal
+                | Expect::AuthLoginUser
+                | Expect::AuthLoginPassword
+                | Expect::Rset
+                | Expect::SilentRset
+                | Expect::Noop,
+            )
+            | None => SessionPhase::Command,
+        }
+    }
+
     fn offers(&self, capability: &Capability<'_>) -> bool {
         self.ehlo.as_ref().is_some_and(|e| e.has(capability))
     }
@@ -445,6 +488,15 @@ impl ClientSession {
             self.fail(ClientError::ResponseInjection { trailing });
             return true;
         }
+        if !self.tls
+            && self.expects.front() == Some(&Expect::Greeting)
+            && matches!(self.input[0], 0x15 | 0x16)
+        {
+            // A TLS record (alert or handshake) where the "220" belongs: an implicit-TLS
+            // port. Nothing SMTP can be said to it, not even QUIT.
+            self.close(Err(ClientError::TlsBeforeGreeting));
+            return true;
+        }
         let (consumed, reply) = match self.config.reply_decoder.decode(&self.input) {
             Ok((rest, reply)) => (self.input.len() - rest.len(), reply.into_owned()),
             Err(DecodeError::Incomplete) if self.eof => {
@@ -505,11 +557,7 @@ impl ClientSession {
             None | Some(Expect::Quit) => self.close(Ok(())),
             Some(Expect::DataEnd) => {
                 // RFC 3463: X.4.2, bad connection. Made here: the server never said it.
-                let lost = Reply::sanitized(
-                    crate::ReplyCode::LOCAL_ERROR,
-                    Some(crate::EnhancedStatusCode::new(4, 4, 2)),
-                    "The connection ended before the server's reply for this recipient",
-                );
+                let lost = crate::replies::CONNECTION_LOST.to_reply();
                 self.end_lmtp_replies(lost);
                 self.close(Err(ClientError::ConnectionClosed));
             }
@@ -637,5 +685,49 @@ impl ClientSession {
                 self.on_transaction_reply(expect, reply)
             }
         }
+    }
+}
+
+impl Session for ClientSession {
+    type Event = ClientEvent;
+
+    fn handle_input(&mut self, bytes: &[u8]) {
+        ClientSession::handle_input(self, bytes);
+    }
+
+    fn handle_eof(&mut self) {
+        ClientSession::handle_eof(self);
+    }
+
+    fn poll_event(&mut self) -> Option<ClientEvent> {
+        ClientSession::poll_event(self)
+    }
+
+    fn poll_transmit(&mut self) -> Option<Bytes> {
+        ClientSession::poll_transmit(self)
+    }
+
+    fn is_closed(&self) -> bool {
+        ClientSession::is_closed(self)
+    }
+
+    fn phase(&self) -> SessionPhase {
+        ClientSession::phase(self)
+    }
+
+    fn is_awaiting_tls(&self) -> bool {
+        ClientSession::is_awaiting_tls(self)
+    }
+
+    fn buffered(&self) -> usize {
+        ClientSession::buffered(self)
+    }
+
+    fn is_tls(&self) -> bool {
+        ClientSession::is_tls(self)
+    }
+
+    fn tls_established(&mut self) {
+        ClientSession::tls_established(self);
     }
 }

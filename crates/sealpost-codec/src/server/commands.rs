@@ -84,8 +84,9 @@ impl ServerSession {
                     return;
                 }
                 self.reset_transaction();
-                self.pending = Some(Pending::Hello(verb));
-                self.events.push_back(ServerEvent::Hello { verb, host: host.into_owned() });
+                let host = host.into_owned();
+                self.pending = Some(Pending::Hello(verb, host.clone()));
+                self.events.push_back(ServerEvent::Hello { verb, host });
             }
             Command::Mail { reverse_path, parameters } => self.on_mail(reverse_path, parameters),
             Command::Rcpt { forward_path, parameters } => self.on_rcpt(forward_path, parameters),
@@ -229,8 +230,8 @@ impl ServerSession {
                 }
             }
             None => {
-                self.pending = Some(Pending::DataStart { trailing });
-                self.events.push_back(ServerEvent::DataStart);
+                self.pending = Some(Pending::MessageStart { bdat: None, trailing });
+                self.events.push_back(ServerEvent::MessageStart { chunking: false });
             }
         }
     }
@@ -244,6 +245,7 @@ impl ServerSession {
         };
         // The chunk's octets follow the command whatever the verdict: read them all, or
         // they would be taken for commands.
+        let mut first = false;
         let refusal = if !self.config.chunking {
             Some(refuse(replies::NOT_IMPLEMENTED, true))
         } else {
@@ -251,6 +253,7 @@ impl ServerSession {
                 None => Some(refuse(replies::NEED_MAIL, true)),
                 Some(t) if t.accepted_rcpts == 0 => Some(refuse(replies::NO_RECIPIENTS, true)),
                 Some(t) => {
+                    first = !t.bdat;
                     t.bdat = true;
                     match self.config.max_message_size {
                         Some(limit) if t.bdat_size.saturating_add(size) > limit => Some(Refusal {
@@ -263,6 +266,13 @@ impl ServerSession {
                 }
             }
         };
+        if first && refusal.is_none() {
+            // The application opens its message here, as it does for DATA.
+            self.pending =
+                Some(Pending::MessageStart { bdat: Some((size, last)), trailing: false });
+            self.events.push_back(ServerEvent::MessageStart { chunking: true });
+            return;
+        }
         self.phase = Phase::Bdat { reader: BdatReader::new(size), last, refusal };
     }
 
@@ -346,7 +356,7 @@ impl ServerSession {
             }
         } else {
             self.pending = Some(Pending::AuthStep { mechanism: mechanism.clone() });
-            self.events.push_back(ServerEvent::AuthStep { mechanism, response });
+            self.events.push_back(ServerEvent::AuthStep { mechanism, response, initial: true });
         }
     }
 
@@ -361,6 +371,7 @@ impl ServerSession {
         match state {
             SaslState::Plain => match crate::sasl::decode_plain(response.expose()) {
                 Ok(credentials) => {
+                    self.identity = Some(credentials.username.clone());
                     self.pending = Some(Pending::Auth);
                     self.events
                         .push_back(ServerEvent::Auth { mechanism: Mechanism::PLAIN, credentials });
@@ -377,6 +388,7 @@ impl ServerSession {
             SaslState::LoginPassword { username } => match String::from_utf8(response.into_inner())
             {
                 Ok(password) => {
+                    self.identity = Some(username.clone());
                     self.pending = Some(Pending::Auth);
                     self.events.push_back(ServerEvent::Auth {
                         mechanism: Mechanism::LOGIN,
@@ -391,8 +403,11 @@ impl ServerSession {
             },
             SaslState::Other { mechanism } => {
                 self.pending = Some(Pending::AuthStep { mechanism: mechanism.clone() });
-                self.events
-                    .push_back(ServerEvent::AuthStep { mechanism, response: Some(response) });
+                self.events.push_back(ServerEvent::AuthStep {
+                    mechanism,
+                    response: Some(response),
+                    initial: false,
+                });
             }
         }
     }

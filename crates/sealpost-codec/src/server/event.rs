@@ -39,9 +39,16 @@ pub enum ServerEvent {
         /// Its parameters.
         parameters: RcptParameters<'static>,
     },
-    /// *Decision.* DATA with at least one accepted recipient; accepting sends 354.
-    DataStart,
-    /// Message content (DATA, unstuffed; or BDAT), in order.
+    /// *Decision.* The message content is about to come, for DATA and BDAT alike: open
+    /// where it goes here. For DATA (with at least one accepted recipient) accepting
+    /// sends 354. For the first BDAT chunk of the transaction accepting reads the chunk;
+    /// refusing reads it to its end, answers with the refusal and ends the transaction.
+    MessageStart {
+        /// True for BDAT (RFC 3030), false for DATA.
+        chunking: bool,
+    },
+    /// Message content (DATA, unstuffed; or BDAT), in order, after
+    /// [`ServerEvent::MessageStart`].
     MessageChunk(Bytes),
     /// *Decision.* The whole message has arrived (end of data, or BDAT LAST). Accepting
     /// means it is stored: answer only after it is durable. In LMTP mode answer once per
@@ -55,7 +62,9 @@ pub enum ServerEvent {
     /// The message was refused by the session (bare CR/LF, size) after reading it to its
     /// real end; the reply is already queued. Drop any chunks received.
     MessageRejected(DataError),
-    /// *Decision.* AUTH PLAIN or LOGIN credentials to check.
+    /// *Decision.* AUTH PLAIN or LOGIN credentials to check. Accepting (with
+    /// [`super::ServerSession::accept`]) authenticates as the user name;
+    /// [`super::ServerSession::accept_auth`] names another identity.
     Auth {
         /// The mechanism used.
         mechanism: Mechanism<'static>,
@@ -63,12 +72,16 @@ pub enum ServerEvent {
         credentials: Credentials,
     },
     /// *Decision.* One step of another SASL mechanism: answer with
-    /// [`super::ServerSession::auth_challenge`], or accept/reject.
+    /// [`super::ServerSession::auth_challenge`], or accept
+    /// ([`super::ServerSession::accept_auth`]) or reject.
     AuthStep {
         /// The mechanism.
         mechanism: Mechanism<'static>,
         /// The client's response (`None` for AUTH without an initial response).
         response: Option<Secret<Vec<u8>>>,
+        /// True for the AUTH command itself (a new exchange begins), false for a response
+        /// to a challenge of [`super::ServerSession::auth_challenge`].
+        initial: bool,
     },
     /// The 220 to STARTTLS is queued: flush it, run the TLS handshake on the raw stream,
     /// then call [`super::ServerSession::tls_established`]. `discarded` counts bytes that

@@ -44,6 +44,8 @@ use crate::data::{BdatReader, DataError, DataStep, DotUnstuffer};
 use crate::esmtp::BodyType;
 use crate::framing::{Frame, LineFramer};
 use crate::reply::Reply;
+use crate::session::{Session, SessionPhase};
+use crate::types::domain::Host;
 use replies::Canned;
 
 /// RFC 4954 section 4: a server accepts SASL response lines of at least 12288 octets.
@@ -60,13 +62,20 @@ pub struct ServerSession {
     phase: Phase,
     pending: Option<Pending>,
     hello: Option<Verb>,
+    /// The argument of the accepted EHLO, HELO or LHLO.
+    hello_host: Option<Host<'static>>,
     tls: bool,
     authenticated: bool,
+    /// Who the client is after a successful AUTH; while AUTH waits for its decision,
+    /// who it will be when accepted.
+    identity: Option<String>,
     transaction: Option<Transaction>,
     errors: usize,
     closed: bool,
     /// The greeting was negative: only QUIT is served (RFC 5321 section 3.1).
     refused: bool,
+    /// The client closed its side of the connection.
+    eof: bool,
 }
 
 /// The current mail transaction.
@@ -120,13 +129,26 @@ enum SaslState {
 /// The decision the application owes.
 #[derive(Debug)]
 enum Pending {
-    Hello(Verb),
-    Mail { smtputf8: bool, body: Option<BodyType> },
+    Hello(Verb, Host<'static>),
+    Mail {
+        smtputf8: bool,
+        body: Option<BodyType>,
+    },
     Rcpt,
-    DataStart { trailing: bool },
-    MessageEnd { remaining: usize, trailing: bool },
+    /// DATA (`bdat: None`), or the first BDAT chunk (its size and LAST flag) of the
+    /// transaction.
+    MessageStart {
+        bdat: Option<(u64, bool)>,
+        trailing: bool,
+    },
+    MessageEnd {
+        remaining: usize,
+        trailing: bool,
+    },
     Auth,
-    AuthStep { mechanism: Mechanism<'static> },
+    AuthStep {
+        mechanism: Mechanism<'static>,
+    },
     Vrfy,
 }
 
@@ -136,7 +158,7 @@ impl ServerSession {
         let greeting = format!("{} {}", config.hostname, config.banner);
         let code = 220;
         let greeting = Reply::new(code, greeting.trim_end().to_owned())
-            .unwrap_or_else(|_| Canned(220, (2, 0, 0), "Service ready").build(false));
+            .unwrap_or_else(|_| replies::SERVICE_READY.build(false));
         Self::with_greeting(config, greeting)
     }
 
@@ -154,12 +176,15 @@ impl ServerSession {
             phase: Phase::Command,
             pending: None,
             hello: None,
+            hello_host: None,
             tls,
             authenticated: false,
+            identity: None,
             transaction: None,
             errors: 0,
             closed: false,
             refused: greeting.code().is_negative(),
+            eof: false,
         };
         greeting.encode(&mut session.outbox);
         session
@@ -187,8 +212,30 @@ impl ServerSession {
                 return Some(event);
             }
             if !self.progress() {
+                if self.eof && !self.closed && self.pending.is_none() {
+                    // Nothing more will come: what is left is a partial line or data.
+                    self.closed = true;
+                    self.input.clear();
+                }
                 return None;
             }
+        }
+    }
+
+    /// The client closed its side of the connection. Complete commands handed over
+    /// before are still served; then the session is closed (without a reply: nobody
+    /// reads it).
+    pub fn handle_eof(&mut self) {
+        self.eof = true;
+    }
+
+    /// What the session waits for now.
+    pub fn phase(&self) -> SessionPhase {
+        match self.phase {
+            _ if self.closed => SessionPhase::Closed,
+            Phase::Command | Phase::Auth(_) => SessionPhase::Command,
+            Phase::Data(_) | Phase::Bdat { .. } => SessionPhase::Data,
+            Phase::StartTls => SessionPhase::TlsHandshake,
         }
     }
 
@@ -228,6 +275,17 @@ impl ServerSession {
         self.hello
     }
 
+    /// The argument of the accepted EHLO, HELO or LHLO, if any (forgotten after TLS).
+    pub fn hello_host(&self) -> Option<&Host<'static>> {
+        self.hello.and(self.hello_host.as_ref())
+    }
+
+    /// The authenticated identity after a successful AUTH: the user name of PLAIN or
+    /// LOGIN, or what [`ServerSession::accept_auth`] gave.
+    pub fn authenticated_as(&self) -> Option<&str> {
+        if self.authenticated { self.identity.as_deref() } else { None }
+    }
+
     /// True while a decision is owed.
     pub fn is_pending(&self) -> bool {
         self.pending.is_some()
@@ -247,7 +305,9 @@ impl ServerSession {
         self.phase = Phase::Command;
         self.tls = true;
         self.hello = None;
+        self.hello_host = None;
         self.authenticated = false;
+        self.identity = None;
         self.errors = 0;
         self.framer = LineFramer::new(self.config.max_line);
         self.reset_transaction();
@@ -258,10 +318,12 @@ impl ServerSession {
         let enhanced = self.config.enhanced_status_codes;
         let reply = match &self.pending {
             None => return,
-            Some(Pending::Hello(verb)) => self.hello_reply(*verb),
+            Some(Pending::Hello(verb, _)) => self.hello_reply(*verb),
             Some(Pending::Mail { .. }) => replies::SENDER_OK.build(enhanced),
             Some(Pending::Rcpt) => replies::RECIPIENT_OK.build(enhanced),
-            Some(Pending::DataStart { .. }) => replies::START_DATA.build(enhanced),
+            Some(Pending::MessageStart { bdat: None, .. }) => replies::START_DATA.build(enhanced),
+            // Nothing is said before a BDAT chunk is read: this reply is not sent.
+            Some(Pending::MessageStart { bdat: Some(_), .. }) => replies::OK.build(enhanced),
             Some(Pending::MessageEnd { remaining, .. }) => {
                 let reply = replies::QUEUED.build(enhanced);
                 for _ in 1..*remaining {
@@ -284,6 +346,16 @@ impl ServerSession {
         self.respond(reply);
     }
 
+    /// Accepts the owed AUTH ([`ServerEvent::Auth`] or [`ServerEvent::AuthStep`]) as
+    /// `identity` ("235 2.7.0"); [`ServerSession::authenticated_as`] tells it from now
+    /// on. Does nothing when no AUTH decision is owed.
+    pub fn accept_auth(&mut self, identity: impl Into<String>) {
+        if matches!(self.pending, Some(Pending::Auth | Pending::AuthStep { .. })) {
+            self.identity = Some(identity.into());
+            self.accept();
+        }
+    }
+
     /// Refuses the owed AUTH with "535 5.7.8 Authentication credentials invalid".
     pub fn reject_auth(&mut self) {
         let reply = self.canned(replies::AUTH_FAILED);
@@ -291,17 +363,32 @@ impl ServerSession {
     }
 
     /// Answers the owed decision with `reply`; its code decides the effect (2xx accepts,
-    /// 354 starts the data for DataStart, 4xx/5xx refuse).
+    /// 354 starts the data for [`ServerEvent::MessageStart`] of DATA, 4xx/5xx refuse).
+    ///
+    /// For the [`ServerEvent::MessageStart`] of a BDAT chunk, a positive reply is not
+    /// sent (the chunk is read and answered as usual); a refusal is sent once the chunk
+    /// has been read to its end, and ends the transaction (RFC 3030 section 2).
     pub fn respond(&mut self, reply: Reply<'static>) {
         let Some(pending) = self.pending.take() else {
             return;
         };
-        reply.encode(&mut self.outbox);
         let positive = reply.code().is_positive();
+        if let Pending::MessageStart { bdat: Some((size, last)), .. } = pending {
+            let refusal = if positive {
+                None
+            } else {
+                self.reset_transaction_quietly();
+                Some(Refusal { reply, error: None, protocol_error: false })
+            };
+            self.phase = Phase::Bdat { reader: BdatReader::new(size), last, refusal };
+            return;
+        }
+        reply.encode(&mut self.outbox);
         match pending {
-            Pending::Hello(verb) => {
+            Pending::Hello(verb, host) => {
                 if positive {
                     self.hello = Some(verb);
+                    self.hello_host = Some(host);
                     self.reset_transaction();
                 }
             }
@@ -316,7 +403,7 @@ impl ServerSession {
                     t.accepted_rcpts += 1;
                 }
             }
-            Pending::DataStart { trailing } => {
+            Pending::MessageStart { trailing, .. } => {
                 if reply.code().is_intermediate() {
                     let unstuffer = DotUnstuffer::new()
                         .bare_line_endings(self.config.bare_line_endings)
@@ -341,6 +428,9 @@ impl ServerSession {
             Pending::Auth | Pending::AuthStep { .. } => {
                 self.phase = Phase::Command;
                 self.authenticated = positive;
+                if !positive {
+                    self.identity = None;
+                }
             }
             Pending::Vrfy => {}
         }
@@ -578,5 +668,49 @@ impl ServerSession {
         };
         self.sasl_response(state, decoded);
         true
+    }
+}
+
+impl Session for ServerSession {
+    type Event = ServerEvent;
+
+    fn handle_input(&mut self, bytes: &[u8]) {
+        ServerSession::handle_input(self, bytes);
+    }
+
+    fn handle_eof(&mut self) {
+        ServerSession::handle_eof(self);
+    }
+
+    fn poll_event(&mut self) -> Option<ServerEvent> {
+        ServerSession::poll_event(self)
+    }
+
+    fn poll_transmit(&mut self) -> Option<Bytes> {
+        ServerSession::poll_transmit(self)
+    }
+
+    fn is_closed(&self) -> bool {
+        ServerSession::is_closed(self)
+    }
+
+    fn phase(&self) -> SessionPhase {
+        ServerSession::phase(self)
+    }
+
+    fn is_awaiting_tls(&self) -> bool {
+        ServerSession::is_awaiting_tls(self)
+    }
+
+    fn buffered(&self) -> usize {
+        ServerSession::buffered(self)
+    }
+
+    fn is_tls(&self) -> bool {
+        ServerSession::is_tls(self)
+    }
+
+    fn tls_established(&mut self) {
+        ServerSession::tls_established(self);
     }
 }

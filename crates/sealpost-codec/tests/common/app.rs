@@ -156,7 +156,7 @@ impl ServerApp {
             }
             ServerEvent::AuthStep { .. } => server.reject_auth(),
             ServerEvent::Hello { .. }
-            | ServerEvent::DataStart
+            | ServerEvent::MessageStart { .. }
             | ServerEvent::Vrfy(_)
             | ServerEvent::Expn(_) => server.accept(),
             _ => {}

@@ -396,7 +396,7 @@ impl Oracle {
                 ServerEvent::Hello { .. }
                 | ServerEvent::Mail { .. }
                 | ServerEvent::Rcpt { .. }
-                | ServerEvent::DataStart
+                | ServerEvent::MessageStart { .. }
                 | ServerEvent::MessageEnd { .. }
                 | ServerEvent::Auth { .. }
                 | ServerEvent::AuthStep { .. } => decide(server, next(0)?),
