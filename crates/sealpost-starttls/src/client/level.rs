@@ -14,6 +14,14 @@ use std::str::FromStr;
 /// [`DaneVerifier`](crate::dane::DaneVerifier) in through
 /// [`TlsPolicy::with_verifier`](crate::client::TlsPolicy::with_verifier).
 ///
+/// The DANE variants exist whether or not the crate has its `dane` feature. The names are
+/// Postfix's vocabulary: a configuration that says `dane` in a build without DANE support
+/// should hear "this build has no DANE" ([`TlsError::Unsupported`](crate::TlsError), from
+/// [`TlsClient::new`](crate::client::TlsClient::new)), not "unknown level", and it must
+/// never quietly get `may` instead. Variants behind a `cfg` would also make
+/// [`SecurityLevel::ALL`] and every table of levels depend on the features a
+/// far-away crate in the build turned on.
+///
 /// ```
 /// use sealpost_starttls::client::SecurityLevel;
 ///

@@ -22,7 +22,9 @@ use crate::server::DEFAULT_HANDSHAKE_TIMEOUT;
 const RESUMPTION_SESSIONS: usize = 256;
 
 /// The root certificates of the Mozilla program (webpki-roots): the trust anchors of
-/// `verify` and `secure` when none are configured.
+/// `verify` and `secure` when none are configured. Needs the `webpki-roots` feature.
+#[cfg(feature = "webpki-roots")]
+#[cfg_attr(docsrs, doc(cfg(feature = "webpki-roots")))]
 pub fn mozilla_roots() -> Arc<RootCertStore> {
     Arc::new(RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() })
 }
@@ -39,7 +41,8 @@ pub struct TlsPolicy {
     pub match_names: Vec<String>,
     /// Pins for `fingerprint`.
     pub fingerprints: Vec<Fingerprint>,
-    /// Trust anchors for `verify` and `secure`; `None` means [`mozilla_roots`].
+    /// Trust anchors for `verify` and `secure`; `None` means `mozilla_roots()` (with the
+    /// `webpki-roots` feature; without it, `None` is refused by [`TlsClient::new`]).
     pub roots: Option<Arc<RootCertStore>>,
     /// A client certificate to present when the server asks for one.
     pub client_certificate: Option<Arc<CertifiedKey>>,
@@ -146,9 +149,24 @@ impl TlsPolicy {
                             .map_err(|_| TlsError::InvalidServerName(n.clone()))
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                let roots = self.roots.clone().unwrap_or_else(mozilla_roots);
+                let roots = match &self.roots {
+                    Some(roots) => roots.clone(),
+                    None => default_roots(self.level)?,
+                };
                 PolicyVerifier::pkix(roots, names)
                     .map_err(|e| TlsError::Policy(format!("trust anchors: {e}")))?
+            }
+            // Without DANE support nothing can look the TLSA records up or check them:
+            // `dane` would quietly be `may`, weaker than what was configured.
+            level if level.is_dane() && !cfg!(feature = "dane") => {
+                return Err(TlsError::Unsupported {
+                    what: if level == SecurityLevel::Dane {
+                        "security level dane"
+                    } else {
+                        "security level dane-only"
+                    },
+                    feature: "dane",
+                });
             }
             SecurityLevel::DaneOnly => {
                 return Err(TlsError::Policy(
@@ -162,6 +180,26 @@ impl TlsPolicy {
         };
         Ok(Arc::new(verifier))
     }
+}
+
+/// The trust anchors of `verify` and `secure` when the policy names none.
+#[cfg(feature = "webpki-roots")]
+fn default_roots(_level: SecurityLevel) -> Result<Arc<RootCertStore>, TlsError> {
+    Ok(mozilla_roots())
+}
+
+/// Without Mozilla's roots built in, a PKIX level needs configured trust anchors: an
+/// empty store would refuse every server, which is a configuration error worth naming.
+#[cfg(not(feature = "webpki-roots"))]
+fn default_roots(level: SecurityLevel) -> Result<Arc<RootCertStore>, TlsError> {
+    Err(TlsError::Unsupported {
+        what: if level == SecurityLevel::Secure {
+            "security level secure without configured trust anchors"
+        } else {
+            "security level verify without configured trust anchors"
+        },
+        feature: "webpki-roots",
+    })
 }
 
 /// Presents one fixed certificate to servers that ask.
