@@ -17,11 +17,8 @@ pub(super) async fn dane_plan(
     route_key: &str,
 ) -> Result<Option<HostPlan>, DeliveryError> {
     let base = input.base;
-    let level = if base.level == SecurityLevel::DaneOnly {
-        DaneLevel::DaneOnly
-    } else {
-        DaneLevel::Dane
-    };
+    let level =
+        if base.level == SecurityLevel::DaneOnly { DaneLevel::DaneOnly } else { DaneLevel::Dane };
     let decision = match input.dns {
         Some(dns) => dane_policy(dns, level, input.host, input.port, input.dnssec).await,
         None if level == DaneLevel::Dane => DaneDecision::Opportunistic,
@@ -73,9 +70,7 @@ pub(super) async fn dane_plan(
             ResultType::TlsaInvalid,
             format!("{} has TLSA records but none is usable", input.host),
         )),
-        DaneDecision::Defer { result_type, reason } => {
-            Err(not_met(tlsa(&[]), result_type, reason))
-        }
+        DaneDecision::Defer { result_type, reason } => Err(not_met(tlsa(&[]), result_type, reason)),
         DaneDecision::Opportunistic => Ok(None),
         _ => Err(not_met(
             tlsa(&[]),

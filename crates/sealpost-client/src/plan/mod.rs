@@ -148,4 +148,3 @@ fn configured_plan(
 fn not_met(policy: Policy, result_type: ResultType, reason: String) -> DeliveryError {
     DeliveryError::PolicyNotMet { policy: Box::new(policy), result_type, reason }
 }
-

@@ -51,13 +51,19 @@ pub struct Policy {
     pub policy_type: PolicyType,
     /// The policy as text: for MTA-STS one entry per line of the policy file, for DANE one
     /// entry per TLSA record in presentation format. Empty for `no-policy-found`.
-    #[cfg_attr(feature = "tls-rpt", serde(rename = "policy-string", default, skip_serializing_if = "Vec::is_empty"))]
+    #[cfg_attr(
+        feature = "tls-rpt",
+        serde(rename = "policy-string", default, skip_serializing_if = "Vec::is_empty")
+    )]
     pub policy_strings: Vec<String>,
     /// The domain the policy belongs to (the recipient domain).
     #[cfg_attr(feature = "tls-rpt", serde(rename = "policy-domain"))]
     pub policy_domain: String,
     /// For MTA-STS, the `mx` patterns of the policy.
-    #[cfg_attr(feature = "tls-rpt", serde(rename = "mx-host", default, skip_serializing_if = "Vec::is_empty"))]
+    #[cfg_attr(
+        feature = "tls-rpt",
+        serde(rename = "mx-host", default, skip_serializing_if = "Vec::is_empty")
+    )]
     pub mx_hosts: Vec<String>,
 }
 
