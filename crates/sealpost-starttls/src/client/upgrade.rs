@@ -356,3 +356,86 @@ fn handshake_error(error: std::io::Error) -> TlsError {
         _ => TlsError::Handshake(error),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(policy: &TlsPolicy) -> Option<(&'static str, &'static str)> {
+        match TlsClient::new(policy) {
+            Err(TlsError::Unsupported { what, feature }) => Some((what, feature)),
+            Err(other) => panic!("expected Unsupported, got {other}"),
+            Ok(_) => None,
+        }
+    }
+
+    #[cfg(not(feature = "dane"))]
+    #[test]
+    fn without_the_dane_feature_the_dane_levels_are_refused_by_name() {
+        let dane = TlsPolicy::new(SecurityLevel::Dane);
+        assert_eq!(refusal(&dane), Some(("security level dane", "dane")));
+        let only = TlsPolicy::new(SecurityLevel::DaneOnly);
+        assert_eq!(refusal(&only), Some(("security level dane-only", "dane")));
+        let err = TlsClient::new(&dane).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "TLS policy: security level dane needs sealpost-starttls's `dane` feature, which \
+             this build does not have"
+        );
+        // A verifier of the caller's own makes the level usable again.
+        let plugged = dane.with_verifier(Arc::new(PolicyVerifier::new(Check::Nothing)));
+        assert_eq!(refusal(&plugged), None);
+    }
+
+    #[cfg(feature = "dane")]
+    #[test]
+    fn with_the_dane_feature_dane_alone_is_opportunistic_and_dane_only_needs_records() {
+        let dane = TlsClient::new(&TlsPolicy::new(SecurityLevel::Dane)).unwrap();
+        assert!(!dane.requires_tls() && !dane.authenticates());
+        match TlsClient::new(&TlsPolicy::new(SecurityLevel::DaneOnly)) {
+            Err(TlsError::Policy(reason)) => assert!(reason.contains("DaneVerifier"), "{reason}"),
+            other => panic!("expected a policy error, got {other:?}"),
+        }
+    }
+
+    /// The committed test PKI's root (`tests/pki/`, see its README).
+    #[cfg(not(feature = "webpki-roots"))]
+    fn test_roots() -> Arc<RootCertStore> {
+        let bundle =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/pki/ca-bundle.pem");
+        let mut roots = RootCertStore::empty();
+        roots.add_parsable_certificates(crate::read_chain(&bundle).unwrap());
+        assert_eq!(roots.len(), 1);
+        Arc::new(roots)
+    }
+
+    #[cfg(not(feature = "webpki-roots"))]
+    #[test]
+    fn without_mozilla_roots_verify_and_secure_need_configured_roots() {
+        for (level, what) in [
+            (SecurityLevel::Verify, "security level verify without configured trust anchors"),
+            (SecurityLevel::Secure, "security level secure without configured trust anchors"),
+        ] {
+            assert_eq!(refusal(&TlsPolicy::new(level)), Some((what, "webpki-roots")));
+            let configured = TlsPolicy::new(level).roots(test_roots());
+            assert_eq!(refusal(&configured), None, "{level}");
+        }
+    }
+
+    #[cfg(feature = "webpki-roots")]
+    #[test]
+    fn with_mozilla_roots_verify_needs_no_configured_roots() {
+        assert!(!mozilla_roots().is_empty());
+        let client = TlsClient::new(&TlsPolicy::new(SecurityLevel::Verify)).unwrap();
+        assert!(client.requires_tls() && client.authenticates());
+    }
+
+    #[test]
+    fn the_levels_without_optional_parts_build_in_every_configuration() {
+        for level in [SecurityLevel::None, SecurityLevel::May, SecurityLevel::Encrypt] {
+            assert_eq!(refusal(&TlsPolicy::new(level)), None, "{level}");
+        }
+        let pinned = TlsPolicy::new(SecurityLevel::Fingerprint).fingerprint(Fingerprint([7; 32]));
+        assert_eq!(refusal(&pinned), None);
+    }
+}
