@@ -306,7 +306,7 @@ impl Client {
     /// At level `may` (and `dane` at a host without TLSA records), a failed TLS handshake
     /// is followed by a new connection in clear to the same address. At the DANE levels
     /// and under MTA-STS, each host gets the TLS policy its published records call for
-    /// (see [`Client::with_dns`] and [`Client::with_mta_sts`]); the
+    /// (see [`Client::with_dns`] and `Client::with_mta_sts`); the
     /// [`OutboundTls::policy`](sealpost_starttls::client::OutboundTls::policy) of the
     /// delivery names it.
     pub async fn deliver(
@@ -572,5 +572,26 @@ mod tests {
         let route = Route::Mx { domain: "example.org".into() };
         let future = client.deliver(&route, &[]);
         send(&future);
+    }
+
+    /// A build without DANE support asked for `dane` says so before connecting anywhere,
+    /// rather than delivering as at `may`.
+    #[cfg(not(feature = "dane"))]
+    #[tokio::test]
+    async fn without_the_dane_feature_a_dane_level_is_refused_not_weakened() {
+        use sealpost_starttls::TlsError;
+        for level in [SecurityLevel::Dane, SecurityLevel::DaneOnly] {
+            let config = DeliveryConfig::new("client.test").tls(TlsPolicy::new(level));
+            // Port 9 (discard) on loopback: the plan fails before any connection is tried.
+            let route: Route = "127.0.0.1:9".parse().unwrap();
+            let err = Client::new(config).deliver(&route, &[]).await.unwrap_err();
+            assert!(
+                matches!(
+                    &err,
+                    DeliveryError::Tls { error: TlsError::Unsupported { feature: "dane", .. }, .. }
+                ),
+                "{level}: {err}"
+            );
+        }
     }
 }

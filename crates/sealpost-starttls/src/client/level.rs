@@ -7,11 +7,10 @@ use std::str::FromStr;
 /// How much TLS a delivery demands of the receiving server.
 ///
 /// The names and meanings are Postfix's, so a policy table written for Postfix reads the
-/// same here. The DANE levels depend on DNS answers for each MX host: a
-/// [`TlsClient`](crate::client::TlsClient) alone treats `dane` as `may` and cannot be built
-/// for `dane-only`; sealpost-client looks the TLSA records up per host
-/// ([`dane_policy`](crate::dane::dane_policy)) and plugs a
-/// [`DaneVerifier`](crate::dane::DaneVerifier) in through
+/// same here. The DANE levels depend on DNS answers for each MX host: with the `dane`
+/// feature, a [`TlsClient`](crate::client::TlsClient) alone treats `dane` as `may` and
+/// cannot be built for `dane-only`; sealpost-client looks the TLSA records up per host
+/// (`dane::dane_policy`) and plugs a `dane::DaneVerifier` in through
 /// [`TlsPolicy::with_verifier`](crate::client::TlsPolicy::with_verifier).
 ///
 /// The DANE variants exist whether or not the crate has its `dane` feature. The names are
