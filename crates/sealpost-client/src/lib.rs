@@ -17,8 +17,8 @@
 //!   (implicit TLS against a plaintext port, or the reverse) is named as such.
 //! - DANE and MTA-STS: with [`Client::with_dns`] (a validating resolver), the `dane` and
 //!   `dane-only` levels hold each MX host to its DNSSEC-validated TLSA records (RFC 7672);
-//!   with `Client::with_mta_sts` (feature `mta-sts`) the recipient domain's MTA-STS policy (RFC 8461) applies
-//!   at the opportunistic levels. The [`Delivery`]'s TLS report names the policy that
+//!   with `Client::with_mta_sts` (feature `mta-sts`) the recipient domain's MTA-STS
+//!   policy (RFC 8461) applies at the opportunistic levels. The [`Delivery`]'s TLS report names the policy that
 //!   applied, and a policy that cannot be met is [`DeliveryError::PolicyNotMet`].
 //!
 //! ## Cargo features

@@ -4,7 +4,8 @@
 
 use std::fmt;
 
-/// The kind of policy a session was held to (RFC 8460 section 4.4, `policy-type`).
+/// The kind of policy a session was held to (RFC 8460 section 4.4, `policy-type`). With
+/// the `tls-rpt` feature it is serde `Serialize`/`Deserialize` as the RFC's JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "tls-rpt", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
@@ -41,7 +42,8 @@ impl fmt::Display for PolicyType {
     }
 }
 
-/// The policy a group of sessions was held to (RFC 8460 section 4.4, `policy`).
+/// The policy a group of sessions was held to (RFC 8460 section 4.4, `policy`). With the
+/// `tls-rpt` feature it is serde `Serialize`/`Deserialize` as the RFC's JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "tls-rpt", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
