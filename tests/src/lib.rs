@@ -2,11 +2,12 @@
 //!
 //! This crate is never published. Its integration tests (`tests/tests/*.rs`) exercise several
 //! sealpost crates together, or the workspace as a whole; the library holds the helpers they
-//! share: where the test PKI and the shared corpora are, and the layering rules of the design
-//! checked against `cargo metadata`.
+//! share: where the test PKI and the shared corpora are, the layering rules of the design
+//! checked against `cargo metadata`, and the dependency budget checked with `cargo tree`.
 
 #![forbid(unsafe_code)]
 
+pub mod budget;
 pub mod layering;
 
 use std::path::PathBuf;

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use sealpost_starttls::client::{SecurityLevel, TlsClient, TlsPolicy};
 use sealpost_starttls::dns::{Answer, DnsResolver, Dnssec, weakest};
+#[cfg(feature = "mta-sts")]
 use sealpost_starttls::mta_sts::{PolicyCache, PolicyFetcher, StsLookup};
 use sealpost_starttls::tlsrpt::ResultType;
 
@@ -15,7 +16,9 @@ use crate::connection::Connection;
 use crate::error::DeliveryError;
 use crate::lmtp::LmtpTarget;
 use crate::message::{Delivery, Message};
-use crate::plan::{ClientCache, Fallback, HostPlan, PlanInput, StsState, plan, sts_report};
+#[cfg(feature = "mta-sts")]
+use crate::plan::sts_report;
+use crate::plan::{ClientCache, Fallback, HostPlan, PlanInput, StsState, plan};
 use crate::route::{DnsMx, MxError, MxRecord, MxResolver, Route, StaticMx, mx_hosts};
 use crate::transport::ServerAddr;
 
@@ -41,11 +44,13 @@ pub struct Client {
     config: DeliveryConfig,
     resolver: Arc<dyn MxResolver>,
     dns: Option<Arc<dyn DnsResolver>>,
+    #[cfg(feature = "mta-sts")]
     sts: Option<Sts>,
     tls: Mutex<HashMap<String, TlsClient>>,
 }
 
 /// MTA-STS: how policies are fetched, and the ones already known.
+#[cfg(feature = "mta-sts")]
 struct Sts {
     fetcher: Arc<dyn PolicyFetcher>,
     cache: PolicyCache,
@@ -53,11 +58,11 @@ struct Sts {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client")
-            .field("config", &self.config)
-            .field("dns", &self.dns.is_some())
-            .field("mta_sts", &self.sts.is_some())
-            .finish_non_exhaustive()
+        let mut debug = f.debug_struct("Client");
+        debug.field("config", &self.config).field("dns", &self.dns.is_some());
+        #[cfg(feature = "mta-sts")]
+        debug.field("mta_sts", &self.sts.is_some());
+        debug.finish_non_exhaustive()
     }
 }
 
@@ -91,6 +96,7 @@ impl Client {
             config,
             resolver: Arc::new(StaticMx::new()),
             dns: None,
+            #[cfg(feature = "mta-sts")]
             sts: None,
             tls: Mutex::new(HashMap::new()),
         }
@@ -105,8 +111,8 @@ impl Client {
 
     /// Uses `dns` for everything DNS: MX lookups (with their DNSSEC status), the addresses
     /// and TLSA records of MX hosts at the `dane` levels, and the `_mta-sts` TXT records.
-    /// Give it a validating resolver
-    /// ([`HickoryResolver`](sealpost_starttls::dns::HickoryResolver)) for DANE to apply.
+    /// Give it a validating resolver (`sealpost_starttls::dns::HickoryResolver`, feature
+    /// `dns`) for DANE to apply.
     #[must_use]
     pub fn with_dns(mut self, dns: Arc<dyn DnsResolver>) -> Self {
         self.resolver = Arc::new(DnsMx::new(dns.clone()));
@@ -124,6 +130,10 @@ impl Client {
     /// `testing`, the same checks run, failures are reported in
     /// [`OutboundTls::failure`](sealpost_starttls::client::OutboundTls::failure), and the
     /// message goes out under the configured level.
+    ///
+    /// Needs the `mta-sts` feature.
+    #[cfg(feature = "mta-sts")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mta-sts")))]
     #[must_use]
     pub fn with_mta_sts(mut self, fetcher: Arc<dyn PolicyFetcher>) -> Self {
         self.sts = Some(Sts { fetcher, cache: PolicyCache::new() });
@@ -241,6 +251,7 @@ impl Client {
 
     /// The MTA-STS state of an MX route's domain, when MTA-STS is on and the configured
     /// level is one it can raise.
+    #[cfg(feature = "mta-sts")]
     async fn sts_state(&self, route: &Route) -> Option<StsState> {
         let (Some(sts), Some(dns), Route::Mx { domain }) = (&self.sts, &self.dns, route) else {
             return None;
@@ -281,6 +292,12 @@ impl Client {
         }
     }
 
+    /// Without the `mta-sts` feature no route has an MTA-STS state.
+    #[cfg(not(feature = "mta-sts"))]
+    async fn sts_state(&self, _route: &Route) -> Option<StsState> {
+        None
+    }
+
     /// Delivers `messages` over one connection to the first host of `route` that takes
     /// them. Hosts are tried in order while failures are temporary and no message has been
     /// answered yet; once one has, the results stand (a message is never sent twice by
@@ -289,7 +306,7 @@ impl Client {
     /// At level `may` (and `dane` at a host without TLSA records), a failed TLS handshake
     /// is followed by a new connection in clear to the same address. At the DANE levels
     /// and under MTA-STS, each host gets the TLS policy its published records call for
-    /// (see [`Client::with_dns`] and [`Client::with_mta_sts`]); the
+    /// (see [`Client::with_dns`] and `Client::with_mta_sts`); the
     /// [`OutboundTls::policy`](sealpost_starttls::client::OutboundTls::policy) of the
     /// delivery names it.
     pub async fn deliver(
@@ -524,11 +541,23 @@ fn policy_failure(error: &DeliveryError) -> String {
         error: sealpost_starttls::TlsError::CertificateRejected { reason, .. },
         ..
     } = error
-        && let Some(dane) = sealpost_starttls::dane::DaneFailure::from_rustls(reason)
+        && let Some(reason) = dane_reason(reason)
     {
-        return format!("TLSA authentication failed: {}", dane.reason);
+        return format!("TLSA authentication failed: {reason}");
     }
     error.to_string()
+}
+
+/// The reason a DANE verifier gave, when it refused the certificate.
+#[cfg(feature = "dane")]
+fn dane_reason(error: &sealpost_starttls::rustls::Error) -> Option<&str> {
+    sealpost_starttls::dane::DaneFailure::from_rustls(error).map(|f| f.reason.as_str())
+}
+
+/// Without the `dane` feature no DANE verifier runs.
+#[cfg(not(feature = "dane"))]
+fn dane_reason(_error: &sealpost_starttls::rustls::Error) -> Option<&str> {
+    None
 }
 
 #[cfg(test)]
@@ -543,5 +572,26 @@ mod tests {
         let route = Route::Mx { domain: "example.org".into() };
         let future = client.deliver(&route, &[]);
         send(&future);
+    }
+
+    /// A build without DANE support asked for `dane` says so before connecting anywhere,
+    /// rather than delivering as at `may`.
+    #[cfg(not(feature = "dane"))]
+    #[tokio::test]
+    async fn without_the_dane_feature_a_dane_level_is_refused_not_weakened() {
+        use sealpost_starttls::TlsError;
+        for level in [SecurityLevel::Dane, SecurityLevel::DaneOnly] {
+            let config = DeliveryConfig::new("client.test").tls(TlsPolicy::new(level));
+            // Port 9 (discard) on loopback: the plan fails before any connection is tried.
+            let route: Route = "127.0.0.1:9".parse().unwrap();
+            let err = Client::new(config).deliver(&route, &[]).await.unwrap_err();
+            assert!(
+                matches!(
+                    &err,
+                    DeliveryError::Tls { error: TlsError::Unsupported { feature: "dane", .. }, .. }
+                ),
+                "{level}: {err}"
+            );
+        }
     }
 }

@@ -18,11 +18,29 @@
 //!   (implicit TLS against a plaintext port, or the reverse) is named as such.
 //! - DANE and MTA-STS: with [`Client::with_dns`] (a validating resolver), the `dane` and
 //!   `dane-only` levels hold each MX host to its DNSSEC-validated TLSA records (RFC 7672);
-//!   with [`Client::with_mta_sts`] the recipient domain's MTA-STS policy (RFC 8461) applies
-//!   at the opportunistic levels. The [`Delivery`]'s TLS report names the policy that
+//!   with `Client::with_mta_sts` (feature `mta-sts`) the recipient domain's MTA-STS
+//!   policy (RFC 8461) applies at the opportunistic levels. The [`Delivery`]'s TLS report names the policy that
 //!   applied, and a policy that cannot be met is [`DeliveryError::PolicyNotMet`].
 //!
+//! ## Cargo features
+//!
+//! | feature | what it adds | default |
+//! | --- | --- | --- |
+//! | `dane` | the `dane` and `dane-only` levels (implies `dns`) | yes |
+//! | `mta-sts` | `Client::with_mta_sts` (implies `dns`) | yes |
+//! | `dns` | the validating `HickoryResolver` of the transport, for [`Client::with_dns`] | through `dane`, `mta-sts` |
+//! | `tls-rpt` | the transport's TLS-RPT report (JSON) | yes |
+//! | `webpki-roots` | Mozilla's roots as the default trust anchors of `verify` and `secure` | yes |
+//!
+//! Each turns on the feature of the same name of `sealpost-starttls` (see its features
+//! table), and the default is the transport's. With `default-features = false` the client
+//! delivers over STARTTLS or implicit TLS at the levels none, may, encrypt, fingerprint,
+//! verify (with configured roots) and secure; a `dane` level is then refused with
+//! [`TlsError::Unsupported`](sealpost_starttls::TlsError::Unsupported), never quietly
+//! weakened to `may`.
+//!
 //! ```no_run
+//! # #[cfg(all(feature = "dns", feature = "mta-sts", feature = "webpki-roots"))]
 //! # async fn demo(message: sealpost_client::Message) -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
 //! use std::time::Duration;
@@ -43,6 +61,7 @@
 //! # Ok(()) }
 //! ```
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod config;
 mod connection;

@@ -2,6 +2,8 @@
 //! static DNS resolver holding TLSA records made from the test PKI, deliveries to
 //! `sealpost-server` in-process over loopback, and what each case does to the message
 //! (delivered or not) and to the report (trust, policy type, result type).
+// DANE and MTA-STS need the features of the same names.
+#![cfg(all(feature = "dane", feature = "mta-sts"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;

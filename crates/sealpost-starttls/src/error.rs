@@ -86,6 +86,18 @@ pub enum TlsError {
     /// An outbound TLS policy that cannot work.
     #[error("TLS policy: {0}")]
     Policy(String),
+    /// The policy asks for something this build of sealpost-starttls was compiled without
+    /// (a Cargo feature that is off): turn the feature on, or configure it differently.
+    #[error(
+        "TLS policy: {what} needs sealpost-starttls's `{feature}` feature, which this build \
+         does not have"
+    )]
+    Unsupported {
+        /// What was asked for.
+        what: &'static str,
+        /// The Cargo feature that provides it.
+        feature: &'static str,
+    },
 }
 
 impl TlsError {

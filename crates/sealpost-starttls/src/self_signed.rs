@@ -7,6 +7,8 @@ use crate::error::TlsError;
 
 /// Makes a self-signed ECDSA P-256 certificate for `names` (DNS names or IP addresses)
 /// and writes it to `dir/cert.pem` and `dir/key.pem` (the key readable by the owner only).
+///
+/// Needs the `self-signed` feature (rcgen).
 pub fn generate_self_signed(dir: &Path, names: &[String]) -> Result<CertificateFiles, TlsError> {
     let err = |e: &dyn std::fmt::Display| TlsError::SelfSigned(e.to_string());
     let certified = rcgen::generate_simple_self_signed(names.to_vec()).map_err(|e| err(&e))?;
@@ -19,7 +21,7 @@ pub fn generate_self_signed(dir: &Path, names: &[String]) -> Result<CertificateF
 }
 
 /// The self-signed pair in `dir`, made on first use (the certificate of the embedded
-/// default configuration).
+/// default configuration). Needs the `self-signed` feature (rcgen).
 pub fn ensure_self_signed(dir: &Path, names: &[String]) -> Result<CertificateFiles, TlsError> {
     let files = CertificateFiles::new(dir.join("cert.pem"), dir.join("key.pem"));
     if files.chain.is_file() && files.key.is_file() && files.load().is_ok() {

@@ -26,7 +26,8 @@ impl HandshakeSignatures {
         HandshakeSignatures::of(&rustls::crypto::ring::default_provider())
     }
 
-    /// The algorithms, for webpki's own chain checks.
+    /// The algorithms, for webpki's own chain checks (the DANE-TA chain walk).
+    #[cfg(feature = "dane")]
     pub(crate) fn algorithms(&self) -> &WebPkiSupportedAlgorithms {
         &self.0
     }

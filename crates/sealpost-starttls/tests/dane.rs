@@ -1,5 +1,7 @@
 //! DANE (RFC 7672): TLSA parsing, fixtures computed from the test PKI, the verifier in real
 //! rustls handshakes over loopback, and the `dane` / `dane-only` policy decision.
+// Needs the verifier and the policy decision (feature `dane`).
+#![cfg(feature = "dane")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;

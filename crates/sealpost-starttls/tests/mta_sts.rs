@@ -1,5 +1,7 @@
 //! MTA-STS (RFC 8461): record and policy parsers, MX matching, the policy cache, and the
 //! HTTPS fetch against a local server that uses the test PKI.
+// Needs the MTA-STS module (feature `mta-sts`).
+#![cfg(feature = "mta-sts")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::SocketAddr;
@@ -665,6 +667,7 @@ async fn discovery_fetches_over_https_then_caches() {
 
 /// The web PKI roots do not include the test root: the same server that the test roots
 /// accept is refused, so custom roots really replace the defaults.
+#[cfg(feature = "webpki-roots")]
 #[tokio::test]
 async fn mozilla_roots_refuse_the_test_pki() {
     let (addr, _) =

@@ -7,12 +7,19 @@ use std::str::FromStr;
 /// How much TLS a delivery demands of the receiving server.
 ///
 /// The names and meanings are Postfix's, so a policy table written for Postfix reads the
-/// same here. The DANE levels depend on DNS answers for each MX host: a
-/// [`TlsClient`](crate::client::TlsClient) alone treats `dane` as `may` and cannot be built
-/// for `dane-only`; sealpost-client looks the TLSA records up per host
-/// ([`dane_policy`](crate::dane::dane_policy)) and plugs a
-/// [`DaneVerifier`](crate::dane::DaneVerifier) in through
+/// same here. The DANE levels depend on DNS answers for each MX host: with the `dane`
+/// feature, a [`TlsClient`](crate::client::TlsClient) alone treats `dane` as `may` and
+/// cannot be built for `dane-only`; sealpost-client looks the TLSA records up per host
+/// (`dane::dane_policy`) and plugs a `dane::DaneVerifier` in through
 /// [`TlsPolicy::with_verifier`](crate::client::TlsPolicy::with_verifier).
+///
+/// The DANE variants exist whether or not the crate has its `dane` feature. The names are
+/// Postfix's vocabulary: a configuration that says `dane` in a build without DANE support
+/// should hear "this build has no DANE" ([`TlsError::Unsupported`](crate::TlsError), from
+/// [`TlsClient::new`](crate::client::TlsClient::new)), not "unknown level", and it must
+/// never quietly get `may` instead. Variants behind a `cfg` would also make
+/// [`SecurityLevel::ALL`] and every table of levels depend on the features a
+/// far-away crate in the build turned on.
 ///
 /// ```
 /// use sealpost_starttls::client::SecurityLevel;

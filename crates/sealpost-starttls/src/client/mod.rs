@@ -25,5 +25,8 @@ mod verify;
 
 pub use level::{SecurityLevel, UnknownLevel};
 pub use report::{OutboundTls, Trust};
-pub use upgrade::{TlsClient, TlsPolicy, mozilla_roots};
+#[cfg(feature = "webpki-roots")]
+#[cfg_attr(docsrs, doc(cfg(feature = "webpki-roots")))]
+pub use upgrade::mozilla_roots;
+pub use upgrade::{TlsClient, TlsPolicy};
 pub use verify::{BadFingerprint, Fingerprint, result_type_of};

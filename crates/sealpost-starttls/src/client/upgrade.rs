@@ -22,7 +22,9 @@ use crate::server::DEFAULT_HANDSHAKE_TIMEOUT;
 const RESUMPTION_SESSIONS: usize = 256;
 
 /// The root certificates of the Mozilla program (webpki-roots): the trust anchors of
-/// `verify` and `secure` when none are configured.
+/// `verify` and `secure` when none are configured. Needs the `webpki-roots` feature.
+#[cfg(feature = "webpki-roots")]
+#[cfg_attr(docsrs, doc(cfg(feature = "webpki-roots")))]
 pub fn mozilla_roots() -> Arc<RootCertStore> {
     Arc::new(RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() })
 }
@@ -39,7 +41,8 @@ pub struct TlsPolicy {
     pub match_names: Vec<String>,
     /// Pins for `fingerprint`.
     pub fingerprints: Vec<Fingerprint>,
-    /// Trust anchors for `verify` and `secure`; `None` means [`mozilla_roots`].
+    /// Trust anchors for `verify` and `secure`; `None` means `mozilla_roots()` (with the
+    /// `webpki-roots` feature; without it, `None` is refused by [`TlsClient::new`]).
     pub roots: Option<Arc<RootCertStore>>,
     /// A client certificate to present when the server asks for one.
     pub client_certificate: Option<Arc<CertifiedKey>>,
@@ -146,9 +149,24 @@ impl TlsPolicy {
                             .map_err(|_| TlsError::InvalidServerName(n.clone()))
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                let roots = self.roots.clone().unwrap_or_else(mozilla_roots);
+                let roots = match &self.roots {
+                    Some(roots) => roots.clone(),
+                    None => default_roots(self.level)?,
+                };
                 PolicyVerifier::pkix(roots, names)
                     .map_err(|e| TlsError::Policy(format!("trust anchors: {e}")))?
+            }
+            // Without DANE support nothing can look the TLSA records up or check them:
+            // `dane` would quietly be `may`, weaker than what was configured.
+            level if level.is_dane() && !cfg!(feature = "dane") => {
+                return Err(TlsError::Unsupported {
+                    what: if level == SecurityLevel::Dane {
+                        "security level dane"
+                    } else {
+                        "security level dane-only"
+                    },
+                    feature: "dane",
+                });
             }
             SecurityLevel::DaneOnly => {
                 return Err(TlsError::Policy(
@@ -162,6 +180,26 @@ impl TlsPolicy {
         };
         Ok(Arc::new(verifier))
     }
+}
+
+/// The trust anchors of `verify` and `secure` when the policy names none.
+#[cfg(feature = "webpki-roots")]
+fn default_roots(_level: SecurityLevel) -> Result<Arc<RootCertStore>, TlsError> {
+    Ok(mozilla_roots())
+}
+
+/// Without Mozilla's roots built in, a PKIX level needs configured trust anchors: an
+/// empty store would refuse every server, which is a configuration error worth naming.
+#[cfg(not(feature = "webpki-roots"))]
+fn default_roots(level: SecurityLevel) -> Result<Arc<RootCertStore>, TlsError> {
+    Err(TlsError::Unsupported {
+        what: if level == SecurityLevel::Secure {
+            "security level secure without configured trust anchors"
+        } else {
+            "security level verify without configured trust anchors"
+        },
+        feature: "webpki-roots",
+    })
 }
 
 /// Presents one fixed certificate to servers that ask.
@@ -316,5 +354,88 @@ fn handshake_error(error: std::io::Error) -> TlsError {
             TlsError::NotTls
         }
         _ => TlsError::Handshake(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(policy: &TlsPolicy) -> Option<(&'static str, &'static str)> {
+        match TlsClient::new(policy) {
+            Err(TlsError::Unsupported { what, feature }) => Some((what, feature)),
+            Err(other) => panic!("expected Unsupported, got {other}"),
+            Ok(_) => None,
+        }
+    }
+
+    #[cfg(not(feature = "dane"))]
+    #[test]
+    fn without_the_dane_feature_the_dane_levels_are_refused_by_name() {
+        let dane = TlsPolicy::new(SecurityLevel::Dane);
+        assert_eq!(refusal(&dane), Some(("security level dane", "dane")));
+        let only = TlsPolicy::new(SecurityLevel::DaneOnly);
+        assert_eq!(refusal(&only), Some(("security level dane-only", "dane")));
+        let err = TlsClient::new(&dane).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "TLS policy: security level dane needs sealpost-starttls's `dane` feature, which \
+             this build does not have"
+        );
+        // A verifier of the caller's own makes the level usable again.
+        let plugged = dane.with_verifier(Arc::new(PolicyVerifier::new(Check::Nothing)));
+        assert_eq!(refusal(&plugged), None);
+    }
+
+    #[cfg(feature = "dane")]
+    #[test]
+    fn with_the_dane_feature_dane_alone_is_opportunistic_and_dane_only_needs_records() {
+        let dane = TlsClient::new(&TlsPolicy::new(SecurityLevel::Dane)).unwrap();
+        assert!(!dane.requires_tls() && !dane.authenticates());
+        match TlsClient::new(&TlsPolicy::new(SecurityLevel::DaneOnly)) {
+            Err(TlsError::Policy(reason)) => assert!(reason.contains("DaneVerifier"), "{reason}"),
+            other => panic!("expected a policy error, got {other:?}"),
+        }
+    }
+
+    /// The committed test PKI's root (`tests/pki/`, see its README).
+    #[cfg(not(feature = "webpki-roots"))]
+    fn test_roots() -> Arc<RootCertStore> {
+        let bundle =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/pki/ca-bundle.pem");
+        let mut roots = RootCertStore::empty();
+        roots.add_parsable_certificates(crate::read_chain(&bundle).unwrap());
+        assert_eq!(roots.len(), 1);
+        Arc::new(roots)
+    }
+
+    #[cfg(not(feature = "webpki-roots"))]
+    #[test]
+    fn without_mozilla_roots_verify_and_secure_need_configured_roots() {
+        for (level, what) in [
+            (SecurityLevel::Verify, "security level verify without configured trust anchors"),
+            (SecurityLevel::Secure, "security level secure without configured trust anchors"),
+        ] {
+            assert_eq!(refusal(&TlsPolicy::new(level)), Some((what, "webpki-roots")));
+            let configured = TlsPolicy::new(level).roots(test_roots());
+            assert_eq!(refusal(&configured), None, "{level}");
+        }
+    }
+
+    #[cfg(feature = "webpki-roots")]
+    #[test]
+    fn with_mozilla_roots_verify_needs_no_configured_roots() {
+        assert!(!mozilla_roots().is_empty());
+        let client = TlsClient::new(&TlsPolicy::new(SecurityLevel::Verify)).unwrap();
+        assert!(client.requires_tls() && client.authenticates());
+    }
+
+    #[test]
+    fn the_levels_without_optional_parts_build_in_every_configuration() {
+        for level in [SecurityLevel::None, SecurityLevel::May, SecurityLevel::Encrypt] {
+            assert_eq!(refusal(&TlsPolicy::new(level)), None, "{level}");
+        }
+        let pinned = TlsPolicy::new(SecurityLevel::Fingerprint).fingerprint(Fingerprint([7; 32]));
+        assert_eq!(refusal(&pinned), None);
     }
 }

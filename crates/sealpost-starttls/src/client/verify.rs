@@ -149,11 +149,11 @@ impl ServerCertVerifier for PolicyVerifier {
     crate::signatures::handshake_signature_methods!();
 }
 
-/// The RFC 8460 result type of a handshake error (a [`DaneFailure`] carries its own).
-///
-/// [`DaneFailure`]: crate::dane::DaneFailure
+/// The RFC 8460 result type of a handshake error (a `DaneFailure`, feature `dane`,
+/// carries its own).
 pub fn result_type_of(error: &rustls::Error) -> ResultType {
     use CertificateError as C;
+    #[cfg(feature = "dane")]
     if let Some(dane) = crate::dane::DaneFailure::from_rustls(error) {
         return dane.result_type;
     }

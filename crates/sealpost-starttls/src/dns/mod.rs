@@ -5,9 +5,12 @@
 //! records that are [`Dnssec::Secure`], and a [`Dnssec::Bogus`] answer means an attacker
 //! (or a broken zone) is in the way: mail is deferred, never sent with less protection.
 //!
-//! [`StaticResolver`] answers from a table (tests, static routes); [`HickoryResolver`]
-//! asks real name servers through hickory-resolver with DNSSEC validation.
+//! [`StaticResolver`] answers from a table (tests, static routes). `HickoryResolver`
+//! (feature `dns`) asks real name servers through hickory-resolver with DNSSEC
+//! validation. The trait, the answer types and the static table cost no dependency and
+//! are always available, so policy code and its tests need no resolver crate.
 
+#[cfg(feature = "dns")]
 mod hickory;
 mod static_resolver;
 
@@ -16,6 +19,8 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
 
+#[cfg(feature = "dns")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dns")))]
 pub use hickory::HickoryResolver;
 pub use static_resolver::StaticResolver;
 

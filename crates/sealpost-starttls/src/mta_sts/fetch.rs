@@ -189,12 +189,15 @@ impl HttpsPolicyFetcher {
     }
 
     /// A fetcher trusting the Mozilla root program (webpki-roots), the web PKI that
-    /// MTA-STS policy hosts are certified under.
+    /// MTA-STS policy hosts are certified under. Needs the `webpki-roots` feature
+    /// (otherwise give the roots to [`HttpsPolicyFetcher::new`]).
     ///
     /// ```
     /// let fetcher = sealpost_starttls::mta_sts::HttpsPolicyFetcher::with_mozilla_roots();
     /// # let _ = fetcher;
     /// ```
+    #[cfg(feature = "webpki-roots")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "webpki-roots")))]
     pub fn with_mozilla_roots() -> HttpsPolicyFetcher {
         HttpsPolicyFetcher::new(RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() })
     }
