@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use sealpost_codec::{Session, SessionPhase};
 use sealpost_starttls::driver::{DriveError, SessionDriver, Wake};
-use sealpost_starttls::{CertStore, ClientAuth, MaybeTls, TlsError, TlsServer};
+use sealpost_starttls::{CertStore, CertificateFiles, ClientAuth, MaybeTls, TlsError, TlsServer};
 use tokio::io::{AsyncWriteExt, DuplexStream};
 
 /// A session that never reports anything: it only counts what it is given.
@@ -73,9 +73,11 @@ fn driver(stub: Stub) -> (Driver, DuplexStream) {
     (SessionDriver::new(stub, MaybeTls::Plain(near), deadlines), far)
 }
 
+/// The committed test PKI's server certificate (any certificate would do: the
+/// handshake is refused before it starts).
 fn tls_server() -> TlsServer {
-    let dir = std::env::temp_dir().join(format!("sealpost-driver-{}", std::process::id()));
-    let files = sealpost_starttls::generate_self_signed(&dir, &["mx.test".into()]).unwrap();
+    let pki = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/pki");
+    let files = CertificateFiles::new(pki.join("server-chain.pem"), pki.join("server-key.pem"));
     let store = Arc::new(CertStore::load(files, vec![]).unwrap());
     TlsServer::new(store, ClientAuth::Off).unwrap()
 }
