@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod layering;
+pub mod msrv;
 
 use std::path::PathBuf;
 
