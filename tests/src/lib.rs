@@ -9,6 +9,7 @@
 
 pub mod layering;
 pub mod msrv;
+pub mod readme;
 
 use std::path::PathBuf;
 
