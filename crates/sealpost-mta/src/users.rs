@@ -229,8 +229,9 @@ impl Users {
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt).map_err(UsersError::Random)?;
         let salt = SaltString::encode_b64(&salt).map_err(UsersError::Hash)?;
-        let hash =
-            Argon2::default().hash_password(password.as_bytes(), &salt).map_err(UsersError::Hash)?;
+        let hash = Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map_err(UsersError::Hash)?;
         let entry = format!("{user}:{hash}");
 
         let mut out = String::with_capacity(old.len() + entry.len() + 1);

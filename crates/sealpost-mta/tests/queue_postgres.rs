@@ -286,7 +286,10 @@ async fn schema_migrations() {
     assert_eq!(count(&db.cluster, "schema_version"), 1);
     db.cluster.psql_in(PgCluster::DATABASE, "UPDATE schema_version SET version = 99");
     let newer = PostgresQueue::connect(config(url)).await.unwrap_err();
-    assert!(matches!(newer, QueueError::Config { ref reason, .. } if reason.contains("newer")), "{newer:?}");
+    assert!(
+        matches!(newer, QueueError::Config { ref reason, .. } if reason.contains("newer")),
+        "{newer:?}"
+    );
 }
 
 /// The password is checked (the test role logs in by SCRAM), never taken from the URL,
@@ -300,6 +303,9 @@ async fn passwords() {
     assert!(matches!(refused, QueueError::Unavailable { .. }), "{refused:?}");
     assert!(refused.to_string().contains("password"), "{refused}");
     assert!(!refused.to_string().contains("not-the-password"));
+    // The pool's own error stays reachable as the cause, for callers that walk the chain.
+    let cause = std::error::Error::source(&refused).expect("the pool's error");
+    assert!(cause.is::<deadpool_postgres::PoolError>(), "{cause:?}");
 
     let mut none = config(db.cluster.url());
     none.password = None;

@@ -147,8 +147,7 @@ impl TlsPolicy {
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 let roots = self.roots.clone().unwrap_or_else(mozilla_roots);
-                PolicyVerifier::pkix(roots, names)
-                    .map_err(|e| TlsError::Policy(format!("trust anchors: {e}")))?
+                PolicyVerifier::pkix(roots, names).map_err(TlsError::TrustAnchors)?
             }
             SecurityLevel::DaneOnly => {
                 return Err(TlsError::Policy(
