@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod layering;
+mod metadata;
 pub mod msrv;
 pub mod readme;
 
