@@ -29,14 +29,18 @@ pub enum TlsError {
         path: PathBuf,
     },
     /// The key could not be used for signing, or does not belong to the certificate.
-    #[error("{}: the private key cannot be used with {}: {reason}", key.display(), chain.display())]
+    #[error("{}: the private key cannot be used with {}: {reason} ({source})", key.display(), chain.display())]
     BadKey {
         /// The key file.
         key: PathBuf,
         /// The certificate file.
         chain: PathBuf,
-        /// Why.
-        reason: String,
+        /// Why, in words.
+        reason: &'static str,
+        /// rustls's error, a [`rustls::Error`] (boxed: it is large, and this path is
+        /// cold; as a trait object so that walking the chain reaches the rustls error itself).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// rustls refused the configuration.
     #[error("TLS configuration: {0}")]
