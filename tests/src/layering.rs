@@ -9,9 +9,10 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::path::Path;
-use std::process::Command;
 
 use serde::Deserialize;
+
+use crate::metadata::Metadata;
 
 /// One rule: `krate` must not reach any of `forbidden` through normal dependencies.
 #[derive(Debug, Clone, Copy)]
@@ -129,19 +130,13 @@ impl Graph {
 
     /// Builds the graph from the JSON of `cargo metadata --format-version 1`.
     pub fn from_metadata_json(json: &str) -> Result<Self, String> {
-        let metadata: Metadata = serde_json::from_str(json)
-            .map_err(|err| format!("not the JSON of `cargo metadata`: {err}"))?;
-        let resolve = metadata
-            .resolve
-            .ok_or("`cargo metadata` was run with --no-deps: there is no dependency graph")?;
+        let (metadata, resolve) = Metadata::<Package>::parse(json)?;
         let mut graph = Graph::new();
         for package in &metadata.packages {
             graph.add_package(&package.id, &package.name);
         }
-        for node in &resolve.nodes {
-            for dep in node.deps.iter().filter(|dep| dep.is_normal()) {
-                graph.add_normal_dep(&node.id, &dep.pkg);
-            }
+        for (from, to) in resolve.normal_edges() {
+            graph.add_normal_dep(from, to);
         }
         Ok(graph)
     }
@@ -199,22 +194,7 @@ impl Graph {
 ///
 /// Uses the cargo that runs the tests (`$CARGO`) when there is one.
 pub fn workspace_graph(root: &Path) -> Result<Graph, String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let out = Command::new(&cargo)
-        .args(["metadata", "--format-version", "1", "--all-features", "--manifest-path"])
-        .arg(root.join("Cargo.toml"))
-        .output()
-        .map_err(|err| format!("could not run {cargo} metadata: {err}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "cargo metadata failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    let json = String::from_utf8(out.stdout)
-        .map_err(|err| format!("cargo metadata printed something that is not UTF-8: {err}"))?;
-    Graph::from_metadata_json(&json)
+    Graph::from_metadata_json(&crate::metadata::workspace_json(root)?)
 }
 
 /// Checks `rules` on `graph`; every broken rule is reported, not just the first.
@@ -240,49 +220,11 @@ pub fn check(graph: &Graph, rules: &[Rule]) -> Result<(), Vec<Violation>> {
     if violations.is_empty() { Ok(()) } else { Err(violations) }
 }
 
-/// The part of `cargo metadata`'s output the rules need.
-#[derive(Deserialize)]
-struct Metadata {
-    packages: Vec<Package>,
-    resolve: Option<Resolve>,
-}
-
+/// What the rules need of a package in `cargo metadata`'s output.
 #[derive(Deserialize)]
 struct Package {
     id: String,
     name: String,
-}
-
-#[derive(Deserialize)]
-struct Resolve {
-    nodes: Vec<Node>,
-}
-
-#[derive(Deserialize)]
-struct Node {
-    id: String,
-    #[serde(default)]
-    deps: Vec<NodeDep>,
-}
-
-#[derive(Deserialize)]
-struct NodeDep {
-    pkg: String,
-    #[serde(default)]
-    dep_kinds: Vec<DepKind>,
-}
-
-impl NodeDep {
-    /// Normal if any of its kinds is normal (`"kind": null`). Cargo before 1.41 gave no
-    /// kinds at all: count that as normal, which can only make the check stricter.
-    fn is_normal(&self) -> bool {
-        self.dep_kinds.is_empty() || self.dep_kinds.iter().any(|k| k.kind.is_none())
-    }
-}
-
-#[derive(Deserialize)]
-struct DepKind {
-    kind: Option<String>,
 }
 
 #[cfg(test)]

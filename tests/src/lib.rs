@@ -9,6 +9,9 @@
 
 pub mod budget;
 pub mod layering;
+mod metadata;
+pub mod msrv;
+pub mod readme;
 
 use std::path::PathBuf;
 

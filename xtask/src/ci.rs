@@ -53,6 +53,7 @@ const STEPS: &[(&str, StepFn)] = &[
     ("tests", tests),
     ("doc-tests", doc_tests),
     ("rustdoc", rustdoc),
+    ("package", package),
     ("test PKI", test_pki),
     ("interop", interop),
     ("cargo deny", cargo_deny),
@@ -164,6 +165,15 @@ fn rustdoc(ci: &mut Ci<'_>) -> Result<Outcome> {
     ]);
     ci.sh.run(&mut cmd)?;
     Ok(Outcome::Passed)
+}
+
+/// `cargo publish --dry-run` of every publishable crate (members with `publish = false` are
+/// skipped by cargo itself): the manifests are complete, every dependency has a version,
+/// and each packaged crate builds on its own from what it ships, with the workspace
+/// crates it needs taken from a local registry of the ones packaged before it. Nothing is
+/// uploaded. `--allow-dirty` so that a local run with uncommitted changes checks those.
+fn package(ci: &mut Ci<'_>) -> Result<Outcome> {
+    cargo(ci, &["publish", "--dry-run", "--workspace", "--allow-dirty"])
 }
 
 fn test_pki(ci: &mut Ci<'_>) -> Result<Outcome> {

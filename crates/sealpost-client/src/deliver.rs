@@ -168,9 +168,9 @@ impl Client {
         let lookup = async {
             match &self.dns {
                 Some(dns) => match dns.mx(domain).await {
-                    Err(e) => Err(MxError::Failed(e.to_string())),
+                    Err(e) => Err(MxError::Dns(e)),
                     Ok(answer) if answer.dnssec() == Dnssec::Bogus => {
-                        Err(MxError::Failed(format!("the MX answer for {domain} is DNSSEC-bogus")))
+                        Err(MxError::Bogus { domain: domain.clone() })
                     }
                     Ok(Answer::NxDomain { .. }) => Err(MxError::NoSuchDomain),
                     Ok(answer) => Ok((
@@ -193,7 +193,7 @@ impl Client {
                 return Err(DeliveryError::NoSuchDomain(domain.clone()));
             }
             Ok(Err(e)) => {
-                return Err(DeliveryError::Resolve { name: domain.clone(), reason: e.to_string() });
+                return Err(DeliveryError::Resolve { name: domain.clone(), source: Box::new(e) });
             }
             Ok(Ok(found)) => found,
         };
@@ -226,7 +226,7 @@ impl Client {
                 Ok(Err(e)) => {
                     return Err(DeliveryError::Resolve {
                         name: host.to_owned(),
-                        reason: e.to_string(),
+                        source: Box::new(e),
                     });
                 }
                 Ok(Ok(answer)) if answer.dnssec() == Dnssec::Bogus => {
@@ -243,7 +243,7 @@ impl Client {
         match tokio::time::timeout(deadline, lookup).await {
             Err(_) => Err(timeout),
             Ok(Err(e)) => {
-                Err(DeliveryError::Resolve { name: host.to_owned(), reason: e.to_string() })
+                Err(DeliveryError::Resolve { name: host.to_owned(), source: Box::new(e) })
             }
             Ok(Ok(addrs)) => Ok((addrs.collect(), Dnssec::Insecure)),
         }
@@ -432,7 +432,7 @@ impl Client {
         }
         Err(last.unwrap_or_else(|| DeliveryError::Resolve {
             name: route.to_string(),
-            reason: "no address to connect to".into(),
+            source: "no address to connect to".into(),
         }))
     }
 

@@ -15,12 +15,15 @@ use crate::config::Phase;
 #[non_exhaustive]
 pub enum DeliveryError {
     /// The destination could not be resolved.
-    #[error("cannot resolve {name}: {reason}")]
+    #[error("cannot resolve {name}: {source}")]
     Resolve {
         /// The name.
         name: String,
-        /// Why.
-        reason: String,
+        /// Why: the DNS resolver's error ([`DnsError`](sealpost_starttls::dns::DnsError)),
+        /// the MX resolver's ([`MxError`](crate::MxError)), the system resolver's
+        /// ([`std::io::Error`]), or a message when no lookup failed but no address came of it.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The domain does not exist (NXDOMAIN).
     #[error("{0} does not exist (NXDOMAIN)")]

@@ -84,3 +84,8 @@ pub use transport::ServerAddr;
 
 pub use sealpost_codec;
 pub use sealpost_starttls;
+
+/// The README's example, compiled and run as a doc-test (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

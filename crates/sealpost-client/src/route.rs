@@ -105,9 +105,20 @@ pub enum MxError {
     /// The domain does not exist (NXDOMAIN): a permanent failure.
     #[error("the domain does not exist")]
     NoSuchDomain,
-    /// The lookup failed (timeout, SERVFAIL, a DNSSEC-bogus answer): try again later.
+    /// The lookup failed (for resolvers of your own; timeout, SERVFAIL, a DNSSEC-bogus
+    /// answer): try again later.
     #[error("{0}")]
     Failed(String),
+    /// The DNS resolver got no answer (timeout, SERVFAIL, an invalid name): try again
+    /// later. The resolver's error is kept as it is.
+    #[error(transparent)]
+    Dns(#[from] sealpost_starttls::dns::DnsError),
+    /// The MX answer failed DNSSEC validation (bogus): try again later.
+    #[error("the MX answer for {domain} is DNSSEC-bogus")]
+    Bogus {
+        /// The domain looked up.
+        domain: String,
+    },
 }
 
 /// The future of [`MxResolver::lookup_mx`].
@@ -249,9 +260,9 @@ impl MxResolver for DnsMx {
         use sealpost_starttls::dns::{Answer, Dnssec};
         Box::pin(async move {
             match self.0.mx(domain).await {
-                Err(e) => Err(MxError::Failed(e.to_string())),
+                Err(e) => Err(MxError::Dns(e)),
                 Ok(answer) if answer.dnssec() == Dnssec::Bogus => {
-                    Err(MxError::Failed(format!("the MX answer for {domain} is DNSSEC-bogus")))
+                    Err(MxError::Bogus { domain: domain.to_owned() })
                 }
                 Ok(Answer::NxDomain { .. }) => Err(MxError::NoSuchDomain),
                 Ok(answer) => Ok(answer

@@ -11,7 +11,7 @@ mod support;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use sealpost_client::{Client, DeliveryConfig, DeliveryError, Message, Route};
+use sealpost_client::{Client, DeliveryConfig, DeliveryError, Message, MxError, Route};
 use sealpost_codec::client::Envelope;
 use sealpost_codec::{ForwardPath, Mailbox, ReversePath};
 use sealpost_server::{Role, ServerSettings};
@@ -217,6 +217,9 @@ async fn bogus_dns_defers_at_both_dane_levels() {
         .unwrap_err();
     assert!(matches!(error, DeliveryError::Resolve { .. }), "{error}");
     assert!(!error.is_permanent());
+    // The cause is typed, not a sentence: the MX lookup's own error.
+    let cause = std::error::Error::source(&error).and_then(|e| e.downcast_ref::<MxError>());
+    assert!(matches!(cause, Some(MxError::Bogus { domain }) if domain == DOMAIN), "{cause:?}");
     assert!(server.stored().is_empty());
     server.stop().await;
 }

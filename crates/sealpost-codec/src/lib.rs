@@ -73,7 +73,7 @@ pub use types::path::{ForwardPath, MAX_PATH_LEN, ReversePath};
 pub use types::text::{Atom, EsmtpValue, Keyword, Text};
 pub use types::xtext::XText;
 
-/// The README's examples, compiled and run as doc-tests.
+/// The README's example, compiled and run as a doc-test (`cargo test --doc`).
 #[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
+#[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

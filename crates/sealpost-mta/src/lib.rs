@@ -43,3 +43,8 @@ pub use router::{Destination, Router};
 pub use store::MaildirStore;
 pub use users::{Users, UsersError};
 pub use worker::{PassSummary, Worker, WorkerSettings, bounce};
+
+/// The README's example, compiled and run as a doc-test (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -87,9 +87,12 @@ pub enum UsersError {
     /// The password cannot be used.
     #[error("the password {0}")]
     InvalidPassword(&'static str),
-    /// Hashing failed (no system randomness, or an argon2 error).
-    #[error("cannot hash the password: {0}")]
-    Hash(String),
+    /// The system's random source failed, so no salt could be made.
+    #[error("cannot make a salt for the password hash")]
+    Random(#[source] getrandom::Error),
+    /// argon2 refused to hash (parameters, salt or output length); its error is the cause.
+    #[error("cannot hash the password")]
+    Hash(#[source] argon2::password_hash::Error),
     /// The file cannot be written.
     #[error("cannot write the users file {}: {source}", path.display())]
     Write {
@@ -133,19 +136,20 @@ const DUMMY_SALT: &str = "c2VhbHBvc3QtZHVtbXkhIQ";
 
 /// A hash with `like`'s algorithm, version and parameters, a fixed salt and an output of
 /// the same length: verifying against it costs what verifying against `like` costs.
-fn dummy_like(like: Option<&PasswordHashString>) -> Result<PasswordHashString, String> {
-    let text = |e: argon2::password_hash::Error| e.to_string();
+fn dummy_like(
+    like: Option<&PasswordHashString>,
+) -> Result<PasswordHashString, argon2::password_hash::Error> {
     let Some(like) = like else {
         // Nobody to imitate: the default parameters, the ones `add` uses.
-        let salt = SaltString::from_b64(DUMMY_SALT).map_err(text)?;
-        let hash = Argon2::default().hash_password(b"no password", &salt).map_err(text)?;
+        let salt = SaltString::from_b64(DUMMY_SALT)?;
+        let hash = Argon2::default().hash_password(b"no password", &salt)?;
         return Ok(hash.serialize());
     };
     let template = like.password_hash();
     let len = template.hash.map_or(32, |h| h.len());
     let dummy = PasswordHash {
-        salt: Some(Salt::from_b64(DUMMY_SALT).map_err(text)?),
-        hash: Some(Output::new(&vec![0x5a; len]).map_err(text)?),
+        salt: Some(Salt::from_b64(DUMMY_SALT)?),
+        hash: Some(Output::new(&vec![0x5a; len])?),
         ..template
     };
     Ok(dummy.serialize())
@@ -223,11 +227,11 @@ impl Users {
             Err(source) => return Err(UsersError::Read { path: path.to_owned(), source }),
         };
         let mut salt = [0u8; 16];
-        getrandom::fill(&mut salt).map_err(|e| UsersError::Hash(e.to_string()))?;
-        let salt = SaltString::encode_b64(&salt).map_err(|e| UsersError::Hash(e.to_string()))?;
+        getrandom::fill(&mut salt).map_err(UsersError::Random)?;
+        let salt = SaltString::encode_b64(&salt).map_err(UsersError::Hash)?;
         let hash = Argon2::default()
             .hash_password(password.as_bytes(), &salt)
-            .map_err(|e| UsersError::Hash(e.to_string()))?;
+            .map_err(UsersError::Hash)?;
         let entry = format!("{user}:{hash}");
 
         let mut out = String::with_capacity(old.len() + entry.len() + 1);

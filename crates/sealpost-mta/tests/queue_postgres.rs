@@ -133,7 +133,7 @@ async fn database_outage_and_recovery() {
     let lost_id = lost.id.clone();
     let refused = queue.enqueue(lost).await;
     let took = start.elapsed();
-    assert!(matches!(refused, Err(QueueError::Unavailable(_))), "{refused:?}");
+    assert!(matches!(refused, Err(QueueError::Unavailable { .. })), "{refused:?}");
     assert!(took < Duration::from_secs(5), "enqueue took {took:?}");
     eprintln!("enqueue with the database down failed in {took:?}: {}", refused.unwrap_err());
     for result in [
@@ -142,7 +142,7 @@ async fn database_outage_and_recovery() {
         queue.next_due().await.map(drop),
         queue.retry(&lost_id).await,
     ] {
-        assert!(matches!(result, Err(QueueError::Unavailable(_))), "{result:?}");
+        assert!(matches!(result, Err(QueueError::Unavailable { .. })), "{result:?}");
     }
     assert!(
         start.elapsed() < Duration::from_secs(20),
@@ -206,7 +206,7 @@ async fn failover_to_the_writable_host() {
         match queue.enqueue(queue_suite::message(1)).await {
             Ok(()) => break,
             Err(e) => {
-                assert!(matches!(e, QueueError::Unavailable(_)), "{e:?}");
+                assert!(matches!(e, QueueError::Unavailable { .. }), "{e:?}");
                 assert!(attempts < 10, "no failover after {attempts} attempts: {e}");
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
@@ -255,7 +255,7 @@ async fn a_promoted_synchronous_standby_has_every_acknowledged_message() {
         match queue.enqueue(queue_suite::message(20)).await {
             Ok(()) => break,
             Err(e) => {
-                assert!(matches!(e, QueueError::Unavailable(_)), "{e:?}");
+                assert!(matches!(e, QueueError::Unavailable { .. }), "{e:?}");
                 assert!(start.elapsed() < Duration::from_secs(30), "no failover: {e}");
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
@@ -286,7 +286,10 @@ async fn schema_migrations() {
     assert_eq!(count(&db.cluster, "schema_version"), 1);
     db.cluster.psql_in(PgCluster::DATABASE, "UPDATE schema_version SET version = 99");
     let newer = PostgresQueue::connect(config(url)).await.unwrap_err();
-    assert!(matches!(newer, QueueError::Config(ref why) if why.contains("newer")), "{newer:?}");
+    assert!(
+        matches!(newer, QueueError::Config { ref reason, .. } if reason.contains("newer")),
+        "{newer:?}"
+    );
 }
 
 /// The password is checked (the test role logs in by SCRAM), never taken from the URL,
@@ -297,13 +300,16 @@ async fn passwords() {
     let mut wrong = config(db.cluster.url());
     wrong.password = Some(Secret::new(String::from("not-the-password")));
     let refused = PostgresQueue::connect(wrong).await.unwrap_err();
-    assert!(matches!(refused, QueueError::Unavailable(_)), "{refused:?}");
+    assert!(matches!(refused, QueueError::Unavailable { .. }), "{refused:?}");
     assert!(refused.to_string().contains("password"), "{refused}");
     assert!(!refused.to_string().contains("not-the-password"));
+    // The pool's own error stays reachable as the cause, for callers that walk the chain.
+    let cause = std::error::Error::source(&refused).expect("the pool's error");
+    assert!(cause.is::<deadpool_postgres::PoolError>(), "{cause:?}");
 
     let mut none = config(db.cluster.url());
     none.password = None;
-    assert!(matches!(PostgresQueue::connect(none).await, Err(QueueError::Unavailable(_))));
+    assert!(matches!(PostgresQueue::connect(none).await, Err(QueueError::Unavailable { .. })));
 
     let inline = format!(
         "postgresql://{}:{}@127.0.0.1:{}/{}",
@@ -313,11 +319,11 @@ async fn passwords() {
         PgCluster::DATABASE
     );
     let refused = PostgresQueue::connect(config(inline)).await.unwrap_err();
-    assert!(matches!(refused, QueueError::Config(_)), "{refused:?}");
+    assert!(matches!(refused, QueueError::Config { .. }), "{refused:?}");
     assert!(!refused.to_string().contains(PgCluster::PASSWORD), "{refused}");
 
     let tls = format!("{}?sslmode=require", db.cluster.url());
-    assert!(matches!(PostgresQueue::connect(config(tls)).await, Err(QueueError::Config(_))));
+    assert!(matches!(PostgresQueue::connect(config(tls)).await, Err(QueueError::Config { .. })));
 }
 
 /// A host that accepts TCP connections and then says nothing (a hung server, a
@@ -341,7 +347,7 @@ async fn a_silent_server_does_not_hang_the_caller() {
     let start = Instant::now();
     let refused = PostgresQueue::connect(config).await.unwrap_err();
     let took = start.elapsed();
-    assert!(matches!(refused, QueueError::Unavailable(_)), "{refused:?}");
+    assert!(matches!(refused, QueueError::Unavailable { .. }), "{refused:?}");
     assert!(took < Duration::from_secs(6), "took {took:?}");
     eprintln!("a silent server: {refused} after {took:?}");
     held.abort();
@@ -377,7 +383,7 @@ async fn a_stuck_call_ends_at_the_operation_timeout() {
     let start = Instant::now();
     let result = queue.enqueue(stuck).await;
     let took = start.elapsed();
-    assert!(matches!(result, Err(QueueError::Unavailable(_))), "{result:?}");
+    assert!(matches!(result, Err(QueueError::Unavailable { .. })), "{result:?}");
     assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(3), "took {took:?}");
     tokio::task::block_in_place(|| locker.join().unwrap());
     queue.enqueue(queue_suite::message(1)).await.unwrap();

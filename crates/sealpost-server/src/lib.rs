@@ -32,3 +32,8 @@ pub use limits::Limits;
 pub use listener::{BoundServer, ListenerConfig, Role, ServerSettings, Timeouts};
 pub use proxy::{IpNet, ProxyPolicy};
 pub use summary::SessionSummary;
+
+/// The README's example, compiled and run as a doc-test (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -4,7 +4,7 @@
 
 use openssl::cms::CmsContentInfo;
 
-use crate::error::{Error, Result, describe};
+use crate::error::{Error, Result};
 use crate::keys::Identity;
 use crate::mime::{self, Field};
 use crate::{CertificateId, ffi};
@@ -48,7 +48,7 @@ pub struct DecryptedMessage {
 
 /// Decrypts a DER EnvelopedData or AuthEnvelopedData with `identity`.
 pub fn decrypt_cms(identity: &Identity, der: &[u8]) -> Result<Decrypted> {
-    let cms = CmsContentInfo::from_der(der).map_err(|e| Error::Cms(describe(&e)))?;
+    let cms = CmsContentInfo::from_der(der).map_err(Error::Cms)?;
     open(identity, &cms)
 }
 
@@ -76,9 +76,7 @@ fn open(identity: &Identity, cms: &CmsContentInfo) -> Result<Decrypted> {
     }
     // `decrypt` writes into a memory buffer and returns it only when CMS_decrypt returned
     // success, which for AES-GCM includes the tag check: nothing partial escapes.
-    let content = cms
-        .decrypt(&identity.key, &identity.certificate)
-        .map_err(|e| Error::Decrypt(describe(&e)))?;
+    let content = cms.decrypt(&identity.key, &identity.certificate).map_err(Error::Decrypt)?;
     Ok(Decrypted { content, protection })
 }
 
@@ -101,7 +99,7 @@ pub fn decrypt_message<M: AsRef<[u8]>>(
             )));
         }
         let der = mime::decode_body(&mime::transfer_encoding(&parsed.fields), parsed.body)?;
-        let cms = CmsContentInfo::from_der(&der).map_err(|e| Error::Cms(describe(&e)))?;
+        let cms = CmsContentInfo::from_der(&der).map_err(Error::Cms)?;
         let outer: Vec<Field> = parsed
             .fields
             .into_iter()

@@ -170,6 +170,7 @@ pub fn encrypt_cms(
         return Err(Error::Credentials {
             what: "recipients".into(),
             reason: "at least one recipient certificate is needed".into(),
+            source: None,
         });
     }
     if content.len() > i32::MAX as usize {

@@ -14,16 +14,36 @@ pub enum Error {
     /// The MIME structure is broken (missing boundary, no body, bad header).
     #[error("malformed MIME: {0}")]
     Mime(String),
-    /// The base64 of the S/MIME part does not decode.
-    #[error("the S/MIME part's base64 does not decode: {0}")]
-    Base64(String),
-    /// The CMS structure does not parse (truncated, garbage, wrong type).
-    #[error("malformed CMS (PKCS #7) structure: {0}")]
-    Cms(String),
+    /// The base64 of the S/MIME part does not decode (the cause says where).
+    #[error("the S/MIME part's base64 does not decode")]
+    Base64(#[source] base64::DecodeError),
+    /// The CMS structure does not parse (truncated, garbage, wrong type); OpenSSL's errors
+    /// are the cause.
+    #[error("malformed CMS (PKCS #7) structure")]
+    Cms(#[source] ErrorStack),
+    /// More signers than this crate checks in one message (a cheap way to make a verifier
+    /// work hard).
+    #[error("{count} signers; more than {limit} are refused")]
+    TooManySigners {
+        /// The signers the message carries.
+        count: usize,
+        /// The most this crate checks.
+        limit: usize,
+    },
     /// A detached signature (multipart/signed) whose SignedData also carries content: the
     /// content shown and the content signed could differ ("eContent confusion").
     #[error("the detached signature also embeds content (eContent); refusing it")]
     DetachedWithContent,
+    /// A signed attribute this crate writes itself (the SMIMEEncryptionKeyPreference)
+    /// cannot be DER-encoded from the certificate's issuer and serial number.
+    #[error("cannot encode the {what} attribute")]
+    Encode {
+        /// The attribute.
+        what: &'static str,
+        /// The DER encoder's error.
+        #[source]
+        source: der::Error,
+    },
     /// An opaque signed message without the content it signs.
     #[error("the opaque signed message carries no content")]
     MissingContent,
@@ -39,10 +59,10 @@ pub enum Error {
         /// Every recipient the message names.
         recipients: Vec<RecipientId>,
     },
-    /// OpenSSL refused to decrypt (wrong key, tampered ciphertext or authentication tag).
-    /// No plaintext was released.
-    #[error("decryption failed, no content released: {0}")]
-    Decrypt(String),
+    /// OpenSSL refused to decrypt (wrong key, tampered ciphertext or authentication tag);
+    /// its errors are the cause. No plaintext was released.
+    #[error("decryption failed, no content released")]
+    Decrypt(#[source] ErrorStack),
     /// An algorithm that this crate never produces or, without opting in, never accepts.
     #[error("algorithm not allowed: {0}")]
     Algorithm(String),
@@ -54,8 +74,11 @@ pub enum Error {
     Credentials {
         /// What was being read.
         what: String,
-        /// Why it failed.
+        /// Why it failed, or what to check.
         reason: String,
+        /// OpenSSL's errors, when OpenSSL refused it.
+        #[source]
+        source: Option<ErrorStack>,
     },
     /// The input is too large for OpenSSL's memory buffers (over 2 GiB).
     #[error("input too large (over 2 GiB)")]

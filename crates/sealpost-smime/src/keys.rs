@@ -2,6 +2,7 @@
 
 use data_encoding::HEXUPPER;
 use memchr::memmem;
+use openssl::error::ErrorStack;
 use openssl::hash::{MessageDigest, hash};
 use openssl::pkcs12::Pkcs12;
 use openssl::pkey::{PKey, Private};
@@ -51,6 +52,7 @@ impl Identity {
         let certificate = certs.next().ok_or_else(|| Error::Credentials {
             what: "certificate".into(),
             reason: "the file holds no certificate".into(),
+            source: None,
         })?;
         let key = load_private_key(key, password)?;
         let identity = Identity { certificate, key, chain: certs.collect() };
@@ -72,13 +74,17 @@ impl Identity {
 
     /// An identity from a PKCS #12 (`.p12`, `.pfx`) file and its password.
     pub fn from_pkcs12(der: &[u8], password: &str) -> Result<Self> {
-        let bad = |reason: String| Error::Credentials { what: "PKCS #12 file".into(), reason };
-        let p12 = Pkcs12::from_der(der).map_err(|e| bad(crate::error::describe(&e)))?;
+        let bad = |reason: &str, source: Option<ErrorStack>| Error::Credentials {
+            what: "PKCS #12 file".into(),
+            reason: reason.into(),
+            source,
+        };
+        let p12 = Pkcs12::from_der(der).map_err(|e| bad("it is not PKCS #12 DER", Some(e)))?;
         let parsed = p12
             .parse2(password)
-            .map_err(|e| bad(format!("{} (is the password right?)", crate::error::describe(&e))))?;
-        let certificate = parsed.cert.ok_or_else(|| bad("it holds no certificate".into()))?;
-        let key = parsed.pkey.ok_or_else(|| bad("it holds no private key".into()))?;
+            .map_err(|e| bad("it does not open (is the password right?)", Some(e)))?;
+        let certificate = parsed.cert.ok_or_else(|| bad("it holds no certificate", None))?;
+        let key = parsed.pkey.ok_or_else(|| bad("it holds no private key", None))?;
         let chain = parsed.ca.map(|s| s.into_iter().collect()).unwrap_or_default();
         let identity = Identity { certificate, key, chain };
         identity.check_key()?;
@@ -96,6 +102,7 @@ impl Identity {
                     "it does not belong to the certificate {}",
                     subject_of(&self.certificate)
                 ),
+                source: None,
             })
         }
     }
@@ -103,24 +110,26 @@ impl Identity {
 
 /// Every certificate in `bytes`: one or more PEM blocks, or one DER certificate.
 pub fn load_certificates(bytes: &[u8]) -> Result<Vec<X509>> {
-    let bad = |reason: String| Error::Credentials { what: "certificate".into(), reason };
+    let bad = |reason: &str, source: Option<ErrorStack>| Error::Credentials {
+        what: "certificate".into(),
+        reason: reason.into(),
+        source,
+    };
     if memmem::find(bytes, b"-----BEGIN ").is_some() {
-        let certs = X509::stack_from_pem(bytes).map_err(|e| bad(crate::error::describe(&e)))?;
+        let certs =
+            X509::stack_from_pem(bytes).map_err(|e| bad("the PEM does not parse", Some(e)))?;
         if certs.is_empty() {
-            return Err(bad("no PEM CERTIFICATE block found".into()));
+            return Err(bad("no PEM CERTIFICATE block found", None));
         }
         Ok(certs)
     } else {
-        X509::from_der(bytes)
-            .map(|c| vec![c])
-            .map_err(|e| bad(format!("neither PEM nor DER: {}", crate::error::describe(&e))))
+        X509::from_der(bytes).map(|c| vec![c]).map_err(|e| bad("neither PEM nor DER", Some(e)))
     }
 }
 
 /// A private key from PEM (PKCS #8, traditional, or encrypted with `password`) or DER
 /// (PKCS #8, or encrypted PKCS #8 with `password`).
 pub fn load_private_key(bytes: &[u8], password: Option<&[u8]>) -> Result<PKey<Private>> {
-    let bad = |reason: String| Error::Credentials { what: "private key".into(), reason };
     let pem = memmem::find(bytes, b"-----BEGIN ").is_some();
     let result = match (pem, password) {
         (true, Some(pw)) => PKey::private_key_from_pem_passphrase(bytes, pw),
@@ -129,9 +138,15 @@ pub fn load_private_key(bytes: &[u8], password: Option<&[u8]>) -> Result<PKey<Pr
         (false, Some(pw)) => PKey::private_key_from_pkcs8_passphrase(bytes, pw),
         (false, None) => PKey::private_key_from_der(bytes),
     };
-    result.map_err(|e| {
-        let hint = if password.is_none() { " (if it is encrypted, give its password)" } else { "" };
-        bad(format!("{}{hint}", crate::error::describe(&e)))
+    result.map_err(|e| Error::Credentials {
+        what: "private key".into(),
+        reason: if password.is_none() {
+            "it does not parse (if it is encrypted, give its password)"
+        } else {
+            "it does not parse or the password is wrong"
+        }
+        .into(),
+        source: Some(e),
     })
 }
 

@@ -185,3 +185,8 @@ impl CertificateId {
         ids.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
     }
 }
+
+/// The README's example, compiled and run as a doc-test (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -187,20 +187,20 @@ pub(crate) fn decode_base64(body: &[u8]) -> Result<Vec<u8>> {
         }
         let regular = line.len() % 4 == 0 && !line.iter().any(u8::is_ascii_whitespace);
         if rest.is_empty() && regular && !padded {
-            STANDARD.decode_vec(line, &mut out).map_err(|e| Error::Base64(e.to_string()))?;
+            STANDARD.decode_vec(line, &mut out).map_err(Error::Base64)?;
             padded = line.ends_with(b"=");
         } else if padded {
-            return Err(Error::Base64("data after the final padding".into()));
+            return Err(Error::Base64(base64::DecodeError::InvalidPadding));
         } else {
             rest.extend(line.iter().copied().filter(|b| !b.is_ascii_whitespace()));
         }
     }
     if !rest.is_empty() {
-        let tail = STANDARD.decode(&rest).map_err(|e| Error::Base64(e.to_string()))?;
+        let tail = STANDARD.decode(&rest).map_err(Error::Base64)?;
         out.extend_from_slice(&tail);
     }
     if out.is_empty() {
-        return Err(Error::Base64("the part is empty".into()));
+        return Err(Error::NotSmime("the S/MIME part is empty".into()));
     }
     Ok(out)
 }

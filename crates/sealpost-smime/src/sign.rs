@@ -188,7 +188,7 @@ fn encryption_key_preference(cert: &X509) -> Result<Vec<u8>> {
     let serial = cert.serial_number().to_bn()?.to_vec();
     IssuerAndSerialNumber::new(&issuer, &serial)
         .and_then(IssuerAndSerialNumber::to_key_preference)
-        .map_err(|e| Error::Cms(format!("cannot encode SMIMEEncryptionKeyPreference: {e}")))
+        .map_err(|source| Error::Encode { what: "SMIMEEncryptionKeyPreference", source })
 }
 
 /// Signs a whole RFC 5322 message: its body entity (Content-* fields and body, 8-bit parts

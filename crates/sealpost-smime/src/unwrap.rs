@@ -36,8 +36,7 @@ pub fn classify(message: &[u8]) -> Result<SmimeKind> {
         "multipart/signed" => Ok(SmimeKind::Signed),
         "application/pkcs7-mime" | "application/x-pkcs7-mime" => {
             let der = mime::decode_body(&mime::transfer_encoding(&parsed.fields), parsed.body)?;
-            let cms = CmsContentInfo::from_der(&der)
-                .map_err(|e| Error::Cms(crate::error::describe(&e)))?;
+            let cms = CmsContentInfo::from_der(&der).map_err(Error::Cms)?;
             Ok(match crate::ffi::content_type_oid(&cms).as_str() {
                 OID_SIGNED_DATA => SmimeKind::Signed,
                 decrypt::OID_ENVELOPED_DATA | decrypt::OID_AUTH_ENVELOPED_DATA => {
@@ -142,6 +141,7 @@ impl Unwrapper {
                         return Err(last_error.unwrap_or(Error::Credentials {
                             what: "decryption key".into(),
                             reason: "the message is encrypted and no key was given".into(),
+                            source: None,
                         }));
                     };
                     layers.push(Layer::Encrypted(d.decrypted.protection));

@@ -350,7 +350,7 @@ impl Verifier {
         if der.len() > i32::MAX as usize || detached.is_some_and(|d| d.len() > i32::MAX as usize) {
             return Err(Error::TooLarge);
         }
-        let cms = CmsContentInfo::from_der(der).map_err(|e| Error::Cms(describe(&e)))?;
+        let cms = CmsContentInfo::from_der(der).map_err(Error::Cms)?;
         let content_type = ffi::content_type_oid(&cms);
         if content_type != OID_SIGNED_DATA {
             return Err(Error::NotSmime(format!(
@@ -368,10 +368,7 @@ impl Verifier {
             return Err(Error::NoSigners);
         }
         if signer_infos.len() > MAX_SIGNERS {
-            return Err(Error::Cms(format!(
-                "{} signers; more than {MAX_SIGNERS} are refused",
-                signer_infos.len()
-            )));
+            return Err(Error::TooManySigners { count: signer_infos.len(), limit: MAX_SIGNERS });
         }
         let carried = ffi::certificates(&cms)?;
         let mut certs: Stack<X509> = Stack::new()?;
@@ -384,7 +381,7 @@ impl Verifier {
             certs.push(c.clone())?;
         }
         ffi::resolve_signer_certificates(&cms, &extra);
-        let checked = ffi::check_signers(&cms, detached).map_err(|e| Error::Cms(describe(&e)))?;
+        let checked = ffi::check_signers(&cms, detached).map_err(Error::Cms)?;
         let mut signers = Vec::with_capacity(signer_infos.len());
         for (si, signature) in signer_infos.iter().zip(&checked.signers) {
             signers.push(self.report(si, signature, &certs, originators)?);

@@ -271,12 +271,16 @@ fn garbage_base64_is_an_error() {
     let text = String::from_utf8(signed).unwrap();
     let body_at = text.find("\r\n\r\n").unwrap() + 4;
     let garbage = format!("{}M!!!@@@ not base64 ###\r\n", &text[..body_at]);
-    assert!(matches!(verifier().verify_message(garbage.as_bytes()), Err(Error::Base64(_))));
+    let err = verifier().verify_message(garbage.as_bytes()).unwrap_err();
+    // The decoder's own error is kept as the cause, not flattened into the message.
+    let Error::Base64(cause) = &err else { panic!("{err:?}") };
+    assert_eq!(cause.to_string(), "Invalid symbol 33, offset 1.");
+    assert_eq!(std::error::Error::source(&err).map(ToString::to_string), Some(cause.to_string()));
     let valid_base64_not_der = format!("{}AAAAAAAA\r\n", &text[..body_at]);
-    assert!(matches!(
-        verifier().verify_message(valid_base64_not_der.as_bytes()),
-        Err(Error::Cms(_))
-    ));
+    let err = verifier().verify_message(valid_base64_not_der.as_bytes()).unwrap_err();
+    let Error::Cms(stack) = &err else { panic!("{err:?}") };
+    assert!(!stack.errors().is_empty(), "OpenSSL's reasons are kept");
+    assert!(std::error::Error::source(&err).is_some());
 }
 
 #[test]

@@ -150,6 +150,11 @@ fn pkcs12_identities_load_sign_and_decrypt() {
     );
     let wrong = Identity::from_pkcs12(&der, "wrong").unwrap_err();
     assert!(wrong.to_string().contains("password"), "{wrong}");
+    // OpenSSL's errors stay reachable as the cause.
+    assert!(
+        matches!(&wrong, sealpost_smime::Error::Credentials { source: Some(stack), .. } if !stack.errors().is_empty()),
+        "{wrong:?}"
+    );
 
     let enc = encrypt_message(
         &[Recipient::new(cert("bob-rsa"))],

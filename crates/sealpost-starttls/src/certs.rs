@@ -32,20 +32,21 @@ impl CertificateFiles {
     pub fn load(&self) -> Result<Arc<CertifiedKey>, TlsError> {
         let chain = read_chain(&self.chain)?;
         let key = read_key(&self.key)?;
-        let bad = |reason: String| TlsError::BadKey {
+        let bad = |reason, source: rustls::Error| TlsError::BadKey {
             key: self.key.clone(),
             chain: self.chain.clone(),
             reason,
+            source: Box::new(source),
         };
         let signing = rustls::crypto::ring::sign::any_supported_type(&key)
-            .map_err(|e| bad(format!("unsupported key type ({e})")))?;
+            .map_err(|e| bad("unsupported key type", e))?;
         let certified = CertifiedKey::new(chain, signing);
         match certified.keys_match() {
             Ok(()) => Ok(Arc::new(certified)),
             Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {
                 Ok(Arc::new(certified))
             }
-            Err(e) => Err(bad(format!("it does not match the certificate ({e})"))),
+            Err(e) => Err(bad("it does not match the certificate", e)),
         }
     }
 }
@@ -90,4 +91,25 @@ pub fn spki_sha256(cert: &CertificateDer<'_>) -> Option<[u8; 32]> {
 /// Upper-case hex with colons, the usual way to print fingerprints.
 pub fn hex_colon(bytes: &[u8]) -> String {
     bytes.iter().map(|b| HEXUPPER.encode(std::slice::from_ref(b))).collect::<Vec<_>>().join(":")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pki(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/pki").join(name)
+    }
+
+    #[test]
+    fn a_key_of_another_certificate_is_refused_with_rustls_error_as_the_cause() {
+        let files = CertificateFiles::new(pki("server-chain.pem"), pki("client-key.pem"));
+        let err = files.load().unwrap_err();
+        let TlsError::BadKey { reason, .. } = &err else { panic!("{err:?}") };
+        assert_eq!(*reason, "it does not match the certificate");
+        let cause = std::error::Error::source(&err).expect("a cause");
+        let rustls_error = cause.downcast_ref::<rustls::Error>();
+        assert!(matches!(rustls_error, Some(rustls::Error::InconsistentKeys(_))), "{cause:?}");
+        assert!(err.to_string().contains("server-chain.pem"), "{err}");
+    }
 }

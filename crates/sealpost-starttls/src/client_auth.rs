@@ -33,9 +33,10 @@ impl ClientAuth {
     pub fn roots_from_pem(path: &Path) -> Result<Arc<RootCertStore>, TlsError> {
         let mut roots = RootCertStore::empty();
         for cert in read_chain(path)? {
-            roots
-                .add(cert)
-                .map_err(|e| TlsError::ClientRoots(format!("{}: {e}", path.display())))?;
+            roots.add(cert).map_err(|e| TlsError::ClientRoots {
+                path: Some(path.to_owned()),
+                source: Box::new(e),
+            })?;
         }
         Ok(Arc::new(roots))
     }
@@ -47,7 +48,7 @@ impl ClientAuth {
             ClientAuth::Optional | ClientAuth::OptionalWithCa(_) => Arc::new(AnyClientCert::new()),
             ClientAuth::Required(roots) => WebPkiClientVerifier::builder(roots.clone())
                 .build()
-                .map_err(|e| TlsError::ClientRoots(e.to_string()))?,
+                .map_err(|e| TlsError::ClientRoots { path: None, source: Box::new(e) })?,
         })
     }
 

@@ -29,21 +29,32 @@ pub enum TlsError {
         path: PathBuf,
     },
     /// The key could not be used for signing, or does not belong to the certificate.
-    #[error("{}: the private key cannot be used with {}: {reason}", key.display(), chain.display())]
+    #[error("{}: the private key cannot be used with {}: {reason} ({source})", key.display(), chain.display())]
     BadKey {
         /// The key file.
         key: PathBuf,
         /// The certificate file.
         chain: PathBuf,
-        /// Why.
-        reason: String,
+        /// Why, in words.
+        reason: &'static str,
+        /// rustls's error, a [`rustls::Error`] (boxed: it is large, and this path is
+        /// cold; as a trait object so that walking the chain reaches the rustls error itself).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// rustls refused the configuration.
     #[error("TLS configuration: {0}")]
     Config(#[from] rustls::Error),
-    /// The trust anchors for client certificates are unusable.
-    #[error("client certificate trust anchors: {0}")]
-    ClientRoots(String),
+    /// The trust anchors for client certificates are unusable (a certificate rustls
+    /// refuses as an anchor, or no anchor at all).
+    #[error("client certificate trust anchors{}: {source}", path.as_ref().map(|p| format!(" in {}", p.display())).unwrap_or_default())]
+    ClientRoots {
+        /// The file they came from, when they came from one.
+        path: Option<PathBuf>,
+        /// rustls's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// Plaintext bytes arrived after STARTTLS, before the handshake (RFC 3207 section 5:
     /// they must not be read as if they came through TLS).
     #[error("{0} plaintext bytes arrived after STARTTLS, before the TLS handshake")]
@@ -54,9 +65,10 @@ pub enum TlsError {
     /// The handshake failed (bad certificate, no shared version or cipher, garbage).
     #[error("TLS handshake failed: {0}")]
     Handshake(io::Error),
-    /// A self-signed certificate could not be made or stored.
+    /// A self-signed certificate could not be made (rcgen's error) or stored (an I/O
+    /// error); the cause is kept.
     #[error("self-signed certificate: {0}")]
-    SelfSigned(String),
+    SelfSigned(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The server's certificate failed the outbound policy's check.
     #[error("the server's certificate was refused ({result_type}): {reason}")]
     CertificateRejected {
@@ -98,6 +110,10 @@ pub enum TlsError {
         /// The Cargo feature that provides it.
         feature: &'static str,
     },
+    /// The trust anchors of an outbound `verify` or `secure` policy cannot build a
+    /// verifier (for example an empty set).
+    #[error("TLS policy: the trust anchors cannot be used: {0}")]
+    TrustAnchors(#[source] rustls::client::VerifierBuilderError),
 }
 
 impl TlsError {

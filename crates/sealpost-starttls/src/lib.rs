@@ -85,3 +85,8 @@ pub use stream::MaybeTls;
 
 pub use rustls;
 pub use tokio_rustls;
+
+/// The README's example, compiled and run as a doc-test (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

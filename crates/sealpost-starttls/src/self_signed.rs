@@ -10,13 +10,13 @@ use crate::error::TlsError;
 ///
 /// Needs the `self-signed` feature (rcgen).
 pub fn generate_self_signed(dir: &Path, names: &[String]) -> Result<CertificateFiles, TlsError> {
-    let err = |e: &dyn std::fmt::Display| TlsError::SelfSigned(e.to_string());
-    let certified = rcgen::generate_simple_self_signed(names.to_vec()).map_err(|e| err(&e))?;
-    std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
+    let err = |e| TlsError::SelfSigned(Box::new(e));
+    let certified = rcgen::generate_simple_self_signed(names.to_vec())
+        .map_err(|e| TlsError::SelfSigned(Box::new(e)))?;
+    std::fs::create_dir_all(dir).map_err(err)?;
     let files = CertificateFiles::new(dir.join("cert.pem"), dir.join("key.pem"));
-    write_private(&files.key, certified.signing_key.serialize_pem().as_bytes())
-        .map_err(|e| err(&e))?;
-    std::fs::write(&files.chain, certified.cert.pem()).map_err(|e| err(&e))?;
+    write_private(&files.key, certified.signing_key.serialize_pem().as_bytes()).map_err(err)?;
+    std::fs::write(&files.chain, certified.cert.pem()).map_err(err)?;
     Ok(files)
 }
 

@@ -237,8 +237,16 @@ pub enum QueueError {
         source: std::io::Error,
     },
     /// The database cannot be reached or failed; nothing was written.
-    #[error("queue database unavailable: {0}")]
-    Unavailable(String),
+    #[error("queue database unavailable: {reason}")]
+    Unavailable {
+        /// What was being done and what went wrong, in words (the database server's
+        /// message and SQLSTATE when it sent one).
+        reason: String,
+        /// The database client's or the pool's own error, when there is one (a timeout
+        /// has none).
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// The lease is no longer this worker's: nothing was written.
     #[error("the lease on {id} (token {token}) is no longer held")]
     LeaseLost {
@@ -260,8 +268,14 @@ pub enum QueueError {
     },
     /// The queue's configuration cannot be used (for example a database URL that
     /// carries a password); nothing was tried.
-    #[error("queue configuration: {0}")]
-    Config(String),
+    #[error("queue configuration: {reason}")]
+    Config {
+        /// What is wrong with it.
+        reason: String,
+        /// The parser's or the pool builder's error, when one refused it.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// A stored record cannot be read.
     #[error("queue entry {id} cannot be read: {reason}")]
     Corrupt {
@@ -273,6 +287,13 @@ pub enum QueueError {
 }
 
 impl QueueError {
+    /// A configuration that cannot be used, for a reason of this crate's own (no other
+    /// error underneath). Only the PostgreSQL backend has a configuration to refuse.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn config(reason: impl Into<String>) -> QueueError {
+        QueueError::Config { reason: reason.into(), source: None }
+    }
+
     pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> QueueError {
         let context = context.into();
         move |source| QueueError::Io { context, source }

@@ -153,8 +153,7 @@ impl TlsPolicy {
                     Some(roots) => roots.clone(),
                     None => default_roots(self.level)?,
                 };
-                PolicyVerifier::pkix(roots, names)
-                    .map_err(|e| TlsError::Policy(format!("trust anchors: {e}")))?
+                PolicyVerifier::pkix(roots, names).map_err(TlsError::TrustAnchors)?
             }
             // Without DANE support nothing can look the TLSA records up or check them:
             // `dane` would quietly be `may`, weaker than what was configured.

@@ -10,6 +10,8 @@ use sha2::{Digest, Sha256, Sha512};
 
 /// The certificate usage field (RFC 6698 section 2.1.1, names from RFC 7218).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+// IANA registries (RFC 7218): a value that gets a name later becomes a variant.
+#[non_exhaustive]
 pub enum CertUsage {
     /// 0, PKIX-TA: unusable for SMTP (RFC 7672 section 3.1.3).
     PkixTa,
@@ -51,6 +53,8 @@ impl CertUsage {
 
 /// The selector field (RFC 6698 section 2.1.2): which part of the certificate is matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+// IANA registries (RFC 7218): a value that gets a name later becomes a variant.
+#[non_exhaustive]
 pub enum Selector {
     /// 0, Cert: the whole DER certificate.
     FullCert,
@@ -82,6 +86,8 @@ impl Selector {
 
 /// The matching type field (RFC 6698 section 2.1.3): how the selected bytes are compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+// IANA registries (RFC 7218): a value that gets a name later becomes a variant.
+#[non_exhaustive]
 pub enum MatchingType {
     /// 0, Full: the data is the selected bytes themselves.
     Exact,

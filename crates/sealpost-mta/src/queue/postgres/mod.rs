@@ -32,7 +32,7 @@ use listen::Listener;
 /// // Passwords come separately (the command line reads them from `env:` or `file:`).
 /// let inline = PostgresConfig::new("postgresql://sealpost:hunter2@127.0.0.1/sealpost");
 /// let refused = PostgresQueue::connect(inline).await.unwrap_err();
-/// assert!(matches!(refused, QueueError::Config(_)));
+/// assert!(matches!(refused, QueueError::Config { .. }));
 /// assert!(!refused.to_string().contains("hunter2"));
 /// # });
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -87,23 +87,24 @@ impl PostgresConfig {
         // The parser's errors name the option, never the value, so they cannot leak
         // a password into logs.
         let mut config = tokio_postgres::Config::from_str(&self.url).map_err(|e| {
-            QueueError::Config(format!("the database URL cannot be read: {}", describe(&e)))
+            let reason = format!("the database URL cannot be read: {}", describe(&e));
+            QueueError::Config { reason, source: Some(Box::new(e)) }
         })?;
         if config.get_password().is_some() {
-            return Err(QueueError::Config(String::from(
+            return Err(QueueError::config(
                 "the database URL carries a password; remove it from the URL and give it \
                  separately (for example `password = \"env:SEALPOST_DB_PASSWORD\"` or \
                  `\"file:/etc/sealpost/db-password\"`)",
-            )));
+            ));
         }
         if !matches!(config.get_ssl_mode(), SslMode::Disable | SslMode::Prefer) {
-            return Err(QueueError::Config(String::from(
+            return Err(QueueError::config(
                 "the database URL asks for TLS (sslmode), which this build does not offer; \
                  reach the database over loopback or a private network with sslmode=disable",
-            )));
+            ));
         }
         if config.get_hosts().is_empty() {
-            return Err(QueueError::Config(String::from("the database URL names no host")));
+            return Err(QueueError::config("the database URL names no host"));
         }
         if let Some(password) = &self.password {
             config.password(password.expose().as_bytes());
@@ -266,7 +267,10 @@ impl PostgresQueue {
             .create_timeout(Some(config.connect_timeout.saturating_mul(hosts.saturating_add(1))))
             .recycle_timeout(Some(config.connect_timeout))
             .build()
-            .map_err(|e| QueueError::Config(format!("connection pool: {e}")))?;
+            .map_err(|e| QueueError::Config {
+                reason: format!("connection pool: {e}"),
+                source: Some(Box::new(e)),
+            })?;
         let listener = Arc::new(Listener::default());
         let announce = Arc::new(tokio::sync::Notify::new());
         let (stop, stopped) = oneshot::channel();
@@ -309,12 +313,15 @@ impl PostgresQueue {
     /// A pooled connection, within the pool's bounded waits.
     async fn client(&self) -> Result<deadpool_postgres::Object, QueueError> {
         self.inner.pool.get().await.map_err(|e| {
-            let why = match e {
-                PoolError::Backend(e) => describe(&e),
+            let why = match &e {
+                PoolError::Backend(e) => describe(e),
                 PoolError::Timeout(_) => String::from("no database connection in time"),
                 other => other.to_string(),
             };
-            QueueError::Unavailable(format!("no connection to the queue database: {why}"))
+            QueueError::Unavailable {
+                reason: format!("no connection to the queue database: {why}"),
+                source: Some(Box::new(e)),
+            }
         })
     }
 
@@ -326,9 +333,10 @@ impl PostgresQueue {
     ) -> Result<T, QueueError> {
         let limit = self.inner.operation_timeout;
         tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
-            Err(QueueError::Unavailable(format!(
-                "{what}: no answer from the database in {limit:?}"
-            )))
+            Err(QueueError::Unavailable {
+                reason: format!("{what}: no answer from the database in {limit:?}"),
+                source: None,
+            })
         })
     }
 }
@@ -338,7 +346,7 @@ impl PostgresQueue {
 /// to a server that no longer accepts writes. Errors about the queue's content
 /// (`NotFound`, `LeaseLost`, ...) leave a healthy connection.
 fn finish<T>(client: deadpool_postgres::Object, result: &Result<T, QueueError>) {
-    if matches!(result, Err(QueueError::Unavailable(_))) {
+    if matches!(result, Err(QueueError::Unavailable { .. })) {
         drop(deadpool_postgres::Object::take(client));
     }
 }
@@ -358,5 +366,8 @@ fn describe(e: &tokio_postgres::Error) -> String {
 /// Maps a database error to [`QueueError::Unavailable`], saying what was being done.
 fn db_error(context: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> QueueError {
     let context = context.into();
-    move |e| QueueError::Unavailable(format!("{context}: {}", describe(&e)))
+    move |e| QueueError::Unavailable {
+        reason: format!("{context}: {}", describe(&e)),
+        source: Some(Box::new(e)),
+    }
 }

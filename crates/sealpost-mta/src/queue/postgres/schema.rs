@@ -78,12 +78,12 @@ pub(super) async fn migrate(client: &mut Client) -> Result<(), QueueError> {
     let current: i32 = row.get(0);
     let known = MIGRATIONS.len();
     let Ok(applied) = usize::try_from(current) else {
-        return Err(QueueError::Config(format!(
+        return Err(QueueError::config(format!(
             "the database's schema version {current} is invalid"
         )));
     };
     if applied > known {
-        return Err(QueueError::Config(format!(
+        return Err(QueueError::config(format!(
             "the database's schema is version {current}, newer than this sealpost knows \
              ({known}); upgrade sealpost on this node"
         )));
