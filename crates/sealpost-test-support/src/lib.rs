@@ -6,6 +6,8 @@
 //!   implicit TLS, client certificates) that asserts reply codes.
 //! - [`server`]: sealpost-server in-process with an in-memory handler.
 //! - [`postgres`]: private PostgreSQL clusters ([`PgCluster`]) on loopback.
+//! - [`process`]: the real `sealpost` binary ([`process::Sealpost`]): its commands, a
+//!   running `sealpost serve`, and a blocking SMTP client that writes exact bytes.
 //!
 //! Test helpers panic on failure: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -13,6 +15,7 @@
 mod client;
 pub mod pki;
 pub mod postgres;
+pub mod process;
 pub mod server;
 
 pub use client::Client;

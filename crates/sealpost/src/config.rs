@@ -10,9 +10,13 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Deserialize;
 
+use sealpost_client::Route;
+use sealpost_smime::ContentCipher;
+use sealpost_starttls::client::{Fingerprint, SecurityLevel};
+
 use crate::values::{
     BareLineEndingPolicy, ByteSize, ClientCertMode, HandlerKind, ListenAddr, QueueBackend,
-    SecretSource, StartTlsTrailingPolicy,
+    SecretSource, StartTlsTrailingPolicy, parsed_list, parsed_option,
 };
 
 /// The whole file.
@@ -110,7 +114,8 @@ pub(crate) struct RelaySection {
     /// Run the relay worker (default: true).
     pub(crate) enabled: Option<bool>,
     /// Send everything through this host (`HOST:PORT`, `[HOST]:PORT`) instead of MX.
-    pub(crate) smarthost: Option<String>,
+    #[serde(default, deserialize_with = "parsed_option")]
+    pub(crate) smarthost: Option<Route>,
     /// The port of MX hosts (default 25).
     pub(crate) mx_port: Option<u16>,
     /// Name servers (`ADDR:PORT`) for MX, TLSA, MTA-STS and address lookups; this process
@@ -142,18 +147,20 @@ pub(crate) struct RelaySection {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RelayPolicySection {
     /// none, may, encrypt, fingerprint, verify, secure, dane, dane-only (Postfix's names).
-    pub(crate) level: Option<String>,
+    #[serde(default, deserialize_with = "parsed_option")]
+    pub(crate) level: Option<SecurityLevel>,
     /// Names the certificate must carry (verify, secure).
     #[serde(default, rename = "match")]
     pub(crate) match_names: Vec<String>,
     /// SHA-256 pins of the certificate or its public key (fingerprint).
-    #[serde(default)]
-    pub(crate) fingerprints: Vec<String>,
+    #[serde(default, deserialize_with = "parsed_list")]
+    pub(crate) fingerprints: Vec<Fingerprint>,
     /// CA certificates (PEM) replacing the Mozilla roots (verify, secure, and MTA-STS: the
     /// policy host and the MX hosts).
     pub(crate) ca: Option<PathBuf>,
     /// A static route for this destination: `HOST:PORT` or `[HOST]:PORT`.
-    pub(crate) route: Option<String>,
+    #[serde(default, deserialize_with = "parsed_option")]
+    pub(crate) route: Option<Route>,
 }
 
 /// `[smime]`.
@@ -171,7 +178,22 @@ pub(crate) struct SmimeSection {
     pub(crate) encrypt_at_rest: std::collections::BTreeMap<String, PathBuf>,
     /// The cipher for encryption at rest: aes256-cbc (default), aes128-cbc, aes256-gcm,
     /// aes128-gcm.
-    pub(crate) cipher: Option<String>,
+    #[serde(default, deserialize_with = "at_rest_cipher")]
+    pub(crate) cipher: Option<ContentCipher>,
+}
+
+/// `[smime] cipher`: a concrete cipher. `auto` (which the command line takes) needs to
+/// know what each reader's software reads, which nobody says for encryption at rest.
+fn at_rest_cipher<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<ContentCipher>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    match text.parse::<ContentCipher>() {
+        Ok(ContentCipher::Auto) | Err(_) => Err(serde::de::Error::custom(format!(
+            "cipher = \"{text}\" is not one of aes256-cbc, aes128-cbc, aes256-gcm, aes128-gcm"
+        ))),
+        Ok(cipher) => Ok(Some(cipher)),
+    }
 }
 
 /// `[tls]`.

@@ -1,12 +1,54 @@
 //! Values that the command line and the configuration file share: listen addresses (or
 //! `off`), sizes with units, and the named policies. Each parses from the same text in
 //! both places, so `--smtp off` and `address = "off"` mean the same thing.
+//!
+//! The library types that parse from text (security levels, fingerprints, routes,
+//! ciphers) are read once, where the text comes in: clap gives each flag to its type's
+//! `FromStr` (or to one of the `fn(&str) -> Result<T, String>` parsers below), and the
+//! configuration file gives each key to [`parsed`], [`parsed_option`] or [`parsed_list`].
+//! No string is kept to be parsed again later.
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
 
 use serde::Deserialize;
+
+/// Deserializes a string through `T`'s `FromStr`, so a TOML value such as
+/// `level = "verify"` is the library type from the moment it is read (toml's error then
+/// names the line, the key and what the type said).
+fn parsed<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    let text = String::deserialize(deserializer)?;
+    text.parse().map_err(serde::de::Error::custom)
+}
+
+/// [`parsed`] for an optional key (`#[serde(default, deserialize_with = ...)]`).
+pub(crate) fn parsed_option<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    parsed(deserializer).map(Some)
+}
+
+/// [`parsed`] for each string of a list.
+pub(crate) fn parsed_list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    Vec::<String>::deserialize(deserializer)?
+        .iter()
+        .map(|text| text.parse().map_err(serde::de::Error::custom))
+        .collect()
+}
 
 /// Where a listener listens, or `off` for no listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -8,7 +8,7 @@ mod common;
 use std::net::TcpListener;
 use std::path::Path;
 
-use common::{FREE_PORTS, Server, Smtp, new_messages, run, text};
+use common::{FREE_PORTS, Smtp, new_messages, run, sealpost, text};
 use sealpost_mta::Users;
 use sealpost_starttls::{CertificateFiles, hex_colon, read_chain, sha256};
 
@@ -99,7 +99,7 @@ fn a_user_submits_over_implicit_tls_after_auth() {
     );
     assert!(output.status.success(), "{}", text(&output.stderr));
     // The default users file is picked up without --users.
-    let server = Server::start(dir.path(), &FREE_PORTS);
+    let server = sealpost().serve(dir.path(), &FREE_PORTS);
     assert!(server.banner.contains("1 user(s) in ./sealpost-data/users"), "{}", server.banner);
     let cert = dir.path().join("sealpost-data/tls/cert.pem");
     let mut c = Smtp::connect_tls(server.addr("smtps"), &cert, "localhost").unwrap();

@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Server, Smtp, run, text};
+use common::{Server, Smtp, run, sealpost, text};
 
 /// A server with alice on the submission port and no delivery worker.
 fn start(dir: &Path) -> Server {
@@ -20,7 +20,7 @@ fn start(dir: &Path) -> Server {
          [listeners.smtps]\naddress = \"127.0.0.1:0\"\n[relay]\nenabled = false\n",
     )
     .unwrap();
-    Server::start(dir, &["--config", "q.toml"])
+    sealpost().serve(dir, &["--config", "q.toml"])
 }
 
 fn submit(server: &Server, dir: &Path, subject: &str) {

@@ -25,7 +25,7 @@ fn serve(dir: &Path) -> Server {
     let (chain, key) = (pki("server-chain.pem"), pki("server-key.pem"));
     let mut args: Vec<&str> = FREE_PORTS.to_vec();
     args.extend(["--cert", &chain, "--key", &key]);
-    Server::start(dir, &args)
+    sealpost().serve(dir, &args)
 }
 
 fn send(dir: &Path, args: &[&str]) -> Output {
@@ -204,6 +204,7 @@ fn authenticated_submission_over_starttls_and_implicit_tls() {
             args.push("--implicit-tls");
         }
         let mut child = sealpost()
+            .command()
             .args(&args)
             .current_dir(dir.path())
             .env("SEALPOST_TEST_PASSWORD", "correct horse")
