@@ -94,7 +94,21 @@ fn build_with_cargo() -> PathBuf {
     // Cargo sets CARGO for the processes it runs (build scripts, tests); a bare `cargo`
     // from PATH is the fallback for a test binary started by hand.
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(&cargo)
+    let mut command = Command::new(&cargo);
+    // Cargo describes the package under test to its tests (CARGO_PKG_NAME, OUT_DIR, ...);
+    // build scripts that watch those variables (ring's does) would see them change and
+    // rebuild everything below sealpost on every run. Cargo sets them itself where needed.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_MANIFEST_")
+            || ["CARGO_CRATE_NAME", "CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "OUT_DIR"]
+                .contains(&name.as_ref())
+        {
+            command.env_remove(name.as_ref());
+        }
+    }
+    let output = command
         .current_dir(workspace_root())
         .args(["build", "--package", "sealpost", "--bin", "sealpost"])
         .args(["--message-format", "json-render-diagnostics"])
