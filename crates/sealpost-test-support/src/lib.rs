@@ -5,6 +5,8 @@
 //! - [`Client`]: a scripted SMTP client over a real socket (plaintext, STARTTLS,
 //!   implicit TLS, client certificates) that asserts reply codes.
 //! - [`server`]: sealpost-server in-process with an in-memory handler.
+//! - [`hostile`]: scripted, hostile SMTP/LMTP servers that write exact bytes, for
+//!   client tests.
 //! - [`postgres`]: private PostgreSQL clusters ([`PgCluster`]) on loopback.
 //! - [`process`]: the real `sealpost` binary ([`process::Sealpost`]): its commands, a
 //!   running `sealpost serve`, and a blocking SMTP client that writes exact bytes.
@@ -13,6 +15,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod client;
+pub mod hostile;
 pub mod pki;
 pub mod postgres;
 pub mod process;

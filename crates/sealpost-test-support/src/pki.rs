@@ -14,6 +14,16 @@ pub fn pki(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/pki").join(name)
 }
 
+/// The test trust anchor (`ca-bundle.pem`, the root CA) as a root store.
+pub fn roots() -> Arc<RootCertStore> {
+    ClientAuth::roots_from_pem(&pki("ca-bundle.pem")).unwrap()
+}
+
+/// The SHA-256 fingerprint of the first certificate of a PEM file of the test PKI.
+pub fn leaf_sha256(name: &str) -> [u8; 32] {
+    sealpost_starttls::sha256(read_chain(&pki(name)).unwrap()[0].as_ref())
+}
+
 /// The server side: `server-chain.pem` for `mail.test`, asking for client certificates
 /// as `client_auth` says.
 pub fn tls_server(client_auth: ClientAuth) -> TlsServer {
