@@ -63,9 +63,22 @@ impl Sealpost {
 
     /// Runs a command to its end in `dir` with `stdin` as standard input.
     pub fn run(&self, dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
+        self.run_with_env(dir, args, stdin, &[])
+    }
+
+    /// [`run`](Self::run) with these environment variables set (a password for
+    /// `--pass env:VAR`, say).
+    pub fn run_with_env(
+        &self,
+        dir: &Path,
+        args: &[&str],
+        stdin: &[u8],
+        env: &[(&str, &str)],
+    ) -> Output {
         let mut child = self
             .command()
             .args(args)
+            .envs(env.iter().copied())
             .current_dir(dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -10,11 +10,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Server, Smtp, new_messages, run, sealpost, text, wait_for};
-
-fn pki(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/pki").join(name).display().to_string()
-}
+use common::{Server, Smtp, new_messages, pki, run, sealpost, text, wait_for};
 
 /// B: the destination, MX only, with the test PKI's certificate for mail.test.
 fn start_b(dir: &Path) -> Server {

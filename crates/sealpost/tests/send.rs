@@ -5,18 +5,10 @@
 mod common;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Output, Stdio};
 
-use common::{FREE_PORTS, Server, new_messages, run, sealpost, text};
-
-fn pki(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/pki")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
-}
+use common::{FREE_PORTS, Server, new_messages, pki, run, sealpost, text};
 
 const MESSAGE: &[u8] = b"Subject: sent by sealpost send\n\nhello\n.line with a dot\n";
 

@@ -360,8 +360,7 @@ fn the_printed_openssl_command_delivers_a_first_message() {
 
 #[test]
 fn the_smime_section_verifies_signed_mail_and_encrypts_at_rest() {
-    let pki = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/pki");
-    let pem = |name: &str| pki.join(name).display().to_string();
+    let pem = common::pki;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("sealpost.toml"),
@@ -380,8 +379,8 @@ fn the_smime_section_verifies_signed_mail_and_encrypts_at_rest() {
     .unwrap();
     let server = sealpost().serve(dir.path(), &["--config", "sealpost.toml"]);
     let alice = sealpost_smime::Identity::from_cert_and_key(
-        &std::fs::read(pki.join("smime-alice-rsa-chain.pem")).unwrap(),
-        &std::fs::read(pki.join("smime-alice-rsa-key.pem")).unwrap(),
+        &std::fs::read(pem("smime-alice-rsa-chain.pem")).unwrap(),
+        &std::fs::read(pem("smime-alice-rsa-key.pem")).unwrap(),
         None,
     )
     .unwrap();
@@ -420,8 +419,8 @@ fn the_smime_section_verifies_signed_mail_and_encrypts_at_rest() {
     let bob = std::fs::read(&bob[0]).unwrap();
     assert!(!String::from_utf8_lossy(&bob).contains("Signed words."));
     let key = sealpost_smime::Identity::from_cert_and_key(
-        &std::fs::read(pki.join("smime-bob-rsa.pem")).unwrap(),
-        &std::fs::read(pki.join("smime-bob-rsa-key.pem")).unwrap(),
+        &std::fs::read(pem("smime-bob-rsa.pem")).unwrap(),
+        &std::fs::read(pem("smime-bob-rsa-key.pem")).unwrap(),
         None,
     )
     .unwrap();

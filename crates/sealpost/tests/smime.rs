@@ -3,43 +3,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::Output;
 
-fn pki(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/pki").join(name);
-    path.to_str().unwrap().to_owned()
-}
+mod common;
+
+use common::{pki, sealpost, text};
 
 fn smime(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
     smime_env(dir, args, stdin, &[])
 }
 
 fn smime_env(dir: &Path, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sealpost"))
-        .arg("smime")
-        .args(args)
-        .envs(env.iter().copied())
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    // The program may refuse its arguments and exit before reading its input.
-    if let Err(e) = input.write_all(stdin) {
-        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
-    }
-    drop(input);
-    child.wait_with_output().unwrap()
+    let args: Vec<&str> = ["smime"].iter().chain(args).copied().collect();
+    sealpost().run_with_env(dir, &args, stdin, env)
 }
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 const MESSAGE: &[u8] =
     b"From: Alice <alice@example.org>\r\nTo: bob@example.org\r\nSubject: cli\r\n\r\nHello from the CLI\r\n";
 

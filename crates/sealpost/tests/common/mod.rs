@@ -19,3 +19,8 @@ pub(crate) fn sealpost() -> Sealpost {
 pub(crate) fn run(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
     sealpost().run(dir, args, stdin)
 }
+
+/// A file of the test PKI, as a command-line argument.
+pub(crate) fn pki(name: &str) -> String {
+    sealpost_test_support::pki::pki(name).to_str().unwrap().to_owned()
+}
