@@ -15,6 +15,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use sealpost_test_support::attacks::{SMUGGLING, has_bare_line_ending, shown};
 use sealpost_test_support::process::{MailTestServer, Sealpost, Smtp, codes};
 
 /// The smuggled second transaction, complete, for `victim@mail.test`.
@@ -58,25 +59,15 @@ fn smuggle(
     codes(&c.rest())
 }
 
-/// The end-of-data confusions of attacks.md that hold a bare CR or LF.
-const BARE: [(&str, &[u8]); 10] = [
-    ("lf", b"\n.\n"),
-    ("cr", b"\r.\r"),
-    ("cr-lf", b"\r.\n"),
-    ("lf-cr", b"\n.\r"),
-    ("lf-crlf", b"\n.\r\n"),
-    ("crlf-lf", b"\r\n.\n"),
-    ("cr-crlf", b"\r.\r\n"),
-    ("crlf-cr", b"\r\n.\r"),
-    ("crlf-cr-crlf", b"\r\n.\r\r\n"),
-    ("cr-crlf-cr-crlf", b"\r\r\n.\r\r\n"),
-];
-
 #[test]
 fn a_bare_cr_or_lf_around_the_dot_refuses_the_whole_transfer_and_smuggles_nothing() {
     let server = MailTestServer::start(&Sealpost::built());
-    for (name, sequence) in BARE {
-        let (rcpt, victim) = (format!("bare-{name}"), format!("bare-{name}-victim"));
+    let bare: Vec<_> =
+        SMUGGLING.iter().enumerate().filter(|(_, s)| has_bare_line_ending(s)).collect();
+    assert_eq!(bare.len(), 10);
+    for (i, sequence) in bare {
+        let name = shown(sequence);
+        let (rcpt, victim) = (format!("bare-{i}"), format!("bare-{i}-victim"));
         for split in [false, true] {
             // The default policy (reject) reads to the real end, then refuses it all: one
             // 550, and the smuggled MAIL, RCPT and DATA are never answered as commands.
@@ -89,15 +80,17 @@ fn a_bare_cr_or_lf_around_the_dot_refuses_the_whole_transfer_and_smuggles_nothin
     assert!(server.server.stop().success());
 }
 
-/// The confusions without a bare line ending: a NUL in the dot line makes it no end of
-/// data, so what follows is content and the message ends at the real end.
-const NUL: [(&str, &[u8]); 2] = [("nul-dot", b"\r\n\x00.\r\n"), ("dot-nul", b"\r\n.\x00\r\n")];
-
 #[test]
 fn a_nul_next_to_the_dot_is_no_end_of_data_and_the_smuggled_commands_stay_content() {
     let server = MailTestServer::start(&Sealpost::built());
-    for (name, sequence) in NUL {
-        let (rcpt, victim) = (name.to_owned(), format!("{name}-victim"));
+    // The confusions without a bare line ending: a NUL in the dot line makes it no end
+    // of data, so what follows is content and the message ends at the real end.
+    let nul: Vec<_> =
+        SMUGGLING.iter().enumerate().filter(|(_, s)| !has_bare_line_ending(s)).collect();
+    assert_eq!(nul.len(), 2);
+    for (i, sequence) in nul {
+        let name = shown(sequence);
+        let (rcpt, victim) = (format!("nul-{i}"), format!("nul-{i}-victim"));
         for split in [false, true] {
             let got = smuggle(&server, sequence, &rcpt, &victim, split);
             assert_eq!(got, [250, 221], "{name} (split: {split})");
@@ -109,8 +102,8 @@ fn a_nul_next_to_the_dot_is_no_end_of_data_and_the_smuggled_commands_stay_conten
         let smuggled = smuggled(&victim);
         let content = smuggled.strip_suffix(".\r\n").unwrap();
         for message in &stored {
-            let shown = String::from_utf8_lossy(message);
-            assert!(message.ends_with(content.as_bytes()), "{name}: {shown:?}");
+            let text = String::from_utf8_lossy(message);
+            assert!(message.ends_with(content.as_bytes()), "{name}: {text:?}");
         }
         assert_eq!(server.messages(&victim).len(), 0, "{name}: stored for the victim");
     }

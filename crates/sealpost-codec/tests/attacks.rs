@@ -5,29 +5,14 @@
 
 mod common;
 
-use common::{Server, envelope, has_bare_line_ending, mx_config, submission_config};
+use common::{Server, envelope, mx_config, submission_config};
 use sealpost_codec::client::{ClientConfig, ClientError, ClientEvent, ClientSession};
 use sealpost_codec::server::{CloseReason, ServerConfig, ServerEvent, StartTlsTrailing};
 use sealpost_codec::{BareLineEndings, Mechanism};
+use sealpost_test_support::attacks::{SMUGGLING, has_bare_line_ending};
 
 // ----------------------------------------------------------------------------------------
 // SMTP smuggling: end-of-data confusion.
-
-/// The end-of-data look-alikes of SEC Consult's "SMTP Smuggling" and hannob/smtpsmug.
-const SMUGGLING: [&[u8]; 12] = [
-    b"\n.\n",
-    b"\r.\r",
-    b"\r.\n",
-    b"\n.\r",
-    b"\n.\r\n",
-    b"\r\n.\n",
-    b"\r.\r\n",
-    b"\r\n.\r",
-    b"\r\n\x00.\r\n",
-    b"\r\n.\x00\r\n",
-    b"\r\n.\r\r\n",
-    b"\r\r\n.\r\r\n",
-];
 
 /// A complete second transaction, to be read as message content.
 const SMUGGLED: &[u8] = b"MAIL FROM:<smuggled@x>\r\nRCPT TO:<victim@mx.test>\r\nDATA\r\n\

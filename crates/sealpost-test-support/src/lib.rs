@@ -1,5 +1,6 @@
 //! Test scaffolding shared by the sealpost crates' tests, so there is one copy of it:
 //!
+//! - [`attacks`]: the sequences of the attack list, as data.
 //! - [`pki`]: files of the committed test PKI (`tests/pki`) and TLS configurations
 //!   built from them.
 //! - [`Client`]: a scripted SMTP client over a real socket (plaintext, STARTTLS,
@@ -14,6 +15,7 @@
 //! Test helpers panic on failure: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod attacks;
 mod client;
 pub mod hostile;
 pub mod pki;
