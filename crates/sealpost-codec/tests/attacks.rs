@@ -177,19 +177,12 @@ fn tls_server(trailing: StartTlsTrailing) -> Server {
     server
 }
 
-fn closed_by(server: &Server) -> Option<CloseReason> {
-    server.app.events.iter().find_map(|e| match e {
-        ServerEvent::Closed(reason) => Some(*reason),
-        _ => None,
-    })
-}
-
 #[test]
 fn starttls_then_rset_in_one_write_is_refused_before_the_220() {
     let mut server = tls_server(StartTlsTrailing::Reject);
     let out = server.write(b"STARTTLS\r\nRSET\r\n");
     assert_eq!(out, b"554 5.5.0 Data after STARTTLS was sent in the clear; closing\r\n");
-    assert_eq!(closed_by(&server), Some(CloseReason::StartTlsInjection { trailing: 6 }));
+    assert_eq!(server.closed_by(), Some(CloseReason::StartTlsInjection { trailing: 6 }));
     assert!(!server.session.is_awaiting_tls());
     server.session.tls_established();
     assert!(!server.session.is_tls());
@@ -244,7 +237,7 @@ fn no_gluing_of_a_partial_line_across_the_handshake() {
         let mut server = tls_server(trailing);
         assert_eq!(server.send(b"STARTTLS\r\n"), ["220 2.0.0"]);
         assert_eq!(server.send(b"RS"), ["554 5.5.0"]);
-        assert_eq!(closed_by(&server), Some(CloseReason::StartTlsInjection { trailing: 2 }));
+        assert_eq!(server.closed_by(), Some(CloseReason::StartTlsInjection { trailing: 2 }));
     }
 }
 
@@ -263,7 +256,7 @@ fn starttls_and_a_client_hello_in_one_write_is_refused() {
     let mut write = b"STARTTLS\r\n".to_vec();
     write.extend_from_slice(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]);
     assert_eq!(server.send(&write), ["554 5.5.0"]);
-    assert_eq!(closed_by(&server), Some(CloseReason::StartTlsInjection { trailing: 11 }));
+    assert_eq!(server.closed_by(), Some(CloseReason::StartTlsInjection { trailing: 11 }));
 }
 
 #[test]

@@ -92,6 +92,17 @@ impl Sealpost {
         child.wait_with_output().unwrap()
     }
 
+    /// `sealpost user add NAME --users USERS` in `dir` with `password` on standard input,
+    /// as a person adds a login; fails the test if the command fails.
+    pub fn add_user(&self, dir: &Path, users: &str, name: &str, password: &str) {
+        let output = self.run(
+            dir,
+            &["user", "add", name, "--users", users],
+            format!("{password}\n").as_bytes(),
+        );
+        assert!(output.status.success(), "user add {name}: {}", text(&output.stderr));
+    }
+
     /// Starts `sealpost serve` in `dir` with `args` and waits for its whole start message.
     pub fn serve(&self, dir: &Path, args: &[&str]) -> Server {
         Server::start(self, dir, args)
@@ -519,10 +530,7 @@ impl MailTestServer {
         let (chain, key) = (chain.to_str().unwrap(), key.to_str().unwrap());
         args.extend(["--cert", chain, "--key", key]);
         if user {
-            let password = format!("{}\n", Self::PASSWORD);
-            let add = ["user", "add", Self::USER, "--users", "users"];
-            let output = binary.run(dir.path(), &add, password.as_bytes());
-            assert!(output.status.success(), "user add: {}", text(&output.stderr));
+            binary.add_user(dir.path(), "users", Self::USER, Self::PASSWORD);
             args.extend(["--users", "users"]);
         }
         let server = binary.serve(dir.path(), &args);

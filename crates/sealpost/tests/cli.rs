@@ -92,12 +92,7 @@ fn user_add_reads_the_password_from_stdin_and_the_file_verifies() {
 #[test]
 fn a_user_submits_over_implicit_tls_after_auth() {
     let dir = tempfile::tempdir().unwrap();
-    let output = run(
-        dir.path(),
-        &["user", "add", "alice", "--users", "sealpost-data/users"],
-        b"correct horse\n",
-    );
-    assert!(output.status.success(), "{}", text(&output.stderr));
+    sealpost().add_user(dir.path(), "sealpost-data/users", "alice", "correct horse");
     // The default users file is picked up without --users.
     let server = sealpost().serve(dir.path(), &FREE_PORTS);
     assert!(server.banner.contains("1 user(s) in ./sealpost-data/users"), "{}", server.banner);

@@ -11,8 +11,7 @@ use common::{Server, Smtp, run, sealpost, text};
 
 /// A server with alice on the submission port and no delivery worker.
 fn start(dir: &Path) -> Server {
-    let output = run(dir, &["user", "add", "alice", "--users", "users"], b"correct horse\n");
-    assert!(output.status.success(), "{}", text(&output.stderr));
+    sealpost().add_user(dir, "users", "alice", "correct horse");
     std::fs::write(
         dir.join("q.toml"),
         "hostname = \"a.test\"\ndomains = [\"a.test\"]\nusers = \"users\"\n\

@@ -37,8 +37,7 @@ fn start_b(dir: &Path) -> Server {
 
 /// A: the submission server with a user and a relay policy for remote.test.
 fn start_a(dir: &Path, b: std::net::SocketAddr, policy: &str) -> Server {
-    let output = run(dir, &["user", "add", "alice", "--users", "users"], b"correct horse\n");
-    assert!(output.status.success(), "{}", text(&output.stderr));
+    sealpost().add_user(dir, "users", "alice", "correct horse");
     std::fs::write(
         dir.join("a.toml"),
         format!(

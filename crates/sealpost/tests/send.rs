@@ -161,12 +161,7 @@ fn tls_mode_mismatches_are_named() {
 #[test]
 fn authenticated_submission_over_starttls_and_implicit_tls() {
     let dir = tempfile::tempdir().unwrap();
-    let output = run(
-        dir.path(),
-        &["user", "add", "alice", "--users", "sealpost-data/users"],
-        b"correct horse\n",
-    );
-    assert!(output.status.success(), "{}", text(&output.stderr));
+    sealpost().add_user(dir.path(), "sealpost-data/users", "alice", "correct horse");
     let server = serve(dir.path());
     let ca = pki("ca-bundle.pem");
     for (listener, implicit) in [("submission", false), ("smtps", true)] {
