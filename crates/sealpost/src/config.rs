@@ -35,7 +35,10 @@ pub(crate) struct FileConfig {
     pub(crate) users: Option<PathBuf>,
     /// SHA-256 fingerprints (of a client certificate or of its public key) whose TLS
     /// sessions may relay without AUTH.
-    pub(crate) relay_client_certs: Option<Vec<String>>,
+    /// Each 64 hexadecimal digits, with or without colons (the form `sealpost cert
+    /// self-signed` and `openssl x509 -fingerprint -sha256` print).
+    #[serde(default, deserialize_with = "parsed_list")]
+    pub(crate) relay_client_certs: Vec<Fingerprint>,
     /// What happens to accepted messages.
     pub(crate) handler: Option<HandlerKind>,
     /// Server certificates.

@@ -122,7 +122,8 @@ impl ServePlan {
             None => UsersFile::Default(data_dir.join("users")),
         };
 
-        let relay_client_certs = relay_client_certs(file)?;
+        let relay_client_certs: Vec<[u8; 32]> =
+            file.relay_client_certs.iter().map(|pin| pin.0).collect();
         let smime = smime_plan(file, &domains)?;
         let certificates = certificates(args, file, &hostname)?;
         let listeners = listeners::plan(args, file)?;
@@ -202,37 +203,6 @@ fn smime_plan(file: &FileConfig, domains: &[String]) -> anyhow::Result<Option<Sm
         encrypt_at_rest,
         cipher,
     }))
-}
-
-/// `relay_client_certs`: each entry 64 hexadecimal digits, with or without colons (the form
-/// `sealpost cert self-signed` and `openssl x509 -fingerprint -sha256` print).
-fn relay_client_certs(file: &FileConfig) -> anyhow::Result<Vec<[u8; 32]>> {
-    let Some(list) = &file.relay_client_certs else { return Ok(Vec::new()) };
-    list.iter()
-        .map(|entry| {
-            parse_sha256(entry).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "invalid fingerprint `{entry}` in relay_client_certs: expected a SHA-256 \
-                     as 64 hexadecimal digits (colons allowed), for instance from \
-                     `openssl x509 -in client.pem -noout -fingerprint -sha256`"
-                )
-            })
-        })
-        .collect()
-}
-
-/// 32 octets from hexadecimal, colons ignored.
-fn parse_sha256(text: &str) -> Option<[u8; 32]> {
-    let digits: Vec<u8> = text.trim().bytes().filter(|b| *b != b':').collect();
-    if digits.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, pair) in digits.chunks(2).enumerate() {
-        let pair = std::str::from_utf8(pair).ok()?;
-        out[i] = u8::from_str_radix(pair, 16).ok()?;
-    }
-    Some(out)
 }
 
 /// A domain name as the codec accepts it, in lower case. The host name goes into the
@@ -542,15 +512,12 @@ mod tests {
         assert!(resolve(&[], "").unwrap().relay_client_certs.is_empty());
         let err = error(&[], &format!("relay_client_certs = [\"{plain}\"]\n"));
         assert!(err.contains("no listener asks for client certificates"), "{err}");
+        // Each pin is typed as the file is read: toml names the line and the key.
         for bad in ["abcd", &"g".repeat(64), &format!("{plain}00")] {
-            let err = error(
-                &[],
-                &format!(
-                    "relay_client_certs = [\"{bad}\"]\n\
-                     [listeners.smtp]\nclient_certificates = \"optional\"\n"
-                ),
-            );
-            assert!(err.contains("invalid fingerprint") && err.contains("64 hexadecimal"), "{err}");
+            let text = format!("relay_client_certs = [\"{bad}\"]\n");
+            let err = FileConfig::parse(&text, Path::new("test.toml")).unwrap_err().to_string();
+            assert!(err.contains("line 1") && err.contains("relay_client_certs"), "{err}");
+            assert!(err.contains("invalid SHA-256 fingerprint") && err.contains("64 hex"), "{err}");
         }
     }
 
