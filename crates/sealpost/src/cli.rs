@@ -10,7 +10,7 @@ use sealpost_starttls::client::{Fingerprint, SecurityLevel};
 use sealpost_starttls::tlsrpt::Day;
 
 use crate::flags;
-use crate::values::{ByteSize, HandlerKind, ListenAddr, SecretSource};
+use crate::values::{ByteSize, DomainName, HandlerKind, ListenAddr, SecretSource};
 
 /// A small, secure SMTP server and its tools.
 #[derive(Debug, Parser)]
@@ -105,11 +105,11 @@ pub(crate) struct ServeArgs {
     pub(crate) data_dir: Option<PathBuf>,
     /// The server's name in its greeting [default: localhost].
     #[arg(long, value_name = "NAME")]
-    pub(crate) hostname: Option<String>,
+    pub(crate) hostname: Option<DomainName>,
     /// A local domain: mail for it is delivered here. Repeat for more [default: localhost
     /// and the host name].
     #[arg(long = "domain", value_name = "DOMAIN")]
-    pub(crate) domains: Vec<String>,
+    pub(crate) domains: Vec<DomainName>,
     /// The TLS certificate chain (PEM, leaf first) [default: a self-signed one, made on
     /// first start under DATA_DIR/tls].
     #[arg(long, value_name = "PEM", requires = "key")]

@@ -15,8 +15,9 @@ use sealpost_smime::ContentCipher;
 use sealpost_starttls::client::{Fingerprint, SecurityLevel};
 
 use crate::values::{
-    BareLineEndingPolicy, ByteSize, ClientCertMode, HandlerKind, ListenAddr, QueueBackend,
-    SecretSource, StartTlsTrailingPolicy, parsed_list, parsed_option,
+    BareLineEndingPolicy, ByteSize, ClientCertMode, DomainName, HandlerKind, ListenAddr,
+    QueueBackend, SecretSource, StartTlsTrailingPolicy, parsed_list, parsed_list_option,
+    parsed_option,
 };
 
 /// The whole file.
@@ -24,11 +25,13 @@ use crate::values::{
 #[serde(deny_unknown_fields)]
 pub(crate) struct FileConfig {
     /// The name in the greeting and EHLO reply.
-    pub(crate) hostname: Option<String>,
+    #[serde(default, deserialize_with = "parsed_option")]
+    pub(crate) hostname: Option<DomainName>,
     /// Where messages, the queue and the generated certificate live.
     pub(crate) data_dir: Option<PathBuf>,
     /// The local domains (mail for them is delivered here).
-    pub(crate) domains: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "parsed_list_option")]
+    pub(crate) domains: Option<Vec<DomainName>>,
     /// When set, only these addresses of the local domains are accepted.
     pub(crate) recipients: Option<Vec<String>>,
     /// The users file for AUTH (see `sealpost user add`).

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use sealpost_codec::server::StartTlsTrailing;
-use sealpost_codec::{BareLineEndings, Domain, DomainPart, Mailbox};
+use sealpost_codec::{BareLineEndings, DomainPart, Mailbox};
 use sealpost_server::ServerSettings;
 use sealpost_starttls::CertificateFiles;
 
@@ -96,14 +96,12 @@ impl ServePlan {
 
     /// Merges the flags over the file over the default.
     pub(crate) fn resolve(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<ServePlan> {
+        // Both were checked as they were read (`DomainName`).
         let hostname = args
             .hostname
-            .clone()
-            .or_else(|| file.hostname.clone())
-            .unwrap_or_else(|| DEFAULT_HOSTNAME.to_owned());
-        let hostname = checked_domain(&hostname).with_context(|| {
-            format!("invalid host name `{hostname}` (--hostname or hostname =)")
-        })?;
+            .as_ref()
+            .or(file.hostname.as_ref())
+            .map_or_else(|| DEFAULT_HOSTNAME.to_owned(), |name| name.as_str().to_owned());
 
         let data_dir = args
             .data_dir
@@ -205,32 +203,24 @@ fn smime_plan(file: &FileConfig, domains: &[String]) -> anyhow::Result<Option<Sm
     }))
 }
 
-/// A domain name as the codec accepts it, in lower case. The host name goes into the
-/// greeting, so this also keeps CR, LF and spaces out of every reply.
-fn checked_domain(name: &str) -> anyhow::Result<String> {
-    let domain = Domain::new(name).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(domain.as_str().to_ascii_lowercase())
-}
-
 fn local_domains(
     args: &ServeArgs,
     file: &FileConfig,
     hostname: &str,
 ) -> anyhow::Result<Vec<String>> {
+    // Each name was checked and lower-cased as it was read (`DomainName`).
     let given: Vec<String> = if !args.domains.is_empty() {
-        args.domains.clone()
+        args.domains.iter().map(|d| d.as_str().to_owned()).collect()
     } else if let Some(domains) = &file.domains {
         if domains.is_empty() {
             bail!("`domains` is empty: list at least one local domain, or leave the key out");
         }
-        domains.clone()
+        domains.iter().map(|d| d.as_str().to_owned()).collect()
     } else {
         vec![DEFAULT_HOSTNAME.to_owned(), hostname.to_owned()]
     };
     let mut domains = Vec::with_capacity(given.len());
-    for domain in &given {
-        let domain = checked_domain(domain)
-            .with_context(|| format!("invalid local domain `{domain}` (--domain or domains =)"))?;
+    for domain in given {
         if !domains.contains(&domain) {
             domains.push(domain);
         }
@@ -565,9 +555,6 @@ mod tests {
     #[test]
     fn bad_values_are_refused_with_what_to_fix() {
         let table: &[(&[&str], &str, &str)] = &[
-            (&["--hostname", "bad host"], "", "invalid host name `bad host`"),
-            (&["--hostname", "a\r\nb"], "", "invalid host name"),
-            (&["--domain", "x..y"], "", "invalid local domain `x..y`"),
             (&[], "domains = []\n", "list at least one local domain"),
             (
                 &["--smtp", "off", "--submission", "off", "--smtps", "off"],
@@ -588,6 +575,22 @@ mod tests {
         for (flags, text, expected) in table {
             let err = error(flags, text);
             assert!(err.contains(expected), "{flags:?} {text:?}: {err}");
+        }
+        // Host names and domains are typed as they are read: on the command line (clap's
+        // usage error names the flag) and in the file (toml names the line and the key).
+        for (flag, value) in
+            [("--hostname", "bad host"), ("--hostname", "a\r\nb"), ("--domain", "x..y")]
+        {
+            let err = Cli::try_parse_from(["sealpost", "serve", flag, value]).unwrap_err();
+            let err = err.to_string();
+            assert!(err.contains(flag) && err.contains("is not a domain name"), "{err}");
+        }
+        for text in ["hostname = \"bad host\"\n", "domains = [\"x..y\"]\n"] {
+            let err = FileConfig::parse(text, Path::new("test.toml")).unwrap_err().to_string();
+            assert!(
+                err.contains("line 1") && err.contains("is not a domain name"),
+                "{text}: {err}"
+            );
         }
     }
 

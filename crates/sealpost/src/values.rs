@@ -50,6 +50,40 @@ where
         .collect()
 }
 
+/// [`parsed`] for an optional list (`#[serde(default, deserialize_with = ...)]`), when a
+/// missing key and an empty list mean different things.
+pub(crate) fn parsed_list_option<'de, D, T>(deserializer: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    parsed_list(deserializer).map(Some)
+}
+
+/// A domain name as the codec accepts it, in lower case: the server's host name (it goes
+/// into the greeting, so this also keeps CR, LF and spaces out of every reply) and the
+/// local domains. Only [`FromStr`] makes one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DomainName(String);
+
+impl DomainName {
+    /// The name, in lower case.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for DomainName {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        sealpost_codec::Domain::new(s)
+            .map(|domain| DomainName(domain.as_str().to_ascii_lowercase()))
+            .map_err(|e| format!("`{s}` is not a domain name: {e}"))
+    }
+}
+
 /// Where a listener listens, or `off` for no listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]

@@ -166,7 +166,7 @@ fn bad_flags_and_files_are_refused_with_what_to_fix() {
     assert!(err.contains("no-such-users") && err.contains("sealpost user add"), "{err}");
 
     let err = refused(p, &["--hostname", "bad host"]);
-    assert!(err.contains("invalid host name"), "{err}");
+    assert!(err.contains("for '--hostname <NAME>': `bad host` is not a domain name"), "{err}");
 
     let err = refused(p, &["--nonsense"]);
     assert!(err.contains("--nonsense"), "{err}");

@@ -15,6 +15,8 @@ const BAD_VALUES: &[(&[&str], &str, &str)] = &[
     (&["serve", "--smtp", "localhost:25"], "--smtp <ADDR>", "expected IP:PORT"),
     (&["serve", "--submission", "127.0.0.1"], "--submission <ADDR>", "expected IP:PORT"),
     (&["serve", "--smtps", "[::1]"], "--smtps <ADDR>", "expected IP:PORT"),
+    (&["serve", "--hostname", "bad host"], "--hostname <NAME>", "is not a domain name"),
+    (&["serve", "--domain", "x..y"], "--domain <DOMAIN>", "`x..y` is not a domain name"),
     (&["serve", "--max-message-size", "12T"], "--max-message-size <SIZE>", "is not a size"),
     (&["serve", "--handler", "forward"], "--handler <HANDLER>", "[possible values: maildir"),
     (&["serve", "--tls-summary", "--day", "2026-13-01"], "--day <DAY>", "YYYY-MM-DD"),
