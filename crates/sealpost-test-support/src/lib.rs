@@ -1,6 +1,7 @@
 //! Test scaffolding shared by the sealpost crates' tests, so there is one copy of it:
 //!
 //! - [`attacks`]: the sequences of the attack list, as data.
+//! - [`corpora`]: where the shared corpora are (read in place, never copied in).
 //! - [`pki`]: files of the committed test PKI (`tests/pki`) and TLS configurations
 //!   built from them.
 //! - [`Client`]: a scripted SMTP client over a real socket (plaintext, STARTTLS,
@@ -17,6 +18,7 @@
 
 pub mod attacks;
 mod client;
+pub mod corpora;
 pub mod hostile;
 pub mod pki;
 pub mod postgres;
@@ -25,6 +27,11 @@ pub mod server;
 
 pub use client::Client;
 pub use postgres::PgCluster;
+
+/// The workspace root (the folder holding the top-level `Cargo.toml`).
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("..")
+}
 
 /// A small message, dot-terminated.
 pub const MESSAGE: &[u8] = b"Subject: test\r\n\r\nHello\r\n.\r\n";

@@ -109,11 +109,6 @@ impl Sealpost {
     }
 }
 
-/// The workspace root: the folder two levels above this crate.
-fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn build_with_cargo() -> PathBuf {
     // Cargo sets CARGO for the processes it runs (build scripts, tests); a bare `cargo`
     // from PATH is the fallback for a test binary started by hand.
@@ -133,7 +128,7 @@ fn build_with_cargo() -> PathBuf {
         }
     }
     let output = command
-        .current_dir(workspace_root())
+        .current_dir(crate::workspace_root())
         .args(["build", "--package", "sealpost", "--bin", "sealpost"])
         .args(["--message-format", "json-render-diagnostics"])
         .stderr(Stdio::inherit())
