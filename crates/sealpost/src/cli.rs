@@ -237,7 +237,7 @@ pub(crate) enum CertCommand {
 #[derive(Debug, Args)]
 pub(crate) struct SelfSignedArgs {
     /// A DNS name or IP address the certificate is for. Repeat for more.
-    #[arg(long = "host", value_name = "NAME", required = true)]
+    #[arg(long = "host", value_name = "NAME", required = true, value_parser = flags::cert_host)]
     pub(crate) hosts: Vec<String>,
     /// The directory to write cert.pem and key.pem to (made if needed).
     #[arg(long, value_name = "DIR")]

@@ -71,6 +71,17 @@ pub(crate) fn env_secret(text: &str) -> Result<SecretSource, String> {
     }
 }
 
+/// `cert self-signed --host`: a DNS name or an IP address, checked as it is read (rcgen
+/// takes anything as a name, so a typo would only show at the first handshake); kept as
+/// written, which is what the certificate generator takes.
+pub(crate) fn cert_host(text: &str) -> Result<String, String> {
+    if text.parse::<std::net::IpAddr>().is_ok() || sealpost_codec::Domain::new(text).is_ok() {
+        Ok(text.to_owned())
+    } else {
+        Err(String::from("neither a DNS name nor an IP address"))
+    }
+}
+
 /// `--digest`: sha256, sha384 or sha512.
 pub(crate) fn digest(text: &str) -> Result<Digest, String> {
     Digest::from_name(text).ok_or_else(|| String::from("expected sha256, sha384 or sha512"))
@@ -134,6 +145,9 @@ mod tests {
         assert!(ret("some").is_err());
         assert_eq!(envid("id 1+").unwrap().as_str(), "id+201+2B");
         assert_eq!(digest("SHA-384").unwrap(), Digest::Sha384);
+        assert_eq!(cert_host("::1").unwrap(), "::1");
+        assert_eq!(cert_host("mx.example.test").unwrap(), "mx.example.test");
+        assert!(cert_host("not a name").is_err());
         assert!(digest("md5").is_err());
     }
 

@@ -94,6 +94,12 @@ const BAD_VALUES: &[(&[&str], &str, &str)] = &[
         "--pass <SOURCE>",
         "expected env:VARIABLE or file:PATH",
     ),
+    // cert
+    (
+        &["cert", "self-signed", "--host", "not a name", "--out", "x"],
+        "--host <NAME>",
+        "neither a DNS name nor an IP address",
+    ),
     // queue
     (&["queue", "show", "../x"], "<ID>", "is not a queue id"),
 ];
