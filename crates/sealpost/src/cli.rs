@@ -10,7 +10,7 @@ use sealpost_starttls::client::{Fingerprint, SecurityLevel};
 use sealpost_starttls::tlsrpt::Day;
 
 use crate::flags;
-use crate::values::{ByteSize, DomainName, HandlerKind, ListenAddr, SecretSource};
+use crate::values::{ByteSize, CertificateName, DomainName, HandlerKind, ListenAddr, SecretSource};
 
 /// A small, secure SMTP server and its tools.
 #[derive(Debug, Parser)]
@@ -184,7 +184,7 @@ pub(crate) struct SendArgs {
     pub(crate) ca: Option<PathBuf>,
     /// A name the server certificate must carry (verify, secure). Repeat for more.
     #[arg(long = "match", value_name = "NAME")]
-    pub(crate) match_names: Vec<String>,
+    pub(crate) match_names: Vec<CertificateName>,
     /// SHA-256 of the server certificate or its public key (fingerprint). Repeat for more.
     #[arg(long = "fingerprint", value_name = "SHA256")]
     pub(crate) fingerprints: Vec<Fingerprint>,

@@ -15,9 +15,9 @@ use sealpost_smime::ContentCipher;
 use sealpost_starttls::client::{Fingerprint, SecurityLevel};
 
 use crate::values::{
-    BareLineEndingPolicy, ByteSize, ClientCertMode, DomainName, HandlerKind, ListenAddr,
-    QueueBackend, SecretSource, StartTlsTrailingPolicy, parsed_list, parsed_list_option,
-    parsed_option,
+    BareLineEndingPolicy, ByteSize, CertificateName, ClientCertMode, DomainName, HandlerKind,
+    ListenAddr, QueueBackend, SecretSource, StartTlsTrailingPolicy, parsed_list,
+    parsed_list_option, parsed_option,
 };
 
 /// The whole file.
@@ -156,8 +156,8 @@ pub(crate) struct RelayPolicySection {
     #[serde(default, deserialize_with = "parsed_option")]
     pub(crate) level: Option<SecurityLevel>,
     /// Names the certificate must carry (verify, secure).
-    #[serde(default, rename = "match")]
-    pub(crate) match_names: Vec<String>,
+    #[serde(default, rename = "match", deserialize_with = "parsed_list")]
+    pub(crate) match_names: Vec<CertificateName>,
     /// SHA-256 pins of the certificate or its public key (fingerprint).
     #[serde(default, deserialize_with = "parsed_list")]
     pub(crate) fingerprints: Vec<Fingerprint>,

@@ -21,7 +21,7 @@ fn policy(name: &str, section: &RelayPolicySection) -> anyhow::Result<RelayPolic
         tls = tls.roots(roots);
     }
     for name in &section.match_names {
-        tls = tls.match_name(name.clone());
+        tls = tls.match_name(name.0.clone());
     }
     for pin in &section.fingerprints {
         tls = tls.fingerprint(*pin);

@@ -142,7 +142,7 @@ fn delivery_config(args: &SendArgs) -> anyhow::Result<DeliveryConfig> {
                 })?);
     }
     for name in &args.match_names {
-        policy = policy.match_name(name.clone());
+        policy = policy.match_name(name.0.clone());
     }
     for pin in &args.fingerprints {
         policy = policy.fingerprint(*pin);

@@ -84,6 +84,25 @@ impl FromStr for DomainName {
     }
 }
 
+/// A name a server certificate must carry (`--match`, `match = [...]`): a DNS name or an
+/// IP address as rustls takes it, checked when read rather than at the first delivery;
+/// kept as written, which is what [`TlsPolicy::match_name`] takes.
+///
+/// [`TlsPolicy::match_name`]: sealpost_starttls::client::TlsPolicy::match_name
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CertificateName(pub(crate) String);
+
+impl FromStr for CertificateName {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match sealpost_starttls::rustls::pki_types::ServerName::try_from(s) {
+            Ok(_) => Ok(CertificateName(s.to_owned())),
+            Err(_) => Err(format!("`{s}` is neither a DNS name nor an IP address")),
+        }
+    }
+}
+
 /// Where a listener listens, or `off` for no listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]

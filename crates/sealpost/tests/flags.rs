@@ -52,6 +52,11 @@ const BAD_VALUES: &[(&[&str], &str, &str)] = &[
         "--fingerprint <SHA256>",
         "expected 64 hex digits",
     ),
+    (
+        &["send", "--to", "a@b.test", "--match", "mail test"],
+        "--match <NAME>",
+        "`mail test` is neither a DNS name nor an IP address",
+    ),
     (&["send", "--to", "not an address"], "--to <ADDR>", "not a valid address"),
     (&["send", "--to", "a@b.test", "--from", "me@"], "--from <ADDR>", "not a valid address"),
     (

@@ -151,6 +151,7 @@ fn a_bad_relay_policy_stops_the_start_with_its_name() {
         ("route = \"no port\"\n", "route = \"no port\""),
         ("route = \"no port\"\n", "invalid server \"no port\": expected HOST:PORT"),
         ("fingerprints = [\"AB:CD\"]\n", "invalid SHA-256 fingerprint \"AB:CD\""),
+        ("match = [\"mail test\"]\n", "`mail test` is neither a DNS name nor an IP address"),
     ] {
         std::fs::write(
             dir.path().join("bad.toml"),
