@@ -7,9 +7,9 @@
 //!
 //! The binary: Cargo names a package's binaries only to that package's own tests, and
 //! this crate is another package. So [`Sealpost::built`] runs `$CARGO build -p sealpost`
-//! (the Cargo running these tests, with its profile and target directory) and takes the
-//! executable's path from Cargo's JSON report: the tests run exactly what `cargo build`
-//! makes, started with flags as a person would start it. Running the server in process
+//! (the Cargo running these tests) into a folder of its own in the workspace's target
+//! directory and takes the executable's path from Cargo's JSON report: the tests run
+//! exactly what `cargo build` makes, started with flags as a person would start it. Running the server in process
 //! instead would need the program's wiring (`serve.rs`) as a library, and would then
 //! test a copy of `main`, not the program.
 

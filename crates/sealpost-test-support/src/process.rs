@@ -40,10 +40,11 @@ impl Sealpost {
     ///
     /// Cargo names a package's binaries only to that package's own tests, so this runs
     /// `$CARGO build -p sealpost --bin sealpost --message-format=json` (the same Cargo, so
-    /// the same toolchain, profile directory and `CARGO_TARGET_DIR` as the tests) and takes
-    /// the executable's path from Cargo's report rather than guessing the target
-    /// directory. After the tests' own build the binary is usually fresh and this only
-    /// checks it. Built once per test process.
+    /// the same toolchain and configuration as the tests) into `sealpost-tests/` inside
+    /// the workspace's target directory (as `cargo metadata` reports it), and takes the
+    /// executable's path from Cargo's report. The folder of its own costs one build of the
+    /// dependencies the first time; after that the binary is fresh unless the sources
+    /// changed. Built once per test process.
     pub fn built() -> Sealpost {
         static BUILT: OnceLock<PathBuf> = OnceLock::new();
         Sealpost::at(BUILT.get_or_init(build_with_cargo))
@@ -109,11 +110,12 @@ impl Sealpost {
     }
 }
 
-fn build_with_cargo() -> PathBuf {
+/// A command for the Cargo that runs these tests, in the workspace root.
+fn cargo() -> Command {
     // Cargo sets CARGO for the processes it runs (build scripts, tests); a bare `cargo`
     // from PATH is the fallback for a test binary started by hand.
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(&cargo);
+    let mut command = Command::new(cargo);
     // Cargo describes the package under test to its tests (CARGO_PKG_NAME, OUT_DIR, ...);
     // build scripts that watch those variables (ring's does) would see them change and
     // rebuild everything below sealpost on every run. Cargo sets them itself where needed.
@@ -127,15 +129,42 @@ fn build_with_cargo() -> PathBuf {
             command.env_remove(name.as_ref());
         }
     }
-    let output = command
-        .current_dir(crate::workspace_root())
-        .args(["build", "--package", "sealpost", "--bin", "sealpost"])
-        .args(["--message-format", "json-render-diagnostics"])
+    command.current_dir(crate::workspace_root());
+    command
+}
+
+/// Runs a Cargo command; its standard output, or a failed test.
+fn cargo_output(args: &[&str]) -> String {
+    let output = cargo()
+        .args(args)
         .stderr(Stdio::inherit())
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {cargo:?} to build sealpost: {e}"));
-    assert!(output.status.success(), "`cargo build -p sealpost` failed ({})", output.status);
-    let executable = String::from_utf8_lossy(&output.stdout)
+        .unwrap_or_else(|e| panic!("cannot run cargo {args:?}: {e}"));
+    assert!(output.status.success(), "cargo {args:?} failed ({})", output.status);
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn build_with_cargo() -> PathBuf {
+    // The workspace's target directory (CARGO_TARGET_DIR and Cargo's configuration
+    // included), with a folder of its own for this build: the binary Cargo builds for
+    // the sealpost crate's own tests (same path, other features when a whole-workspace
+    // run unifies them) is then never replaced under those tests while they run it.
+    let metadata = cargo_output(&["metadata", "--format-version", "1", "--no-deps"]);
+    let metadata: serde_json::Value = serde_json::from_str(&metadata).unwrap();
+    let target = metadata["target_directory"].as_str().expect("cargo metadata: target_directory");
+    let target = Path::new(target).join("sealpost-tests");
+    let stdout = cargo_output(&[
+        "build",
+        "--package",
+        "sealpost",
+        "--bin",
+        "sealpost",
+        "--target-dir",
+        target.to_str().expect("a UTF-8 target directory"),
+        "--message-format",
+        "json-render-diagnostics",
+    ]);
+    let executable = stdout
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|message| message["target"]["name"] == "sealpost")
