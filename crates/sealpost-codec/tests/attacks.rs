@@ -5,30 +5,15 @@
 
 mod common;
 
-use common::{Server, envelope, has_bare_line_ending, mx_config, submission_config};
+use common::{Server, envelope, mx_config, submission_config};
 use memchr::memmem;
 use sealpost_codec::client::{ClientConfig, ClientError, ClientEvent, ClientSession};
 use sealpost_codec::server::{CloseReason, ServerConfig, ServerEvent, StartTlsTrailing};
 use sealpost_codec::{BareLineEndings, Mechanism};
+use sealpost_test_support::attacks::{SMUGGLING, has_bare_line_ending};
 
 // ----------------------------------------------------------------------------------------
 // SMTP smuggling: end-of-data confusion.
-
-/// The end-of-data look-alikes of SEC Consult's "SMTP Smuggling" and hannob/smtpsmug.
-const SMUGGLING: [&[u8]; 12] = [
-    b"\n.\n",
-    b"\r.\r",
-    b"\r.\n",
-    b"\n.\r",
-    b"\n.\r\n",
-    b"\r\n.\n",
-    b"\r.\r\n",
-    b"\r\n.\r",
-    b"\r\n\x00.\r\n",
-    b"\r\n.\x00\r\n",
-    b"\r\n.\r\r\n",
-    b"\r\r\n.\r\r\n",
-];
 
 /// A complete second transaction, to be read as message content.
 const SMUGGLED: &[u8] = b"MAIL FROM:<smuggled@x>\r\nRCPT TO:<victim@mx.test>\r\nDATA\r\n\
@@ -193,19 +178,12 @@ fn tls_server(trailing: StartTlsTrailing) -> Server {
     server
 }
 
-fn closed_by(server: &Server) -> Option<CloseReason> {
-    server.app.events.iter().find_map(|e| match e {
-        ServerEvent::Closed(reason) => Some(*reason),
-        _ => None,
-    })
-}
-
 #[test]
 fn starttls_then_rset_in_one_write_is_refused_before_the_220() {
     let mut server = tls_server(StartTlsTrailing::Reject);
     let out = server.write(b"STARTTLS\r\nRSET\r\n");
     assert_eq!(out, b"554 5.5.0 Data after STARTTLS was sent in the clear; closing\r\n");
-    assert_eq!(closed_by(&server), Some(CloseReason::StartTlsInjection { trailing: 6 }));
+    assert_eq!(server.closed_by(), Some(CloseReason::StartTlsInjection { trailing: 6 }));
     assert!(!server.session.is_awaiting_tls());
     server.session.tls_established();
     assert!(!server.session.is_tls());
@@ -260,7 +238,7 @@ fn no_gluing_of_a_partial_line_across_the_handshake() {
         let mut server = tls_server(trailing);
         assert_eq!(server.send(b"STARTTLS\r\n"), ["220 2.0.0"]);
         assert_eq!(server.send(b"RS"), ["554 5.5.0"]);
-        assert_eq!(closed_by(&server), Some(CloseReason::StartTlsInjection { trailing: 2 }));
+        assert_eq!(server.closed_by(), Some(CloseReason::StartTlsInjection { trailing: 2 }));
     }
 }
 
@@ -279,7 +257,7 @@ fn starttls_and_a_client_hello_in_one_write_is_refused() {
     let mut write = b"STARTTLS\r\n".to_vec();
     write.extend_from_slice(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]);
     assert_eq!(server.send(&write), ["554 5.5.0"]);
-    assert_eq!(closed_by(&server), Some(CloseReason::StartTlsInjection { trailing: 11 }));
+    assert_eq!(server.closed_by(), Some(CloseReason::StartTlsInjection { trailing: 11 }));
 }
 
 #[test]

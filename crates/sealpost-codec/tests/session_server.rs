@@ -32,13 +32,6 @@ fn under_tls(config: ServerConfig) -> Server {
     server
 }
 
-fn closed_by(server: &Server) -> Option<CloseReason> {
-    server.app.events.iter().find_map(|e| match e {
-        ServerEvent::Closed(reason) => Some(*reason),
-        _ => None,
-    })
-}
-
 /// Nothing more comes out of a closed session, whatever is fed to it.
 fn assert_silent(server: &mut Server) {
     assert!(server.session.is_closed());
@@ -107,7 +100,7 @@ fn noop_rset_help_quit() {
     assert_eq!(server.send(b"RSET\r\n"), ["250 2.0.0"]);
     assert_eq!(server.app.events.len(), events);
     assert_eq!(server.write(b"QUIT\r\n"), b"221 2.0.0 Bye\r\n");
-    assert_eq!(closed_by(&server), Some(CloseReason::Quit));
+    assert_eq!(server.closed_by(), Some(CloseReason::Quit));
     assert_silent(&mut server);
 }
 
@@ -306,7 +299,7 @@ fn code_421_after_too_many_errors_then_silence() {
     // Replies that are not protocol errors do not count.
     assert_eq!(server.send(b"NOOP\r\n"), ["250 2.0.0"]);
     assert_eq!(server.send(b"BAR\r\n"), ["500 5.5.2", "421 4.7.0"]);
-    assert_eq!(closed_by(&server), Some(CloseReason::TooManyErrors));
+    assert_eq!(server.closed_by(), Some(CloseReason::TooManyErrors));
     assert_silent(&mut server);
 }
 
@@ -569,13 +562,13 @@ fn commands_sent_ahead_without_pipelining_close_the_session() {
     config.pipelining = false;
     let mut server = greeted(config.clone());
     assert_eq!(server.send(b"MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n"), ["554 5.5.0"]);
-    assert_eq!(closed_by(&server), Some(CloseReason::ImproperPipelining));
+    assert_eq!(server.closed_by(), Some(CloseReason::ImproperPipelining));
     assert_eq!(server.app.count(|e| matches!(e, ServerEvent::Mail { .. })), 0);
     assert_silent(&mut server);
     // EHLO ends a group too: the MAIL was sent before PIPELINING could be known.
     let mut server = Server::new(ServerConfig::new("mx.test"));
     assert_eq!(server.send(b"EHLO client.test\r\nMAIL FROM:<a@b.test>\r\n"), ["554 5.5.0"]);
-    assert_eq!(closed_by(&server), Some(CloseReason::ImproperPipelining));
+    assert_eq!(server.closed_by(), Some(CloseReason::ImproperPipelining));
     assert_eq!(server.app.count(|e| matches!(e, ServerEvent::Hello { .. })), 0);
     // HELO never negotiates PIPELINING, even when the server offers it.
     let mut server = Server::new(ServerConfig::new("mx.test"));
@@ -612,7 +605,7 @@ fn data_sent_ahead_of_a_refused_data_is_never_read_as_commands() {
     let write = b"MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n\
         RSET\r\nMAIL FROM:<evil@b.test>\r\n.\r\n";
     assert_eq!(server.send(write), ["250 2.1.0", "550 5.1.1", "554 5.5.1", "554 5.5.0"]);
-    assert_eq!(closed_by(&server), Some(CloseReason::ImproperPipelining));
+    assert_eq!(server.closed_by(), Some(CloseReason::ImproperPipelining));
     assert_eq!(server.app.count(|e| matches!(e, ServerEvent::Mail { .. })), 1);
     assert_silent(&mut server);
 }
@@ -638,7 +631,7 @@ fn bytes_after_the_end_of_data_without_pipelining() {
     let mut server = greeted(config.clone());
     let replies = server.send_writes(&transaction);
     assert_eq!(replies, ["250 2.1.0", "250 2.1.5", "354", "250 2.0.0", "554 5.5.0"]);
-    assert_eq!(closed_by(&server), Some(CloseReason::ImproperPipelining));
+    assert_eq!(server.closed_by(), Some(CloseReason::ImproperPipelining));
     // The message itself was accepted before: only what followed it is refused.
     assert_eq!(server.app.messages.len(), 1);
     assert_silent(&mut server);
@@ -646,7 +639,7 @@ fn bytes_after_the_end_of_data_without_pipelining() {
     let mut server = greeted(ServerConfig::new("mx.test"));
     let replies = server.send_writes(&transaction);
     assert_eq!(replies, ["250 2.1.0", "250 2.1.5", "354", "250 2.0.0", "221 2.0.0"]);
-    assert_eq!(closed_by(&server), Some(CloseReason::Quit));
+    assert_eq!(server.closed_by(), Some(CloseReason::Quit));
 }
 
 #[test]

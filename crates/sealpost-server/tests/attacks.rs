@@ -11,35 +11,10 @@ use common::{Client, settings, start};
 use sealpost_codec::BareLineEndings;
 use sealpost_codec::server::StartTlsTrailing;
 use sealpost_server::Role;
-
-/// The twelve end-of-data confusions of the SMTP smuggling research.
-const SMUGGLING: [&[u8]; 12] = [
-    b"\n.\n",
-    b"\r.\r",
-    b"\r.\n",
-    b"\n.\r",
-    b"\n.\r\n",
-    b"\r\n.\n",
-    b"\r.\r\n",
-    b"\r\n.\r",
-    b"\r\n\x00.\r\n",
-    b"\r\n.\x00\r\n",
-    b"\r\n.\r\r\n",
-    b"\r\r\n.\r\r\n",
-];
+use sealpost_test_support::attacks::{SMUGGLING, has_bare_line_ending};
 
 const SMUGGLED: &[u8] =
     b"MAIL FROM:<smuggled@x.test>\r\nRCPT TO:<victim@mail.test>\r\nDATA\r\nsmuggled body\r\n.\r\n";
-
-/// True when the sequence holds a CR not followed by LF or a LF not preceded by CR (the
-/// text around it in these tests starts and ends with letters).
-fn has_bare_line_ending(sequence: &[u8]) -> bool {
-    sequence.iter().enumerate().any(|(i, &b)| match b {
-        b'\r' => sequence.get(i + 1) != Some(&b'\n'),
-        b'\n' => i == 0 || sequence[i - 1] != b'\r',
-        _ => false,
-    })
-}
 
 /// Opens a transaction up to the 354.
 async fn open_data(client: &mut Client) {

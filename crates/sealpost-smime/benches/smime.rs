@@ -15,7 +15,6 @@
 )]
 
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -34,10 +33,7 @@ const SIZES: [(&str, usize); 3] =
     [("1KiB", 1024), ("100KiB", 100 * 1024), ("10MiB", 10 * 1024 * 1024)];
 const KEYS: [(&str, &str); 2] = [("rsa2048", "alice-rsa"), ("p256", "alice-ec")];
 
-fn pki(name: &str) -> Vec<u8> {
-    std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/pki").join(name))
-        .unwrap()
-}
+use sealpost_test_support::pki::pki_bytes as pki;
 
 fn identity(who: &str) -> Identity {
     Identity::from_cert_and_key(

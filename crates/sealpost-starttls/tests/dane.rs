@@ -4,7 +4,6 @@
 #![cfg(feature = "dane")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 
@@ -23,9 +22,7 @@ use sealpost_starttls::{read_chain, read_key};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-fn pki(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/pki").join(name)
-}
+use sealpost_test_support::pki::pki;
 
 fn chain(name: &str) -> Vec<CertificateDer<'static>> {
     read_chain(&pki(name)).unwrap()

@@ -11,7 +11,23 @@ use sealpost_starttls::{CertStore, CertificateFiles, ClientAuth, TlsServer, read
 
 /// A file of the test PKI.
 pub fn pki(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/pki").join(name)
+    crate::workspace_root().join("tests").join("pki").join(name)
+}
+
+/// The bytes of a file of the test PKI.
+pub fn pki_bytes(name: &str) -> Vec<u8> {
+    let path = pki(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The test trust anchor (`ca-bundle.pem`, the root CA) as a root store.
+pub fn roots() -> Arc<RootCertStore> {
+    ClientAuth::roots_from_pem(&pki("ca-bundle.pem")).unwrap()
+}
+
+/// The SHA-256 fingerprint of the first certificate of a PEM file of the test PKI.
+pub fn leaf_sha256(name: &str) -> [u8; 32] {
+    sealpost_starttls::sha256(read_chain(&pki(name)).unwrap()[0].as_ref())
 }
 
 /// The server side: `server-chain.pem` for `mail.test`, asking for client certificates

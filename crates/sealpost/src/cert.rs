@@ -1,7 +1,6 @@
 //! `sealpost cert self-signed`: a certificate and key for tests, a lab, or a first run.
 
 use anyhow::{Context, bail};
-use sealpost_codec::Domain;
 use sealpost_starttls::{generate_self_signed, hex_colon, read_chain, spki_sha256};
 
 use crate::cli::SelfSignedArgs;
@@ -10,12 +9,7 @@ use crate::tls::fingerprint;
 /// Writes `cert.pem` and `key.pem` (the key readable by its owner only) and prints where,
 /// with the fingerprints a peer would pin.
 pub(crate) fn self_signed(args: &SelfSignedArgs) -> anyhow::Result<()> {
-    for host in &args.hosts {
-        // rcgen takes anything as a name; a typo would only show at the first handshake.
-        if host.parse::<std::net::IpAddr>().is_err() && Domain::new(host.as_str()).is_err() {
-            bail!("--host {host:?} is neither a DNS name nor an IP address");
-        }
-    }
+    // Each --host was checked as the command line was read (`flags::cert_host`).
     let cert = args.out.join("cert.pem");
     let key = args.out.join("key.pem");
     if !args.force {

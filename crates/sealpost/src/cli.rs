@@ -4,8 +4,13 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use sealpost_client::Route;
+use sealpost_codec::{Mailbox, Notify, Ret, ReversePath, XText};
+use sealpost_starttls::client::{Fingerprint, SecurityLevel};
+use sealpost_starttls::tlsrpt::Day;
 
-use crate::values::{ByteSize, HandlerKind, ListenAddr};
+use crate::flags;
+use crate::values::{ByteSize, CertificateName, DomainName, HandlerKind, ListenAddr, SecretSource};
 
 /// A small, secure SMTP server and its tools.
 #[derive(Debug, Parser)]
@@ -100,11 +105,11 @@ pub(crate) struct ServeArgs {
     pub(crate) data_dir: Option<PathBuf>,
     /// The server's name in its greeting [default: localhost].
     #[arg(long, value_name = "NAME")]
-    pub(crate) hostname: Option<String>,
+    pub(crate) hostname: Option<DomainName>,
     /// A local domain: mail for it is delivered here. Repeat for more [default: localhost
     /// and the host name].
     #[arg(long = "domain", value_name = "DOMAIN")]
-    pub(crate) domains: Vec<String>,
+    pub(crate) domains: Vec<DomainName>,
     /// The TLS certificate chain (PEM, leaf first) [default: a self-signed one, made on
     /// first start under DATA_DIR/tls].
     #[arg(long, value_name = "PEM", requires = "key")]
@@ -126,8 +131,8 @@ pub(crate) struct ServeArgs {
     #[arg(long)]
     pub(crate) tls_summary: bool,
     /// The day for --tls-summary, YYYY-MM-DD (UTC) [default: today].
-    #[arg(long, value_name = "DAY", requires = "tls_summary")]
-    pub(crate) day: Option<String>,
+    #[arg(long, value_name = "DAY", requires = "tls_summary", value_parser = flags::day)]
+    pub(crate) day: Option<Day>,
     /// With --tls-summary: also write that day's RFC 8460 TLS-RPT report (JSON) here.
     #[arg(long, value_name = "FILE", requires = "tls_summary")]
     pub(crate) tls_rpt: Option<PathBuf>,
@@ -151,7 +156,7 @@ pub(crate) struct SendArgs {
     /// The server: HOST:PORT, or an IPv6 address in brackets and :PORT [default: the MX hosts of the
     /// recipients' domain, port 25].
     #[arg(long, value_name = "HOST:PORT")]
-    pub(crate) server: Option<String>,
+    pub(crate) server: Option<Route>,
     /// The DNS server for MX, TLSA, MTA-STS and address lookups; this process validates
     /// DNSSEC itself [default: the nameservers of /etc/resolv.conf].
     #[arg(long, value_name = "ADDR:PORT")]
@@ -173,28 +178,28 @@ pub(crate) struct SendArgs {
     /// The TLS security level: none, may, encrypt, fingerprint, verify, secure, dane,
     /// dane-only.
     #[arg(long, value_name = "LEVEL", default_value = "may")]
-    pub(crate) tls_level: String,
+    pub(crate) tls_level: SecurityLevel,
     /// Trust anchors (PEM) for verify, secure and MTA-STS, instead of the Mozilla roots.
     #[arg(long, value_name = "FILE")]
     pub(crate) ca: Option<PathBuf>,
     /// A name the server certificate must carry (verify, secure). Repeat for more.
     #[arg(long = "match", value_name = "NAME")]
-    pub(crate) match_names: Vec<String>,
+    pub(crate) match_names: Vec<CertificateName>,
     /// SHA-256 of the server certificate or its public key (fingerprint). Repeat for more.
     #[arg(long = "fingerprint", value_name = "SHA256")]
-    pub(crate) fingerprints: Vec<String>,
-    /// The envelope sender [default: the null sender].
-    #[arg(long, value_name = "ADDR")]
-    pub(crate) from: Option<String>,
+    pub(crate) fingerprints: Vec<Fingerprint>,
+    /// The envelope sender, or <> [default: the null sender].
+    #[arg(long, value_name = "ADDR", value_parser = flags::reverse_path)]
+    pub(crate) from: Option<ReversePath<'static>>,
     /// A recipient. Repeat for more.
-    #[arg(long = "to", value_name = "ADDR", required = true)]
-    pub(crate) to: Vec<String>,
+    #[arg(long = "to", value_name = "ADDR", required = true, value_parser = flags::mailbox)]
+    pub(crate) to: Vec<Mailbox<'static>>,
     /// Log in (AUTH PLAIN or LOGIN, only under TLS) as this user.
     #[arg(long, value_name = "USER", requires = "pass")]
     pub(crate) user: Option<String>,
     /// Where the password is: env:VARIABLE.
-    #[arg(long, value_name = "env:VAR", requires = "user")]
-    pub(crate) pass: Option<String>,
+    #[arg(long, value_name = "env:VAR", requires = "user", value_parser = flags::env_secret)]
+    pub(crate) pass: Option<SecretSource>,
     /// A client certificate (PEM chain) to present when the server asks.
     #[arg(long, value_name = "PEM", requires = "client_key")]
     pub(crate) client_cert: Option<PathBuf>,
@@ -208,14 +213,14 @@ pub(crate) struct SendArgs {
     #[arg(long)]
     pub(crate) require_tls: bool,
     /// DSN: NEVER, or a list of SUCCESS, FAILURE, DELAY (for every recipient).
-    #[arg(long, value_name = "LIST")]
-    pub(crate) notify: Option<String>,
+    #[arg(long, value_name = "LIST", value_parser = flags::notify)]
+    pub(crate) notify: Option<Notify>,
     /// DSN: return FULL message or HDRS only in a bounce.
-    #[arg(long, value_name = "FULL|HDRS")]
-    pub(crate) ret: Option<String>,
+    #[arg(long, value_name = "FULL|HDRS", value_parser = flags::ret)]
+    pub(crate) ret: Option<Ret>,
     /// DSN: an envelope identifier.
-    #[arg(long, value_name = "ID")]
-    pub(crate) envid: Option<String>,
+    #[arg(long, value_name = "ID", value_parser = flags::envid)]
+    pub(crate) envid: Option<XText<'static>>,
     /// One deadline, in seconds, for every step [default: RFC 5321's per-step minimums].
     #[arg(long, value_name = "SECONDS")]
     pub(crate) timeout: Option<u64>,
@@ -232,7 +237,7 @@ pub(crate) enum CertCommand {
 #[derive(Debug, Args)]
 pub(crate) struct SelfSignedArgs {
     /// A DNS name or IP address the certificate is for. Repeat for more.
-    #[arg(long = "host", value_name = "NAME", required = true)]
+    #[arg(long = "host", value_name = "NAME", required = true, value_parser = flags::cert_host)]
     pub(crate) hosts: Vec<String>,
     /// The directory to write cert.pem and key.pem to (made if needed).
     #[arg(long, value_name = "DIR")]

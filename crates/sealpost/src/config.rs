@@ -10,9 +10,14 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Deserialize;
 
+use sealpost_client::Route;
+use sealpost_smime::ContentCipher;
+use sealpost_starttls::client::{Fingerprint, SecurityLevel};
+
 use crate::values::{
-    BareLineEndingPolicy, ByteSize, ClientCertMode, HandlerKind, ListenAddr, QueueBackend,
-    SecretSource, StartTlsTrailingPolicy,
+    BareLineEndingPolicy, ByteSize, CertificateName, ClientCertMode, DomainName, HandlerKind,
+    ListenAddr, QueueBackend, SecretSource, StartTlsTrailingPolicy, parsed_list,
+    parsed_list_option, parsed_option,
 };
 
 /// The whole file.
@@ -20,18 +25,23 @@ use crate::values::{
 #[serde(deny_unknown_fields)]
 pub(crate) struct FileConfig {
     /// The name in the greeting and EHLO reply.
-    pub(crate) hostname: Option<String>,
+    #[serde(default, deserialize_with = "parsed_option")]
+    pub(crate) hostname: Option<DomainName>,
     /// Where messages, the queue and the generated certificate live.
     pub(crate) data_dir: Option<PathBuf>,
     /// The local domains (mail for them is delivered here).
-    pub(crate) domains: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "parsed_list_option")]
+    pub(crate) domains: Option<Vec<DomainName>>,
     /// When set, only these addresses of the local domains are accepted.
     pub(crate) recipients: Option<Vec<String>>,
     /// The users file for AUTH (see `sealpost user add`).
     pub(crate) users: Option<PathBuf>,
     /// SHA-256 fingerprints (of a client certificate or of its public key) whose TLS
     /// sessions may relay without AUTH.
-    pub(crate) relay_client_certs: Option<Vec<String>>,
+    /// Each 64 hexadecimal digits, with or without colons (the form `sealpost cert
+    /// self-signed` and `openssl x509 -fingerprint -sha256` print).
+    #[serde(default, deserialize_with = "parsed_list")]
+    pub(crate) relay_client_certs: Vec<Fingerprint>,
     /// What happens to accepted messages.
     pub(crate) handler: Option<HandlerKind>,
     /// Server certificates.
@@ -110,7 +120,8 @@ pub(crate) struct RelaySection {
     /// Run the relay worker (default: true).
     pub(crate) enabled: Option<bool>,
     /// Send everything through this host (`HOST:PORT`, `[HOST]:PORT`) instead of MX.
-    pub(crate) smarthost: Option<String>,
+    #[serde(default, deserialize_with = "parsed_option")]
+    pub(crate) smarthost: Option<Route>,
     /// The port of MX hosts (default 25).
     pub(crate) mx_port: Option<u16>,
     /// Name servers (`ADDR:PORT`) for MX, TLSA, MTA-STS and address lookups; this process
@@ -142,18 +153,20 @@ pub(crate) struct RelaySection {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RelayPolicySection {
     /// none, may, encrypt, fingerprint, verify, secure, dane, dane-only (Postfix's names).
-    pub(crate) level: Option<String>,
+    #[serde(default, deserialize_with = "parsed_option")]
+    pub(crate) level: Option<SecurityLevel>,
     /// Names the certificate must carry (verify, secure).
-    #[serde(default, rename = "match")]
-    pub(crate) match_names: Vec<String>,
+    #[serde(default, rename = "match", deserialize_with = "parsed_list")]
+    pub(crate) match_names: Vec<CertificateName>,
     /// SHA-256 pins of the certificate or its public key (fingerprint).
-    #[serde(default)]
-    pub(crate) fingerprints: Vec<String>,
+    #[serde(default, deserialize_with = "parsed_list")]
+    pub(crate) fingerprints: Vec<Fingerprint>,
     /// CA certificates (PEM) replacing the Mozilla roots (verify, secure, and MTA-STS: the
     /// policy host and the MX hosts).
     pub(crate) ca: Option<PathBuf>,
     /// A static route for this destination: `HOST:PORT` or `[HOST]:PORT`.
-    pub(crate) route: Option<String>,
+    #[serde(default, deserialize_with = "parsed_option")]
+    pub(crate) route: Option<Route>,
 }
 
 /// `[smime]`.
@@ -171,7 +184,22 @@ pub(crate) struct SmimeSection {
     pub(crate) encrypt_at_rest: std::collections::BTreeMap<String, PathBuf>,
     /// The cipher for encryption at rest: aes256-cbc (default), aes128-cbc, aes256-gcm,
     /// aes128-gcm.
-    pub(crate) cipher: Option<String>,
+    #[serde(default, deserialize_with = "at_rest_cipher")]
+    pub(crate) cipher: Option<ContentCipher>,
+}
+
+/// `[smime] cipher`: a concrete cipher. `auto` (which the command line takes) needs to
+/// know what each reader's software reads, which nobody says for encryption at rest.
+fn at_rest_cipher<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<ContentCipher>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    match text.parse::<ContentCipher>() {
+        Ok(ContentCipher::Auto) | Err(_) => Err(serde::de::Error::custom(format!(
+            "cipher = \"{text}\" is not one of aes256-cbc, aes128-cbc, aes256-gcm, aes128-gcm"
+        ))),
+        Ok(cipher) => Ok(Some(cipher)),
+    }
 }
 
 /// `[tls]`.

@@ -20,6 +20,7 @@ mod banner;
 mod cert;
 mod cli;
 mod config;
+mod flags;
 mod logging;
 mod queue;
 mod relay;

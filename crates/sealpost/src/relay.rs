@@ -1,24 +1,19 @@
-//! From `[relay]` as written to what sealpost-mta's relay and worker take: every value
-//! parsed into its type once, at start, with the key named when it is wrong.
+//! From `[relay]` as read to what sealpost-mta's relay and worker take. The values are
+//! already their types (levels, pins and routes are parsed as the file is read, in
+//! `config.rs`); here the combinations are checked, with the policy named when one is wrong.
 
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use sealpost_client::Route;
 use sealpost_mta::WorkerSettings;
 use sealpost_mta::relay::{DnsSettings, RelayConfig, RelayPolicy};
 use sealpost_starttls::ClientAuth;
-use sealpost_starttls::client::{Fingerprint, SecurityLevel, TlsPolicy};
+use sealpost_starttls::client::{SecurityLevel, TlsPolicy};
 
 use crate::config::{RelayPolicySection, RelaySection};
 
 fn policy(name: &str, section: &RelayPolicySection) -> anyhow::Result<RelayPolicy> {
-    let level: SecurityLevel = section
-        .level
-        .as_deref()
-        .unwrap_or("may")
-        .parse()
-        .with_context(|| format!("[relay] policy for {name}: level"))?;
+    let level = section.level.unwrap_or(SecurityLevel::May);
     let mut tls = TlsPolicy::new(level);
     if let Some(ca) = &section.ca {
         let roots = ClientAuth::roots_from_pem(ca)
@@ -26,22 +21,16 @@ fn policy(name: &str, section: &RelayPolicySection) -> anyhow::Result<RelayPolic
         tls = tls.roots(roots);
     }
     for name in &section.match_names {
-        tls = tls.match_name(name.clone());
+        tls = tls.match_name(name.0.clone());
     }
     for pin in &section.fingerprints {
-        let pin: Fingerprint =
-            pin.parse().with_context(|| format!("[relay] policy for {name}: fingerprint"))?;
-        tls = tls.fingerprint(pin);
+        tls = tls.fingerprint(*pin);
     }
     if level == SecurityLevel::Fingerprint && section.fingerprints.is_empty() {
         bail!("[relay] policy for {name}: level \"fingerprint\" needs `fingerprints`");
     }
     let mut policy = RelayPolicy::new(tls);
-    if let Some(route) = &section.route {
-        policy.route = Some(
-            route.parse::<Route>().with_context(|| format!("[relay] policy for {name}: route"))?,
-        );
-    }
+    policy.route.clone_from(&section.route);
     Ok(policy)
 }
 
@@ -54,9 +43,7 @@ pub(crate) fn relay_config(section: &RelaySection) -> anyhow::Result<RelayConfig
     for (domain, section) in &section.policy {
         config.by_domain.insert(domain.clone(), policy(domain, section)?);
     }
-    if let Some(smarthost) = &section.smarthost {
-        config.smarthost = Some(smarthost.parse::<Route>().context("[relay] smarthost")?);
-    }
+    config.smarthost.clone_from(&section.smarthost);
     if let Some(port) = section.mx_port {
         config.mx_port = port;
     }

@@ -9,12 +9,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use sealpost_client::{Client, Credentials, DeliveryConfig, Message, Route, Timeouts};
 use sealpost_codec::client::{Envelope, TransactionResult};
-use sealpost_codec::{
-    ForwardPath, MailParameter, MailParameters, Mailbox, Notify, RcptParameter, RcptParameters,
-    Ret, ReversePath, XText,
-};
+use sealpost_codec::{ForwardPath, MailParameter, MailParameters, RcptParameter, RcptParameters};
 use sealpost_mta::relay::one_line;
-use sealpost_starttls::client::{Fingerprint, SecurityLevel, TlsPolicy};
+use sealpost_starttls::client::{SecurityLevel, TlsPolicy};
 use sealpost_starttls::dns::{DnsResolver, HickoryResolver};
 use sealpost_starttls::mta_sts::HttpsPolicyFetcher;
 use sealpost_starttls::{CertificateFiles, ClientAuth};
@@ -27,7 +24,7 @@ pub(crate) fn run(args: &SendArgs) -> anyhow::Result<()> {
     let envelope = envelope(args)?;
     let level = config.tls.level;
     let route = match &args.server {
-        Some(server) => server.parse::<Route>()?,
+        Some(server) => server.clone(),
         None => mx_route(&envelope)?,
     };
     // DNS is needed for MX routes, for TLSA records and for MTA-STS.
@@ -135,7 +132,7 @@ fn report(result: &TransactionResult) -> anyhow::Result<()> {
 }
 
 fn delivery_config(args: &SendArgs) -> anyhow::Result<DeliveryConfig> {
-    let level: SecurityLevel = args.tls_level.parse()?;
+    let level = args.tls_level;
     let mut policy = TlsPolicy::new(level);
     if let Some(ca) = &args.ca {
         policy =
@@ -145,10 +142,10 @@ fn delivery_config(args: &SendArgs) -> anyhow::Result<DeliveryConfig> {
                 })?);
     }
     for name in &args.match_names {
-        policy = policy.match_name(name.clone());
+        policy = policy.match_name(name.0.clone());
     }
     for pin in &args.fingerprints {
-        policy = policy.fingerprint(pin.parse::<Fingerprint>()?);
+        policy = policy.fingerprint(*pin);
     }
     if level == SecurityLevel::Fingerprint && args.fingerprints.is_empty() {
         bail!("--tls-level fingerprint needs at least one --fingerprint SHA256");
@@ -167,100 +164,33 @@ fn delivery_config(args: &SendArgs) -> anyhow::Result<DeliveryConfig> {
     config.port = args.mx_port;
     if let Some(user) = &args.user {
         let Some(pass) = &args.pass else { bail!("--user needs --pass env:VARIABLE") };
-        config = config.credentials(Credentials::new(user.clone(), password(pass)?));
+        let password = pass.read().context("--pass")?;
+        config = config.credentials(Credentials::new(user.clone(), password));
     }
     Ok(config)
 }
 
-/// The password named by `--pass`: only `env:VAR`, so it never appears in the process
-/// list.
-fn password(spec: &str) -> anyhow::Result<String> {
-    let Some(var) = spec.strip_prefix("env:") else {
-        bail!(
-            "--pass takes env:VARIABLE (the name of an environment variable holding the \
-             password), never the password itself"
-        );
-    };
-    std::env::var(var).with_context(|| format!("--pass env:{var}: the variable is not set"))
-}
-
-fn mailbox(address: &str, flag: &str) -> anyhow::Result<Mailbox<'static>> {
-    let address = address.trim().trim_start_matches('<').trim_end_matches('>');
-    address
-        .parse::<Mailbox<'_>>()
-        .map(Mailbox::into_owned)
-        .map_err(|e| anyhow::anyhow!("{flag} {address:?} is not a valid address: {e}"))
-}
-
 fn envelope(args: &SendArgs) -> anyhow::Result<Envelope> {
-    let reverse_path = match args.from.as_deref() {
-        None | Some("" | "<>") => ReversePath::Null,
-        Some(from) => ReversePath::Mailbox(mailbox(from, "--from")?),
-    };
+    let reverse_path = args.from.clone().unwrap_or(sealpost_codec::ReversePath::Null);
     let mut mail = Vec::new();
-    if let Some(ret) = &args.ret {
-        mail.push(MailParameter::Ret(match ret.to_ascii_uppercase().as_str() {
-            "FULL" => Ret::Full,
-            "HDRS" => Ret::Hdrs,
-            _ => bail!("--ret takes FULL or HDRS"),
-        }));
+    if let Some(ret) = args.ret {
+        mail.push(MailParameter::Ret(ret));
     }
     if let Some(envid) = &args.envid {
-        let envid = XText::encode(envid.as_bytes())
-            .map_err(|e| anyhow::anyhow!("--envid {envid:?}: {e}"))?;
-        mail.push(MailParameter::EnvId(envid));
+        mail.push(MailParameter::EnvId(envid.clone()));
     }
     if args.require_tls {
         mail.push(MailParameter::RequireTls);
     }
     let parameters = MailParameters::from_vec(mail)?;
-    let notify = args.notify.as_deref().map(notify).transpose()?;
     let mut envelope = Envelope::new(reverse_path).parameters(parameters);
     for to in &args.to {
-        let path = ForwardPath::Mailbox(mailbox(to, "--to")?);
-        let params = match notify {
+        let path = ForwardPath::Mailbox(to.clone());
+        let params = match args.notify {
             Some(n) => RcptParameters::from_vec(vec![RcptParameter::Notify(n)])?,
             None => RcptParameters::default(),
         };
         envelope = envelope.recipient_with(path, params);
     }
     Ok(envelope)
-}
-
-/// `--notify NEVER` or a list of SUCCESS, FAILURE, DELAY (RFC 3461 section 4.1).
-fn notify(list: &str) -> anyhow::Result<Notify> {
-    if list.eq_ignore_ascii_case("never") {
-        return Ok(Notify::Never);
-    }
-    let (mut success, mut failure, mut delay) = (false, false, false);
-    for word in list.split(',') {
-        match word.trim().to_ascii_uppercase().as_str() {
-            "SUCCESS" => success = true,
-            "FAILURE" => failure = true,
-            "DELAY" => delay = true,
-            _ => bail!("--notify takes NEVER or a list of SUCCESS, FAILURE, DELAY"),
-        }
-    }
-    Ok(Notify::On { success, failure, delay })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn notify_lists_parse() {
-        assert_eq!(notify("never").unwrap(), Notify::Never);
-        assert_eq!(
-            notify("SUCCESS,delay").unwrap(),
-            Notify::On { success: true, failure: false, delay: true }
-        );
-        assert!(notify("sometimes").is_err());
-    }
-
-    #[test]
-    fn passwords_come_only_from_the_environment() {
-        assert!(password("hunter2").is_err());
-        assert!(password("env:SEALPOST_TEST_SURELY_UNSET_VARIABLE").is_err());
-    }
 }

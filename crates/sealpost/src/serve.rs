@@ -74,14 +74,14 @@ fn smime_filter(plan: &SmimePlan, hostname: &str) -> anyhow::Result<SmimeFilter>
 
 /// `--tls-summary`: the day's outbound TLS from the journal, and its TLS-RPT report.
 fn tls_summary(args: &ServeArgs, plan: &ServePlan) -> anyhow::Result<()> {
-    let day = args.day.clone().unwrap_or_else(|| {
-        sealpost_starttls::tlsrpt::Day::from_unix(tls_journal::unix_now()).to_string()
-    });
-    let entries = tls_journal::read_day(&plan.data_dir, &day)?;
-    print!("{}", tls_journal::summary(&day, &entries));
+    let day = args
+        .day
+        .unwrap_or_else(|| sealpost_starttls::tlsrpt::Day::from_unix(tls_journal::unix_now()));
+    let entries = tls_journal::read_day(&plan.data_dir, day)?;
+    print!("{}", tls_journal::summary(day, &entries));
     if let Some(path) = &args.tls_rpt {
         let contact = format!("postmaster@{}", plan.hostname());
-        let json = tls_journal::tls_rpt(&day, &entries, plan.hostname(), &contact)?;
+        let json = tls_journal::tls_rpt(day, &entries, plan.hostname(), &contact)?;
         std::fs::write(path, json)
             .with_context(|| format!("cannot write the TLS-RPT report to {}", path.display()))?;
         println!("TLS-RPT report (RFC 8460) written to {}", path.display());

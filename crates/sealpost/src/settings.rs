@@ -7,10 +7,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use sealpost_codec::server::StartTlsTrailing;
-use sealpost_codec::{BareLineEndings, Domain, DomainPart, Mailbox};
+use sealpost_codec::{BareLineEndings, DomainPart, Mailbox};
 use sealpost_server::ServerSettings;
 use sealpost_starttls::CertificateFiles;
-use sealpost_starttls::client::Fingerprint;
 
 use crate::cli::ServeArgs;
 use crate::config::FileConfig;
@@ -97,14 +96,12 @@ impl ServePlan {
 
     /// Merges the flags over the file over the default.
     pub(crate) fn resolve(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<ServePlan> {
+        // Both were checked as they were read (`DomainName`).
         let hostname = args
             .hostname
-            .clone()
-            .or_else(|| file.hostname.clone())
-            .unwrap_or_else(|| DEFAULT_HOSTNAME.to_owned());
-        let hostname = checked_domain(&hostname).with_context(|| {
-            format!("invalid host name `{hostname}` (--hostname or hostname =)")
-        })?;
+            .as_ref()
+            .or(file.hostname.as_ref())
+            .map_or_else(|| DEFAULT_HOSTNAME.to_owned(), |name| name.as_str().to_owned());
 
         let data_dir = args
             .data_dir
@@ -123,7 +120,8 @@ impl ServePlan {
             None => UsersFile::Default(data_dir.join("users")),
         };
 
-        let relay_client_certs = relay_client_certs(file)?;
+        let relay_client_certs: Vec<[u8; 32]> =
+            file.relay_client_certs.iter().map(|pin| pin.0).collect();
         let smime = smime_plan(file, &domains)?;
         let certificates = certificates(args, file, &hostname)?;
         let listeners = listeners::plan(args, file)?;
@@ -184,16 +182,7 @@ fn smime_plan(file: &FileConfig, domains: &[String]) -> anyhow::Result<Option<Sm
         }
         return Ok(None);
     }
-    let cipher = match section.cipher.as_deref().unwrap_or("aes256-cbc") {
-        "aes256-cbc" => ContentCipher::Aes256Cbc,
-        "aes128-cbc" => ContentCipher::Aes128Cbc,
-        "aes256-gcm" => ContentCipher::Aes256Gcm,
-        "aes128-gcm" => ContentCipher::Aes128Gcm,
-        other => bail!(
-            "[smime] cipher = \"{other}\" is not one of aes256-cbc, aes128-cbc, aes256-gcm, \
-             aes128-gcm"
-        ),
-    };
+    let cipher = section.cipher.unwrap_or(ContentCipher::Aes256Cbc);
     let mut encrypt_at_rest = Vec::new();
     for (address, cert) in &section.encrypt_at_rest {
         let checked = checked_recipients(std::slice::from_ref(address), domains)
@@ -214,50 +203,24 @@ fn smime_plan(file: &FileConfig, domains: &[String]) -> anyhow::Result<Option<Sm
     }))
 }
 
-/// `relay_client_certs`: each entry 64 hexadecimal digits, with or without colons (the form
-/// `sealpost cert self-signed` and `openssl x509 -fingerprint -sha256` print).
-fn relay_client_certs(file: &FileConfig) -> anyhow::Result<Vec<[u8; 32]>> {
-    let Some(list) = &file.relay_client_certs else { return Ok(Vec::new()) };
-    list.iter()
-        .map(|entry| {
-            let pin = entry.trim().parse::<Fingerprint>();
-            pin.map(|pin| pin.0).map_err(|_| {
-                anyhow::anyhow!(
-                    "invalid fingerprint `{entry}` in relay_client_certs: expected a SHA-256 \
-                     as 64 hexadecimal digits (colons allowed), for instance from \
-                     `openssl x509 -in client.pem -noout -fingerprint -sha256`"
-                )
-            })
-        })
-        .collect()
-}
-
-/// A domain name as the codec accepts it, in lower case. The host name goes into the
-/// greeting, so this also keeps CR, LF and spaces out of every reply.
-fn checked_domain(name: &str) -> anyhow::Result<String> {
-    let domain = Domain::new(name).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(domain.as_str().to_ascii_lowercase())
-}
-
 fn local_domains(
     args: &ServeArgs,
     file: &FileConfig,
     hostname: &str,
 ) -> anyhow::Result<Vec<String>> {
+    // Each name was checked and lower-cased as it was read (`DomainName`).
     let given: Vec<String> = if !args.domains.is_empty() {
-        args.domains.clone()
+        args.domains.iter().map(|d| d.as_str().to_owned()).collect()
     } else if let Some(domains) = &file.domains {
         if domains.is_empty() {
             bail!("`domains` is empty: list at least one local domain, or leave the key out");
         }
-        domains.clone()
+        domains.iter().map(|d| d.as_str().to_owned()).collect()
     } else {
         vec![DEFAULT_HOSTNAME.to_owned(), hostname.to_owned()]
     };
     let mut domains = Vec::with_capacity(given.len());
-    for domain in &given {
-        let domain = checked_domain(domain)
-            .with_context(|| format!("invalid local domain `{domain}` (--domain or domains =)"))?;
+    for domain in given {
         if !domains.contains(&domain) {
             domains.push(domain);
         }
@@ -539,15 +502,12 @@ mod tests {
         assert!(resolve(&[], "").unwrap().relay_client_certs.is_empty());
         let err = error(&[], &format!("relay_client_certs = [\"{plain}\"]\n"));
         assert!(err.contains("no listener asks for client certificates"), "{err}");
+        // Each pin is typed as the file is read: toml names the line and the key.
         for bad in ["abcd", &"g".repeat(64), &format!("{plain}00")] {
-            let err = error(
-                &[],
-                &format!(
-                    "relay_client_certs = [\"{bad}\"]\n\
-                     [listeners.smtp]\nclient_certificates = \"optional\"\n"
-                ),
-            );
-            assert!(err.contains("invalid fingerprint") && err.contains("64 hexadecimal"), "{err}");
+            let text = format!("relay_client_certs = [\"{bad}\"]\n");
+            let err = FileConfig::parse(&text, Path::new("test.toml")).unwrap_err().to_string();
+            assert!(err.contains("line 1") && err.contains("relay_client_certs"), "{err}");
+            assert!(err.contains("invalid SHA-256 fingerprint") && err.contains("64 hex"), "{err}");
         }
     }
 
@@ -576,7 +536,6 @@ mod tests {
         assert_eq!(smime.cipher, sealpost_smime::ContentCipher::Aes128Gcm);
         for (text, expected) in [
             ("[smime]\nallow_legacy = true\n", "neither `trust`"),
-            ("[smime]\ntrust = [\"ca.pem\"]\ncipher = \"des\"\n", "is not one of aes256-cbc"),
             (
                 "[smime]\nencrypt_at_rest = { \"a@elsewhere.example\" = \"a.pem\" }\n",
                 "encrypt_at_rest",
@@ -585,14 +544,17 @@ mod tests {
             let err = error(&[], text);
             assert!(err.contains(expected), "{text}: {err}");
         }
+        // The cipher is typed as the file is read: toml names the line and the key.
+        for cipher in ["des", "auto"] {
+            let text = format!("[smime]\ntrust = [\"ca.pem\"]\ncipher = \"{cipher}\"\n");
+            let err = FileConfig::parse(&text, Path::new("test.toml")).unwrap_err().to_string();
+            assert!(err.contains("line 3") && err.contains("is not one of aes256-cbc"), "{err}");
+        }
     }
 
     #[test]
     fn bad_values_are_refused_with_what_to_fix() {
         let table: &[(&[&str], &str, &str)] = &[
-            (&["--hostname", "bad host"], "", "invalid host name `bad host`"),
-            (&["--hostname", "a\r\nb"], "", "invalid host name"),
-            (&["--domain", "x..y"], "", "invalid local domain `x..y`"),
             (&[], "domains = []\n", "list at least one local domain"),
             (
                 &["--smtp", "off", "--submission", "off", "--smtps", "off"],
@@ -613,6 +575,22 @@ mod tests {
         for (flags, text, expected) in table {
             let err = error(flags, text);
             assert!(err.contains(expected), "{flags:?} {text:?}: {err}");
+        }
+        // Host names and domains are typed as they are read: on the command line (clap's
+        // usage error names the flag) and in the file (toml names the line and the key).
+        for (flag, value) in
+            [("--hostname", "bad host"), ("--hostname", "a\r\nb"), ("--domain", "x..y")]
+        {
+            let err = Cli::try_parse_from(["sealpost", "serve", flag, value]).unwrap_err();
+            let err = err.to_string();
+            assert!(err.contains(flag) && err.contains("is not a domain name"), "{err}");
+        }
+        for text in ["hostname = \"bad host\"\n", "domains = [\"x..y\"]\n"] {
+            let err = FileConfig::parse(text, Path::new("test.toml")).unwrap_err().to_string();
+            assert!(
+                err.contains("line 1") && err.contains("is not a domain name"),
+                "{text}: {err}"
+            );
         }
     }
 
@@ -681,8 +659,8 @@ mod tests {
         assert_eq!(s.session.starttls_trailing, default.session.starttls_trailing);
 
         assert_eq!(complete.relay.mta_sts, Some(true));
-        let default_level = complete.relay.default.as_ref().and_then(|d| d.level.as_deref());
-        assert_eq!(default_level, Some("dane"));
+        let default_level = complete.relay.default.as_ref().and_then(|d| d.level);
+        assert_eq!(default_level, Some(sealpost_starttls::client::SecurityLevel::Dane));
 
         assert!(complete.listeners.iter().all(|l| l.proxy.is_none()));
 

@@ -1,12 +1,107 @@
 //! Values that the command line and the configuration file share: listen addresses (or
 //! `off`), sizes with units, and the named policies. Each parses from the same text in
 //! both places, so `--smtp off` and `address = "off"` mean the same thing.
+//!
+//! The library types that parse from text (security levels, fingerprints, routes,
+//! ciphers) are read once, where the text comes in: clap gives each flag to its type's
+//! `FromStr` (or to one of the `fn(&str) -> Result<T, String>` parsers below), and the
+//! configuration file gives each key to [`parsed`], [`parsed_option`] or [`parsed_list`].
+//! No string is kept to be parsed again later.
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
 
 use serde::Deserialize;
+
+/// Deserializes a string through `T`'s `FromStr`, so a TOML value such as
+/// `level = "verify"` is the library type from the moment it is read (toml's error then
+/// names the line, the key and what the type said).
+fn parsed<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    let text = String::deserialize(deserializer)?;
+    text.parse().map_err(serde::de::Error::custom)
+}
+
+/// [`parsed`] for an optional key (`#[serde(default, deserialize_with = ...)]`).
+pub(crate) fn parsed_option<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    parsed(deserializer).map(Some)
+}
+
+/// [`parsed`] for each string of a list.
+pub(crate) fn parsed_list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    Vec::<String>::deserialize(deserializer)?
+        .iter()
+        .map(|text| text.parse().map_err(serde::de::Error::custom))
+        .collect()
+}
+
+/// [`parsed`] for an optional list (`#[serde(default, deserialize_with = ...)]`), when a
+/// missing key and an empty list mean different things.
+pub(crate) fn parsed_list_option<'de, D, T>(deserializer: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    parsed_list(deserializer).map(Some)
+}
+
+/// A domain name as the codec accepts it, in lower case: the server's host name (it goes
+/// into the greeting, so this also keeps CR, LF and spaces out of every reply) and the
+/// local domains. Only [`FromStr`] makes one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DomainName(String);
+
+impl DomainName {
+    /// The name, in lower case.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for DomainName {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        sealpost_codec::Domain::new(s)
+            .map(|domain| DomainName(domain.as_str().to_ascii_lowercase()))
+            .map_err(|e| format!("`{s}` is not a domain name: {e}"))
+    }
+}
+
+/// A name a server certificate must carry (`--match`, `match = [...]`): a DNS name or an
+/// IP address as rustls takes it, checked when read rather than at the first delivery;
+/// kept as written, which is what [`TlsPolicy::match_name`] takes.
+///
+/// [`TlsPolicy::match_name`]: sealpost_starttls::client::TlsPolicy::match_name
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CertificateName(pub(crate) String);
+
+impl FromStr for CertificateName {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match sealpost_starttls::rustls::pki_types::ServerName::try_from(s) {
+            Ok(_) => Ok(CertificateName(s.to_owned())),
+            Err(_) => Err(format!("`{s}` is neither a DNS name nor an IP address")),
+        }
+    }
+}
 
 /// Where a listener listens, or `off` for no listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Server, new_messages};
+use common::{Server, new_messages, sealpost};
 use fault_client::{Conn, Rng, message, stored_message};
 
 /// Only the MX listener, on a free port.
@@ -84,7 +84,7 @@ fn sigkill_during_deliveries_loses_no_acknowledged_message_and_leaves_nothing_pa
     let mut acknowledged = HashSet::new();
     let mut killed_in_data = 0;
     for round in 0..ROUNDS {
-        let mut server = Server::start(dir.path(), &SMTP_ONLY);
+        let mut server = sealpost().serve(dir.path(), &SMTP_ONLY);
         assert!(new_messages(&spool).is_empty(), "a restart must clear what SIGKILL left");
         let addr = server.addr("smtp");
         let acked = Arc::new(Mutex::new(Vec::new()));
@@ -148,7 +148,7 @@ fn sigkill_during_deliveries_loses_no_acknowledged_message_and_leaves_nothing_pa
     assert!(killed_in_data > 0, "no kill happened while data was in flight");
 
     // After the last kill: a restart clears the spool, keeps the mail, and serves.
-    let server = Server::start(dir.path(), &SMTP_ONLY);
+    let server = sealpost().serve(dir.path(), &SMTP_ONLY);
     assert!(new_messages(&spool).is_empty());
     let mut conn = Conn::connect(server.addr("smtp")).unwrap();
     conn.hello().unwrap();
@@ -163,7 +163,7 @@ fn sigkill_during_deliveries_loses_no_acknowledged_message_and_leaves_nothing_pa
 #[test]
 fn an_unwritable_maildir_gives_451_and_acknowledges_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &SMTP_ONLY);
+    let server = sealpost().serve(dir.path(), &SMTP_ONLY);
     // Tests run as root, where permission bits do not stop writes: a regular file where
     // the domain's directory should be does.
     let domain = dir.path().join("sealpost-data/maildir/localhost");
@@ -190,7 +190,7 @@ fn start_with_config(dir: &Path, config: &str) -> Server {
     std::fs::write(dir.join("sealpost.toml"), config).unwrap();
     let mut args = SMTP_ONLY.to_vec();
     args.extend(["--config", "sealpost.toml"]);
-    Server::start(dir, &args)
+    sealpost().serve(dir, &args)
 }
 
 /// Sends `bytes` in pieces while a second thread collects the replies; stops sending when
@@ -228,7 +228,7 @@ fn send_garbage(conn: Conn, bytes: &[u8], then: &[u8]) -> Vec<(u16, String)> {
 fn malformed_input_gets_errors_and_a_well_behaved_client_is_served_meanwhile() {
     let mut rng = Rng(seed() ^ 0xbad);
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &SMTP_ONLY);
+    let server = sealpost().serve(dir.path(), &SMTP_ONLY);
     let addr = server.addr("smtp");
 
     // Random octets with a CRLF now and then; the generator is seeded.

@@ -7,12 +7,11 @@ mod common;
 
 use std::path::Path;
 
-use common::{Server, Smtp, run, text};
+use common::{Server, Smtp, run, sealpost, text};
 
 /// A server with alice on the submission port and no delivery worker.
 fn start(dir: &Path) -> Server {
-    let output = run(dir, &["user", "add", "alice", "--users", "users"], b"correct horse\n");
-    assert!(output.status.success(), "{}", text(&output.stderr));
+    sealpost().add_user(dir, "users", "alice", "correct horse");
     std::fs::write(
         dir.join("q.toml"),
         "hostname = \"a.test\"\ndomains = [\"a.test\"]\nusers = \"users\"\n\
@@ -20,7 +19,7 @@ fn start(dir: &Path) -> Server {
          [listeners.smtps]\naddress = \"127.0.0.1:0\"\n[relay]\nenabled = false\n",
     )
     .unwrap();
-    Server::start(dir, &["--config", "q.toml"])
+    sealpost().serve(dir, &["--config", "q.toml"])
 }
 
 fn submit(server: &Server, dir: &Path, subject: &str) {

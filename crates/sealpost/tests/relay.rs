@@ -10,15 +10,11 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Server, Smtp, new_messages, run, text, wait_for};
-
-fn pki(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/pki").join(name).display().to_string()
-}
+use common::{Server, Smtp, new_messages, pki, run, sealpost, text, wait_for};
 
 /// B: the destination, MX only, with the test PKI's certificate for mail.test.
 fn start_b(dir: &Path) -> Server {
-    Server::start(
+    sealpost().serve(
         dir,
         &[
             "--smtp",
@@ -41,8 +37,7 @@ fn start_b(dir: &Path) -> Server {
 
 /// A: the submission server with a user and a relay policy for remote.test.
 fn start_a(dir: &Path, b: std::net::SocketAddr, policy: &str) -> Server {
-    let output = run(dir, &["user", "add", "alice", "--users", "users"], b"correct horse\n");
-    assert!(output.status.success(), "{}", text(&output.stderr));
+    sealpost().add_user(dir, "users", "alice", "correct horse");
     std::fs::write(
         dir.join("a.toml"),
         format!(
@@ -55,7 +50,7 @@ fn start_a(dir: &Path, b: std::net::SocketAddr, policy: &str) -> Server {
         ),
     )
     .unwrap();
-    Server::start(dir, &["--config", "a.toml"])
+    sealpost().serve(dir, &["--config", "a.toml"])
 }
 
 fn submit(a: &Server, dir: &Path) {
@@ -146,9 +141,17 @@ fn a_policy_the_destination_cannot_meet_defers_and_keeps_the_message() {
 fn a_bad_relay_policy_stops_the_start_with_its_name() {
     let dir = tempfile::tempdir().unwrap();
     for (policy, expected) in [
-        ("level = \"paranoid\"\n", "[relay] policy for remote.test: level"),
-        ("level = \"fingerprint\"\n", "needs `fingerprints`"),
-        ("route = \"no port\"\n", "[relay] policy for remote.test: route"),
+        // toml's message shows the line, the key and what the type said.
+        ("level = \"paranoid\"\n", "level = \"paranoid\""),
+        ("level = \"paranoid\"\n", "unknown TLS security level \"paranoid\""),
+        (
+            "level = \"fingerprint\"\n",
+            "[relay] policy for remote.test: level \"fingerprint\" needs",
+        ),
+        ("route = \"no port\"\n", "route = \"no port\""),
+        ("route = \"no port\"\n", "invalid server \"no port\": expected HOST:PORT"),
+        ("fingerprints = [\"AB:CD\"]\n", "invalid SHA-256 fingerprint \"AB:CD\""),
+        ("match = [\"mail test\"]\n", "`mail test` is neither a DNS name nor an IP address"),
     ] {
         std::fs::write(
             dir.path().join("bad.toml"),

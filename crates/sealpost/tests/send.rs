@@ -5,18 +5,10 @@
 mod common;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Output, Stdio};
 
-use common::{FREE_PORTS, Server, new_messages, run, sealpost, text};
-
-fn pki(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/pki")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
-}
+use common::{FREE_PORTS, Server, new_messages, pki, run, sealpost, text};
 
 const MESSAGE: &[u8] = b"Subject: sent by sealpost send\n\nhello\n.line with a dot\n";
 
@@ -25,7 +17,7 @@ fn serve(dir: &Path) -> Server {
     let (chain, key) = (pki("server-chain.pem"), pki("server-key.pem"));
     let mut args: Vec<&str> = FREE_PORTS.to_vec();
     args.extend(["--cert", &chain, "--key", &key]);
-    Server::start(dir, &args)
+    sealpost().serve(dir, &args)
 }
 
 fn send(dir: &Path, args: &[&str]) -> Output {
@@ -169,12 +161,7 @@ fn tls_mode_mismatches_are_named() {
 #[test]
 fn authenticated_submission_over_starttls_and_implicit_tls() {
     let dir = tempfile::tempdir().unwrap();
-    let output = run(
-        dir.path(),
-        &["user", "add", "alice", "--users", "sealpost-data/users"],
-        b"correct horse\n",
-    );
-    assert!(output.status.success(), "{}", text(&output.stderr));
+    sealpost().add_user(dir.path(), "sealpost-data/users", "alice", "correct horse");
     let server = serve(dir.path());
     let ca = pki("ca-bundle.pem");
     for (listener, implicit) in [("submission", false), ("smtps", true)] {
@@ -204,6 +191,7 @@ fn authenticated_submission_over_starttls_and_implicit_tls() {
             args.push("--implicit-tls");
         }
         let mut child = sealpost()
+            .command()
             .args(&args)
             .current_dir(dir.path())
             .env("SEALPOST_TEST_PASSWORD", "correct horse")

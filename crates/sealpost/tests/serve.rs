@@ -8,12 +8,12 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{FREE_PORTS, Server, Smtp, deliver, deliver_over, new_messages, run, text};
+use common::{FREE_PORTS, Smtp, deliver, deliver_over, new_messages, run, sealpost, text};
 
 #[test]
 fn default_layout_delivery_signals_and_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &FREE_PORTS);
+    let server = sealpost().serve(dir.path(), &FREE_PORTS);
 
     // The real bound addresses, one line per listener.
     for name in ["smtp", "submission", "smtps"] {
@@ -64,7 +64,7 @@ fn default_layout_delivery_signals_and_restart() {
     assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
 
     // A restart keeps the certificate (and the mail).
-    let again = Server::start(dir.path(), &FREE_PORTS);
+    let again = sealpost().serve(dir.path(), &FREE_PORTS);
     assert!(!again.banner.contains("made now"), "{}", again.banner);
     assert_eq!(std::fs::read(tls.join("cert.pem")).unwrap(), cert);
     assert_eq!(new_messages(&new).len(), 1);
@@ -74,10 +74,8 @@ fn default_layout_delivery_signals_and_restart() {
 #[test]
 fn sigint_stops_too_and_listeners_can_be_off() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(
-        dir.path(),
-        &["--smtp", "127.0.0.1:0", "--submission", "off", "--smtps", "off"],
-    );
+    let server = sealpost()
+        .serve(dir.path(), &["--smtp", "127.0.0.1:0", "--submission", "off", "--smtps", "off"]);
     assert_eq!(server.addrs.len(), 1, "{}", server.banner);
     let status = {
         server.signal("INT");
@@ -101,7 +99,7 @@ fn flags_choose_names_domains_and_the_data_directory() {
         "--max-message-size",
         "1k",
     ]);
-    let server = Server::start(dir.path(), &args);
+    let server = sealpost().serve(dir.path(), &args);
     assert!(server.banner.contains("running as mx.example.test; local domains: example.test"));
     let smtp = server.addr("smtp");
 
@@ -130,7 +128,7 @@ fn the_discard_handler_accepts_and_stores_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut args = FREE_PORTS.to_vec();
     args.extend(["--handler", "discard"]);
-    let server = Server::start(dir.path(), &args);
+    let server = sealpost().serve(dir.path(), &args);
     deliver(server.addr("smtp"), "a@example.org", "postmaster@localhost", "gone");
     assert!(
         new_messages(&dir.path().join("sealpost-data/maildir/localhost/postmaster/new")).is_empty()
@@ -159,7 +157,7 @@ fn sighup_and_the_file_watch_reload_certificates_and_a_bad_one_is_refused() {
     .unwrap();
     let mut args = FREE_PORTS.to_vec();
     args.extend(["--config", "sealpost.toml"]);
-    let server = Server::start(dir.path(), &args);
+    let server = sealpost().serve(dir.path(), &args);
     let smtps = server.addr("smtps");
     let live = dir.path().join("live");
     let next = dir.path().join("next/cert.pem");
@@ -198,7 +196,7 @@ fn sighup_and_the_file_watch_reload_certificates_and_a_bad_one_is_refused() {
     for file in ["cert.pem", "key.pem"] {
         std::fs::copy(dir.path().join("next").join(file), live.join(file)).unwrap();
     }
-    let server = Server::start(dir.path(), &args);
+    let server = sealpost().serve(dir.path(), &args);
     let smtps = server.addr("smtps");
     let third = dir.path().join("third/cert.pem");
     // Modification times can be coarse: make sure the copies look newer.
@@ -242,7 +240,7 @@ fn a_configuration_file_sets_listeners_domains_and_recipients() {
          [limits]\nmax_recipients = 1\n",
     )
     .unwrap();
-    let server = Server::start(dir.path(), &["--config", "etc/sealpost.toml"]);
+    let server = sealpost().serve(dir.path(), &["--config", "etc/sealpost.toml"]);
     let names: Vec<_> = server.addrs.keys().map(String::as_str).collect();
     assert!(names.len() == 2 && !names.contains(&"submission"), "{}", server.banner);
     let mut c = Smtp::connect(server.addr("smtp"));
@@ -274,7 +272,7 @@ fn a_listener_behind_a_load_balancer_takes_the_client_from_the_proxy_header() {
          [listeners.smtps]\naddress = \"127.0.0.1:0\"\n",
     )
     .unwrap();
-    let server = Server::start(dir.path(), &["--config", "sealpost.toml"]);
+    let server = sealpost().serve(dir.path(), &["--config", "sealpost.toml"]);
     assert!(
         server.banner.contains(
             "smtp: PROXY protocol header required (v1 or v2), only from 127.0.0.0/8, ::1/128"
@@ -329,7 +327,7 @@ fn the_printed_openssl_command_delivers_a_first_message() {
          (Debian: apt-get install openssl; .ci/run does)"
     );
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &FREE_PORTS);
+    let server = sealpost().serve(dir.path(), &FREE_PORTS);
     let command: String = server
         .banner
         .lines()
@@ -362,8 +360,7 @@ fn the_printed_openssl_command_delivers_a_first_message() {
 
 #[test]
 fn the_smime_section_verifies_signed_mail_and_encrypts_at_rest() {
-    let pki = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/pki");
-    let pem = |name: &str| pki.join(name).display().to_string();
+    let pem = common::pki;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("sealpost.toml"),
@@ -380,10 +377,10 @@ fn the_smime_section_verifies_signed_mail_and_encrypts_at_rest() {
         ),
     )
     .unwrap();
-    let server = Server::start(dir.path(), &["--config", "sealpost.toml"]);
+    let server = sealpost().serve(dir.path(), &["--config", "sealpost.toml"]);
     let alice = sealpost_smime::Identity::from_cert_and_key(
-        &std::fs::read(pki.join("smime-alice-rsa-chain.pem")).unwrap(),
-        &std::fs::read(pki.join("smime-alice-rsa-key.pem")).unwrap(),
+        &std::fs::read(pem("smime-alice-rsa-chain.pem")).unwrap(),
+        &std::fs::read(pem("smime-alice-rsa-key.pem")).unwrap(),
         None,
     )
     .unwrap();
@@ -422,8 +419,8 @@ fn the_smime_section_verifies_signed_mail_and_encrypts_at_rest() {
     let bob = std::fs::read(&bob[0]).unwrap();
     assert!(!String::from_utf8_lossy(&bob).contains("Signed words."));
     let key = sealpost_smime::Identity::from_cert_and_key(
-        &std::fs::read(pki.join("smime-bob-rsa.pem")).unwrap(),
-        &std::fs::read(pki.join("smime-bob-rsa-key.pem")).unwrap(),
+        &std::fs::read(pem("smime-bob-rsa.pem")).unwrap(),
+        &std::fs::read(pem("smime-bob-rsa-key.pem")).unwrap(),
         None,
     )
     .unwrap();

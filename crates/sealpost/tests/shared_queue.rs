@@ -11,7 +11,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Server, Smtp, new_messages, run, text, wait_for};
+use common::{Server, Smtp, new_messages, run, sealpost, text, wait_for};
 use sealpost_test_support::postgres::PgCluster;
 
 /// A node: MX on a free port for `shared.test`, the queue in `db`, its own data directory.
@@ -30,7 +30,7 @@ fn node(dir: &Path, name: &str, db: &PgCluster) -> Server {
         ),
     )
     .unwrap();
-    Server::start(dir, &["--config", &format!("{name}.toml")])
+    sealpost().serve(dir, &["--config", &format!("{name}.toml")])
 }
 
 fn send(server: &Server, to: &str, subject: &str) -> (u16, String) {

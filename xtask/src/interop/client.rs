@@ -17,7 +17,6 @@ use anyhow::{Context, Result, bail};
 
 use super::exec::{Output, free_port, read_lossy, tail};
 use super::peers::PYTHON;
-use super::sealpost::DOMAIN;
 use super::{Ctx, Suite};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -274,41 +273,6 @@ fn s_server_wrong_name(ctx: &Ctx<'_>) -> Result<String> {
     Ok(format!("exit {code}: {}", stderr.trim()))
 }
 
-fn to_sealpost_serve(ctx: &Ctx<'_>) -> Result<String> {
-    let ca = ctx.pki("ca-bundle.pem");
-    let server = ctx.server.mx.to_string();
-    let marker = "client-send-secure";
-    let message = format!("Subject: {marker}\n\nsent by sealpost send\n");
-    let to = format!("send-secure@{DOMAIN}");
-    let output = send(
-        ctx,
-        &[
-            "--server",
-            &server,
-            "--tls-level",
-            "secure",
-            "--ca",
-            &ca,
-            "--match",
-            DOMAIN,
-            "--from",
-            "a@client.test",
-            "--to",
-            &to,
-        ],
-        message.as_bytes(),
-    )?;
-    output.expect_code(0)?;
-    if !output.stdout.contains("tls: verified") {
-        bail!("not verified:\n{}", output.text());
-    }
-    let stored = ctx.server.mailbox("send-secure").one(marker)?;
-    if !stored.text().contains("with ESMTPS") {
-        bail!("{} does not say `with ESMTPS`", stored.path.display());
-    }
-    Ok(String::from("exit 0, verified, stored once with Received `with ESMTPS`"))
-}
-
 /// aiosmtpd with STARTTLS required: the envelope and content as it recorded them.
 fn aiosmtpd(ctx: &Ctx<'_>) -> Result<String> {
     let dir = ctx.scratch.dir("client-aiosmtpd")?;
@@ -406,11 +370,5 @@ pub(crate) fn run(suite: &mut Suite<'_>) {
         "exit 0, report `verified`; aiosmtpd's record: TLS, both recipients, SIZE and \
          BODY=8BITMIME on MAIL, the body's UTF-8 bytes with CRLF",
         aiosmtpd,
-    );
-    suite.case(
-        "sealpost serve",
-        "`sealpost send --tls-level secure --ca ca-bundle.pem --match mail.test` to the MX port",
-        "exit 0; report `verified`; the message stored once, `with ESMTPS`",
-        to_sealpost_serve,
     );
 }

@@ -21,7 +21,6 @@ mod msmtp;
 mod peers;
 mod postfix;
 mod postfix_cf;
-mod raw;
 mod report;
 mod scratch;
 mod sealpost;
@@ -51,7 +50,7 @@ pub(crate) struct InteropArgs {
     #[arg(long)]
     keep: bool,
     /// Run only these groups of cases, comma-separated (swaks, tls, testssl, msmtp,
-    /// smtplib, postfix, smtp-source, raw, client, client-postfix, client-dane, haproxy,
+    /// smtplib, postfix, smtp-source, client, client-postfix, client-dane, haproxy,
     /// dovecot, cluster, smime), for quick work on a few of them. docs/interop.md is then left as
     /// it is: only a full run writes it (CI never passes this option).
     #[arg(long, value_delimiter = ',', value_name = "GROUP")]
@@ -70,7 +69,6 @@ const GROUPS: &[Group] = &[
     ("smtplib", smtplib::run),
     ("postfix", postfix::run),
     ("smtp-source", smtp_source::run),
-    ("raw", raw::run),
     ("client", client::run),
     ("client-postfix", client_postfix::run),
     ("client-dane", client_dane::run),

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use sealpost_codec::server::{ServerConfig, ServerEvent, ServerSession};
+use sealpost_codec::server::{CloseReason, ServerConfig, ServerEvent, ServerSession};
 use sealpost_codec::{DataError, Reply};
 
 use super::summaries;
@@ -175,6 +175,14 @@ pub struct Server {
 }
 
 impl Server {
+    /// Why the session closed, from its `Closed` event (`None` while it is open).
+    pub fn closed_by(&self) -> Option<CloseReason> {
+        self.app.events.iter().find_map(|e| match e {
+            ServerEvent::Closed(reason) => Some(*reason),
+            _ => None,
+        })
+    }
+
     /// A session with an accept-everything application; the greeting is in `sent`.
     pub fn new(config: ServerConfig) -> Self {
         Self::with_app(config, ServerApp::new())

@@ -94,15 +94,6 @@ pub fn submission_config() -> ServerConfig {
     config
 }
 
-/// True when `bytes` holds a CR not followed by LF or an LF not preceded by CR.
-pub fn has_bare_line_ending(bytes: &[u8]) -> bool {
-    bytes.iter().enumerate().any(|(i, &b)| match b {
-        b'\r' => bytes.get(i + 1) != Some(&b'\n'),
-        b'\n' => i == 0 || bytes[i - 1] != b'\r',
-        _ => false,
-    })
-}
-
 /// The lines of `bytes` (split after each CRLF), lossily as text, for messages.
 pub fn lines(bytes: &[u8]) -> Vec<String> {
     bytes

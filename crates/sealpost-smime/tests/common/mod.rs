@@ -1,59 +1,16 @@
-//! Shared helpers: the test PKI (`tests/pki/`) and the shared corpora.
-#![allow(dead_code, unreachable_pub)]
-
-use std::path::PathBuf;
+//! Helpers of the S/MIME tests: identities and messages from the test PKI; the PKI's files
+//! and the shared corpora are found by sealpost-test-support.
+#![allow(dead_code, unreachable_pub, unused_imports)]
 
 use sealpost_smime::openssl::x509::X509;
 use sealpost_smime::{Identity, Verifier, VerifyOptions, load_certificates};
 
-/// The workspace root.
-pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("..")
-}
-
-/// A file of the committed test PKI.
-pub fn pki(name: &str) -> Vec<u8> {
-    let path = workspace_root().join("tests").join("pki").join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// The shared corpora: `$SEALPOST_CORPORA`, else the nearest `shared/corpora` with an
-/// `rfc4134` folder beside the workspace root or beside one of its ancestors
-/// (`../shared/corpora` in the usual layout).
-pub fn corpora_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("SEALPOST_CORPORA") {
-        return Some(PathBuf::from(dir));
-    }
-    let root = workspace_root().canonicalize().ok()?;
-    root.ancestors()
-        .skip(1)
-        .map(|dir| dir.join("shared").join("corpora"))
-        .find(|dir| dir.join("rfc4134").is_dir())
-}
-
-/// Whether the corpus tests run: always, unless the machine has no corpora and the CI
-/// script said so explicitly with `SEALPOST_NO_CORPORA=1` (it prints that loudly). A
-/// corpus that is merely not found fails the tests.
-pub fn corpus_tests_run() -> bool {
-    if std::env::var_os("SEALPOST_NO_CORPORA").is_some_and(|v| v == "1") {
-        eprintln!("NOT RUN: SEALPOST_NO_CORPORA=1 says this machine has no shared corpora");
-        return false;
-    }
-    true
-}
+pub use sealpost_test_support::corpora::corpus_tests_run;
+pub use sealpost_test_support::pki::pki_bytes as pki;
 
 /// A file of the RFC 4134 corpus; a missing corpus fails loudly.
 pub fn rfc4134(name: &str) -> Vec<u8> {
-    let Some(dir) = corpora_dir() else {
-        panic!(
-            "the shared corpora (RFC 4134 examples) were not found beside the workspace or \
-             its parent folders: set SEALPOST_CORPORA to the corpora folder"
-        )
-    };
-    let path = dir.join("rfc4134").join(name);
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!("{}: {e} (set SEALPOST_CORPORA to the shared corpora folder)", path.display())
-    })
+    sealpost_test_support::corpora::corpus_file("rfc4134", name)
 }
 
 /// An identity of the test PKI: `identity("alice-rsa")` reads smime-alice-rsa-chain.pem

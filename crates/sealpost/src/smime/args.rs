@@ -3,6 +3,10 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use sealpost_smime::{ContentCipher, Digest};
+
+use crate::flags;
+use crate::values::SecretSource;
 
 /// `sealpost smime ...`.
 #[derive(Debug, Subcommand)]
@@ -40,8 +44,8 @@ pub(crate) struct SignArgs {
     #[arg(long)]
     pub(crate) opaque: bool,
     /// The digest: sha256, sha384 or sha512.
-    #[arg(long, value_name = "NAME", default_value = "sha256")]
-    pub(crate) digest: String,
+    #[arg(long, value_name = "NAME", default_value = "sha256", value_parser = flags::digest)]
+    pub(crate) digest: Digest,
     /// Sign RSA keys with RSASSA-PSS instead of PKCS #1 v1.5.
     #[arg(long)]
     pub(crate) rsa_pss: bool,
@@ -51,7 +55,7 @@ pub(crate) struct SignArgs {
     pub(crate) encryption_cert: Option<PathBuf>,
     /// Where the key's or PKCS #12 file's password comes from: env:VAR or file:PATH.
     #[arg(long, value_name = "SOURCE")]
-    pub(crate) pass: Option<String>,
+    pub(crate) pass: Option<SecretSource>,
 }
 
 /// `sealpost smime verify`.
@@ -84,7 +88,7 @@ pub(crate) struct EncryptArgs {
     pub(crate) to: Vec<PathBuf>,
     /// auto, aes256-gcm, aes128-gcm, aes256-cbc or aes128-cbc.
     #[arg(long, value_name = "CIPHER", default_value = "auto")]
-    pub(crate) cipher: String,
+    pub(crate) cipher: ContentCipher,
     /// Use RSAES-OAEP (SHA-256) for RSA recipients instead of PKCS #1 v1.5.
     #[arg(long)]
     pub(crate) oaep: bool,
@@ -116,5 +120,5 @@ pub(crate) struct DecryptArgs {
     pub(crate) p12: Option<PathBuf>,
     /// Where the key's or PKCS #12 file's password comes from: env:VAR or file:PATH.
     #[arg(long, value_name = "SOURCE")]
-    pub(crate) pass: Option<String>,
+    pub(crate) pass: Option<SecretSource>,
 }

@@ -3,17 +3,18 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, bail};
 use sealpost_smime::{
-    ContentCipher, Digest, Identity, Protection, Recipient, RsaKeyTransport, RsaSignaturePadding,
-    SignOptions, SignedForm, SmimeKind, Verifier, VerifyOptions, classify, decrypt_message,
-    encrypt_message, load_certificates, sign_message,
+    Identity, Protection, Recipient, RsaKeyTransport, RsaSignaturePadding, SignOptions, SignedForm,
+    SmimeKind, Verifier, VerifyOptions, classify, decrypt_message, encrypt_message,
+    load_certificates, sign_message,
 };
 use time::OffsetDateTime;
 use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
 
 use super::args::{DecryptArgs, EncryptArgs, SignArgs, SmimeCommand, VerifyArgs};
+use crate::values::SecretSource;
 
 /// Runs one `sealpost smime` command.
 pub(crate) fn run(command: &SmimeCommand) -> anyhow::Result<()> {
@@ -45,10 +46,8 @@ fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
 
 /// A password from `env:VAR` or `file:PATH` (its first line); never from the command line
 /// itself, where other users of the machine could read it.
-fn password(source: Option<&str>) -> anyhow::Result<Option<String>> {
+fn password(source: Option<&SecretSource>) -> anyhow::Result<Option<String>> {
     let Some(source) = source else { return Ok(None) };
-    let source: crate::values::SecretSource =
-        source.parse().map_err(|e| anyhow::anyhow!("--pass takes env:VAR or file:PATH: {e}"))?;
     source.read().map(Some).with_context(|| format!("--pass {source}"))
 }
 
@@ -56,7 +55,7 @@ fn identity(
     cert: Option<&PathBuf>,
     key: Option<&PathBuf>,
     p12: Option<&PathBuf>,
-    pass: Option<&str>,
+    pass: Option<&SecretSource>,
 ) -> anyhow::Result<Identity> {
     let pass = password(pass)?;
     if let Some(p12) = p12 {
@@ -86,17 +85,15 @@ fn trust_anchors(files: &[PathBuf]) -> anyhow::Result<Vec<sealpost_smime::openss
 }
 
 fn sign(args: &SignArgs) -> anyhow::Result<()> {
-    let digest = Digest::from_name(&args.digest)
-        .ok_or_else(|| anyhow!("--digest {:?}: use sha256, sha384 or sha512", args.digest))?;
     let mut signer =
-        identity(args.cert.as_ref(), args.key.as_ref(), args.p12.as_ref(), args.pass.as_deref())?;
+        identity(args.cert.as_ref(), args.key.as_ref(), args.p12.as_ref(), args.pass.as_ref())?;
     if let Some(chain) = &args.chain {
         signer = signer
             .with_chain(&read_file(chain, "chain file")?)
             .with_context(|| format!("--chain {}", chain.display()))?;
     }
     let message = read_stdin()?;
-    let mut options = SignOptions::default().digest(digest);
+    let mut options = SignOptions::default().digest(args.digest);
     if args.opaque {
         options = options.form(SignedForm::Opaque);
     }
@@ -159,8 +156,6 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
 }
 
 fn encrypt(args: &EncryptArgs) -> anyhow::Result<()> {
-    let cipher: ContentCipher =
-        args.cipher.parse().map_err(|e: String| anyhow!("--cipher: {e}"))?;
     let mut capabilities: Vec<(String, Vec<sealpost_smime::Capability>)> = Vec::new();
     if !args.capabilities_from.is_empty() {
         let verifier = Verifier::new(VerifyOptions::new(trust_anchors(&args.ca)?));
@@ -197,13 +192,13 @@ fn encrypt(args: &EncryptArgs) -> anyhow::Result<()> {
     }
     let message = read_stdin()?;
     let encrypted =
-        encrypt_message(&recipients, message, cipher).context("cannot encrypt the message")?;
+        encrypt_message(&recipients, message, args.cipher).context("cannot encrypt the message")?;
     write_stdout(&encrypted)
 }
 
 fn decrypt(args: &DecryptArgs) -> anyhow::Result<()> {
     let recipient =
-        identity(args.cert.as_ref(), args.key.as_ref(), args.p12.as_ref(), args.pass.as_deref())?;
+        identity(args.cert.as_ref(), args.key.as_ref(), args.p12.as_ref(), args.pass.as_ref())?;
     let message = read_stdin()?;
     let decrypted = decrypt_message(&recipient, message).context("cannot decrypt the message")?;
     if decrypted.decrypted.protection == Protection::Unauthenticated {

@@ -17,7 +17,6 @@ mod mime;
 mod nss;
 mod openssl;
 mod pyca;
-mod rfc4134;
 mod snail;
 
 use std::path::{Path, PathBuf};
@@ -33,7 +32,7 @@ use mime::Message;
 /// The names of the S/MIME peers in the result table; [`super::report`] puts their rows in
 /// a table of their own.
 pub(crate) const PEERS: &[&str] =
-    &["openssl cms", "gpgsm", "NSS cmsutil", "python3 cryptography", "s-nail", rfc4134::PEER];
+    &["openssl cms", "gpgsm", "NSS cmsutil", "python3 cryptography", "s-nail"];
 
 /// The time limit of every program the group runs (each takes well under a second).
 const LIMIT: Duration = Duration::from_secs(30);
@@ -414,7 +413,6 @@ pub(crate) fn run(suite: &mut Suite<'_>) {
     nss::run(suite);
     pyca::run(suite);
     snail::run(suite);
-    rfc4134::run(suite);
 }
 
 #[cfg(test)]
