@@ -666,10 +666,13 @@ mod tests {
         assert!(nul_refusals > 300, "{nul_refusals}");
     }
 
+    /// (body, offset of its first NUL, result with NULs stripped).
+    type NulCase = (&'static [u8], u64, Result<&'static [u8], DataError>);
+
     #[test]
     fn a_nul_is_refused_or_stripped_and_never_starts_a_line() {
         let bare_cr = Err(DataError::BareLineEnding { offset: 2 });
-        let cases: [(&[u8], u64, Result<&[u8], DataError>); 5] = [
+        let cases: [NulCase; 5] = [
             // The smuggling sequences: no end of data at the NUL, with either policy.
             (b"a\r\n\0.\r\nb\r\n.\r\n", 3, Ok(b"a\r\n.\r\nb\r\n")),
             // ".\0" is a line with more after the dot: the dot is a stuffing dot.
