@@ -15,7 +15,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use sealpost_test_support::attacks::{SMUGGLING, has_bare_line_ending, shown};
+use sealpost_test_support::attacks::{
+    SMUGGLING, has_bare_line_ending, has_nul, refused_by_default, shown,
+};
 use sealpost_test_support::process::{MailTestServer, Sealpost, Smtp, codes};
 
 /// The smuggled second transaction, complete, for `victim@mail.test`.
@@ -59,53 +61,42 @@ fn smuggle(
     codes(&c.rest())
 }
 
+/// Sends each of `sequences` (index, sequence) as one write and as three, and checks that
+/// the default policies refused the whole transfer: one 550, the smuggled MAIL, RCPT and
+/// DATA never answered as commands, nothing stored for the recipient or the victim.
+fn refused_whole(server: &MailTestServer, sequences: &[(usize, &&[u8])], kind: &str) {
+    for &(i, sequence) in sequences {
+        let name = shown(sequence);
+        assert!(refused_by_default(sequence), "{name}");
+        let (rcpt, victim) = (format!("{kind}-{i}"), format!("{kind}-{i}-victim"));
+        for split in [false, true] {
+            // The server reads to the real end, then refuses it all.
+            let got = smuggle(server, sequence, &rcpt, &victim, split);
+            assert_eq!(got, [550, 221], "{name} (split: {split})");
+        }
+        assert_eq!(server.messages(&rcpt).len(), 0, "{name}: stored for the recipient");
+        assert_eq!(server.messages(&victim).len(), 0, "{name}: stored for the victim");
+    }
+}
+
 #[test]
 fn a_bare_cr_or_lf_around_the_dot_refuses_the_whole_transfer_and_smuggles_nothing() {
     let server = MailTestServer::start(&Sealpost::built());
     let bare: Vec<_> =
         SMUGGLING.iter().enumerate().filter(|(_, s)| has_bare_line_ending(s)).collect();
     assert_eq!(bare.len(), 10);
-    for (i, sequence) in bare {
-        let name = shown(sequence);
-        let (rcpt, victim) = (format!("bare-{i}"), format!("bare-{i}-victim"));
-        for split in [false, true] {
-            // The default policy (reject) reads to the real end, then refuses it all: one
-            // 550, and the smuggled MAIL, RCPT and DATA are never answered as commands.
-            let got = smuggle(&server, sequence, &rcpt, &victim, split);
-            assert_eq!(got, [550, 221], "{name} (split: {split})");
-        }
-        assert_eq!(server.messages(&rcpt).len(), 0, "{name}: stored for the recipient");
-        assert_eq!(server.messages(&victim).len(), 0, "{name}: stored for the victim");
-    }
+    refused_whole(&server, &bare, "bare");
     assert!(server.server.stop().success());
 }
 
 #[test]
-fn a_nul_next_to_the_dot_is_no_end_of_data_and_the_smuggled_commands_stay_content() {
+fn a_nul_next_to_the_dot_refuses_the_whole_transfer_and_smuggles_nothing() {
     let server = MailTestServer::start(&Sealpost::built());
-    // The confusions without a bare line ending: a NUL in the dot line makes it no end
-    // of data, so what follows is content and the message ends at the real end.
-    let nul: Vec<_> =
-        SMUGGLING.iter().enumerate().filter(|(_, s)| !has_bare_line_ending(s)).collect();
+    // The confusions without a bare line ending: a NUL in the dot line makes it no end of
+    // data for sealpost, but a next hop that drops NULs would see one there, so the
+    // default (`[protocol] nul = "reject"`) refuses the message at its real end.
+    let nul: Vec<_> = SMUGGLING.iter().enumerate().filter(|(_, s)| has_nul(s)).collect();
     assert_eq!(nul.len(), 2);
-    for (i, sequence) in nul {
-        let name = shown(sequence);
-        let (rcpt, victim) = (format!("nul-{i}"), format!("nul-{i}-victim"));
-        for split in [false, true] {
-            let got = smuggle(&server, sequence, &rcpt, &victim, split);
-            assert_eq!(got, [250, 221], "{name} (split: {split})");
-        }
-        // One message per send, each holding the smuggled transaction as text.
-        let stored = server.messages(&rcpt);
-        assert_eq!(stored.len(), 2, "{name}");
-        // The smuggled transaction's own CRLF "." CRLF is the real end of data.
-        let smuggled = smuggled(&victim);
-        let content = smuggled.strip_suffix(".\r\n").unwrap();
-        for message in &stored {
-            let text = String::from_utf8_lossy(message);
-            assert!(message.ends_with(content.as_bytes()), "{name}: {text:?}");
-        }
-        assert_eq!(server.messages(&victim).len(), 0, "{name}: stored for the victim");
-    }
+    refused_whole(&server, &nul, "nul");
     assert!(server.server.stop().success());
 }

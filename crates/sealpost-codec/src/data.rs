@@ -6,6 +6,14 @@
 //! line "..x" is unstuffed to ".x". A bare CR or LF never ends a line and never starts
 //! the end sequence: `\n.\n`, `\r.\r`, `\r\n.\n` and the other smuggling sequences are
 //! body content (or, by default, a reason to reject the whole message).
+//!
+//! A NUL octet is not text (RFC 5321 section 2.3.8 and 4.5.2: 7BIT and 8BITMIME content
+//! is lines of octets other than NUL) and a next hop that drops NULs would see, in
+//! `\r\n\0.\r\n` or `\r\n.\0\r\n`, an end of data that we did not see. So a NUL is by
+//! default a reason to refuse the whole message, read on to its real end like a bare
+//! CR or LF; by option ([`NulOctets::Strip`]) it is dropped from the content. A NUL never
+//! ends a line and never starts the end-of-data check; a dropped NUL does not make the
+//! octet after it start a line either.
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -22,6 +30,24 @@ pub enum BareLineEndings {
     Normalize,
 }
 
+/// What to do with a NUL octet in message data (DATA bodies; BDAT chunks are taken as
+/// they come, see [`BdatReader`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum NulOctets {
+    /// Read on to the real end of data, then reject the message (the default): a NUL
+    /// is not allowed in a 7BIT or 8BITMIME message (RFC 5321 section 2.3.8), and a next
+    /// hop that drops it would see line starts and ends of data where we saw none.
+    #[default]
+    Reject,
+    /// Drop each NUL octet from the delivered content. The octet after a dropped NUL
+    /// stays where it was in its line: a "." after CRLF NUL is content, never a stuffing
+    /// dot and never the end of data (the `\r\n\0.\r\n` smuggling sequence is stored as
+    /// the content `\r\n.\r\n`; the dot-stuffer of the next hop sends that line as
+    /// `..`, so no end of data comes of it).
+    Strip,
+}
+
 /// Why a message body was refused. The body was read to its real end regardless, so the
 /// session can continue with the next command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -30,6 +56,12 @@ pub enum DataError {
     /// A bare CR or LF was found at this octet offset of the raw body.
     #[error("the message holds a bare CR or LF (offset {offset})")]
     BareLineEnding {
+        /// Offset in the body as received, from the first octet after the DATA line.
+        offset: u64,
+    },
+    /// A NUL octet was found at this octet offset of the raw body.
+    #[error("the message holds a NUL octet (offset {offset})")]
+    Nul {
         /// Offset in the body as received, from the first octet after the DATA line.
         offset: u64,
     },
@@ -81,6 +113,7 @@ pub enum DataStep {
 #[derive(Debug, Clone)]
 pub struct DotUnstuffer {
     policy: BareLineEndings,
+    nul: NulOctets,
     max_size: Option<u64>,
     at_line_start: bool,
     /// Content octets handed out so far.
@@ -101,6 +134,8 @@ enum Scan {
     DropDot,
     /// Drop one bare CR/LF and (Normalize) insert CRLF.
     Bare,
+    /// Drop one NUL octet.
+    Nul,
     /// The three octets "." CRLF end the data.
     End,
     /// Nothing can be decided without more input.
@@ -114,11 +149,12 @@ impl Default for DotUnstuffer {
 }
 
 impl DotUnstuffer {
-    /// A reader that rejects bare line endings and has no size limit, positioned just
-    /// after the CRLF of the DATA command.
+    /// A reader that rejects bare line endings and NUL octets and has no size limit,
+    /// positioned just after the CRLF of the DATA command.
     pub fn new() -> Self {
         DotUnstuffer {
             policy: BareLineEndings::Reject,
+            nul: NulOctets::Reject,
             max_size: None,
             at_line_start: true,
             size: 0,
@@ -133,6 +169,13 @@ impl DotUnstuffer {
     #[must_use]
     pub fn bare_line_endings(mut self, policy: BareLineEndings) -> Self {
         self.policy = policy;
+        self
+    }
+
+    /// Sets the NUL octet policy.
+    #[must_use]
+    pub fn nul_octets(mut self, policy: NulOctets) -> Self {
+        self.nul = policy;
         self
     }
 
@@ -193,6 +236,16 @@ impl DotUnstuffer {
                     input.advance(1);
                     self.consumed += 1;
                     self.pending_crlf = self.policy == BareLineEndings::Normalize;
+                }
+                Scan::Nul => {
+                    if self.error.is_none() && self.nul == NulOctets::Reject {
+                        self.error = Some(DataError::Nul { offset: self.consumed });
+                    }
+                    input.advance(1);
+                    self.consumed += 1;
+                    // Already false (a NUL is no dot); said again because a dropped NUL
+                    // must never let the next octet start a line.
+                    self.at_line_start = false;
                 }
                 Scan::End => {
                     input.advance(3);
@@ -260,11 +313,14 @@ impl DotUnstuffer {
                     continue;
                 }
             }
-            let Some(i) = memchr::memchr2(b'\r', b'\n', &buf[pos..]) else {
+            let Some(i) = memchr::memchr3(b'\r', b'\n', 0, &buf[pos..]) else {
                 pos = buf.len();
                 break;
             };
             let at = pos + i;
+            if buf[at] == 0 {
+                return if at > 0 { Scan::Content(at) } else { Scan::Nul };
+            }
             if buf[at] == b'\r' {
                 match buf.get(at + 1) {
                     Some(b'\n') => {
@@ -291,8 +347,9 @@ impl DotUnstuffer {
 const PLAIN_BLOCK: usize = 64;
 
 /// The length, in whole blocks, of the prefix of `buf` that is plain content: every CR in
-/// it is followed by LF, every LF after its first octet is preceded by CR, and no LF is
-/// followed by "." (the octet after the last block is looked at for these rules too).
+/// it is followed by LF, every LF after its first octet is preceded by CR, no LF is
+/// followed by "." (the octet after the last block is looked at for these rules too) and
+/// no octet is NUL.
 ///
 /// Each block is checked without branches, over two overlapping slices (each octet and
 /// the one after it), a form the compiler vectorizes: DATA is mostly plain lines, and one
@@ -304,7 +361,7 @@ fn plain_run(buf: &[u8]) -> usize {
         let odd = octets.iter().zip(next).fold(0u8, |odd, (&b, &next)| {
             let unpaired = u8::from(b == b'\r') ^ u8::from(next == b'\n');
             let dot_line = u8::from(b == b'\n') & u8::from(next == b'.');
-            odd | unpaired | dot_line
+            odd | unpaired | dot_line | u8::from(b == 0)
         });
         if odd != 0 {
             break;
@@ -423,6 +480,12 @@ impl DotStuffer {
 /// Reads the octets of one BDAT chunk (RFC 3030): exactly `size` octets, no stuffing, no
 /// line rules (BINARYMIME content may hold any octet).
 ///
+/// NUL octets are taken as they come here, unlike in DATA ([`NulOctets`]): a chunk has
+/// a length, so no octet in it can end the data or start a command, and a BINARYMIME
+/// message (RFC 3030) may hold NUL. A 7BIT or 8BITMIME message sent by BDAT with a NUL
+/// in it is taken as is too: refusing it would be a check of the content against its
+/// declared BODY type, not a framing rule, and is not done today.
+///
 /// ```
 /// use bytes::BytesMut;
 /// use sealpost_codec::BdatReader;
@@ -471,14 +534,18 @@ mod tests {
     use super::*;
 
     /// The rules of the module documentation, octet by octet: the end result (content, or
-    /// the offset of the first bare CR/LF) and the octets consumed, or `None` without an
-    /// end of data.
-    fn reference(body: &[u8], normalize: bool) -> Option<(Result<Vec<u8>, u64>, usize)> {
-        let (mut out, mut bare, mut at_line_start, mut i) = (Vec::new(), None, true, 0);
+    /// the first bare CR/LF or NUL) and the octets consumed, or `None` without an end of
+    /// data.
+    fn reference(
+        body: &[u8],
+        normalize: bool,
+        strip: bool,
+    ) -> Option<(Result<Vec<u8>, DataError>, usize)> {
+        let (mut out, mut error, mut at_line_start, mut i) = (Vec::new(), None, true, 0);
         while i < body.len() {
             let rest = &body[i..];
             if at_line_start && rest.starts_with(b".\r\n") {
-                return Some((bare.map_or(Ok(out), Err), i + 3));
+                return Some((error.map_or(Ok(out), Err), i + 3));
             }
             if at_line_start && rest[0] == b'.' {
                 if rest.len() < 2 || rest == b".\r" {
@@ -498,7 +565,11 @@ mod tests {
                 }
                 [b'\r'] => return None,
                 [b'\r' | b'\n', ..] if normalize => out.extend_from_slice(b"\r\n"),
-                [b'\r' | b'\n', ..] => bare = bare.or(Some(i as u64)),
+                [b'\r' | b'\n', ..] => {
+                    error = error.or(Some(DataError::BareLineEnding { offset: i as u64 }));
+                }
+                [0, ..] if strip => {}
+                [0, ..] => error = error.or(Some(DataError::Nul { offset: i as u64 })),
                 [b, ..] => out.push(*b),
                 [] => unreachable!(),
             }
@@ -507,8 +578,8 @@ mod tests {
         None
     }
 
-    /// Bodies of lines of plain text, with stuffed dots, bare CRs and LFs and ends of data
-    /// sprinkled in, some lines long enough for the block-wise scan.
+    /// Bodies of lines of plain text, with stuffed dots, bare CRs and LFs, NULs and ends
+    /// of data sprinkled in, some lines long enough for the block-wise scan.
     fn bodies() -> impl Iterator<Item = Vec<u8>> {
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = move |n: u64| {
@@ -520,16 +591,19 @@ mod tests {
         (0..3000).map(move |_| {
             let mut body = Vec::new();
             for _ in 0..next(12) {
-                match next(10) {
+                match next(14) {
                     0 => body.push(b'.'),
                     1 => body.extend_from_slice(b".."),
+                    2 => body.push(0),
+                    3 => body.extend_from_slice(b"\0."),
                     _ => {}
                 }
                 for _ in 0..next(140) {
                     body.push(match next(200) {
                         0 => b'\r',
                         1 => b'\n',
-                        2..=9 => b'.',
+                        2 => 0,
+                        3..=9 => b'.',
                         _ => b'a',
                     });
                 }
@@ -542,41 +616,80 @@ mod tests {
         })
     }
 
+    /// Decodes the whole of `body`: the end result with its content, and the octets
+    /// consumed; `None` without an end of data.
+    fn decode_whole(
+        mut decoder: DotUnstuffer,
+        body: &[u8],
+    ) -> Option<(Result<Vec<u8>, DataError>, usize)> {
+        let mut input = BytesMut::from(body);
+        let (mut content, mut end) = (Vec::new(), None);
+        while let Some(step) = decoder.decode(&mut input) {
+            match step {
+                DataStep::Chunk(chunk) => content.extend_from_slice(&chunk),
+                DataStep::End(result) => end = Some(result),
+            }
+        }
+        let consumed = body.len() - input.len();
+        end.map(|result| match result {
+            Ok(size) => {
+                assert_eq!(size, content.len() as u64);
+                (Ok(content), consumed)
+            }
+            Err(e) => (Err(e), consumed),
+        })
+    }
+
     #[test]
     fn unstuffing_follows_the_octet_by_octet_rules() {
         let mut ends = [0; 2];
+        let mut nul_refusals = 0;
         for body in bodies() {
-            for normalize in [false, true] {
+            for (normalize, strip) in [(false, false), (true, false), (false, true), (true, true)] {
                 let policy =
                     if normalize { BareLineEndings::Normalize } else { BareLineEndings::Reject };
-                let mut decoder = DotUnstuffer::new().bare_line_endings(policy);
-                let mut input = BytesMut::from(&body[..]);
-                let (mut content, mut end) = (Vec::new(), None);
-                while let Some(step) = decoder.decode(&mut input) {
-                    match step {
-                        DataStep::Chunk(chunk) => content.extend_from_slice(&chunk),
-                        DataStep::End(result) => end = Some(result),
-                    }
-                }
-                let consumed = body.len() - input.len();
-                let got = end.map(|result| match result {
-                    Ok(size) => {
-                        assert_eq!(size, content.len() as u64);
-                        (Ok(content), consumed)
-                    }
-                    Err(DataError::BareLineEnding { offset }) => (Err(offset), consumed),
-                    Err(e) => panic!("{e:?}"),
-                });
-                let expected = reference(&body, normalize);
+                let nul = if strip { NulOctets::Strip } else { NulOctets::Reject };
+                let decoder = DotUnstuffer::new().bare_line_endings(policy).nul_octets(nul);
+                let got = decode_whole(decoder, &body);
+                let expected = reference(&body, normalize, strip);
                 if expected.is_some() {
                     assert_eq!(got, expected, "{:?}", String::from_utf8_lossy(&body));
                 } else {
                     assert!(got.is_none(), "{:?}", String::from_utf8_lossy(&body));
                 }
                 ends[usize::from(matches!(expected, Some((Ok(_), _))))] += 1;
+                nul_refusals +=
+                    usize::from(matches!(expected, Some((Err(DataError::Nul { .. }), _))));
             }
         }
         assert!(ends.iter().all(|&n| n > 500), "{ends:?}");
+        assert!(nul_refusals > 300, "{nul_refusals}");
+    }
+
+    /// (body, offset of its first NUL, result with NULs stripped).
+    type NulCase = (&'static [u8], u64, Result<&'static [u8], DataError>);
+
+    #[test]
+    fn a_nul_is_refused_or_stripped_and_never_starts_a_line() {
+        let bare_cr = Err(DataError::BareLineEnding { offset: 2 });
+        let cases: [NulCase; 5] = [
+            // The smuggling sequences: no end of data at the NUL, with either policy.
+            (b"a\r\n\0.\r\nb\r\n.\r\n", 3, Ok(b"a\r\n.\r\nb\r\n")),
+            // ".\0" is a line with more after the dot: the dot is a stuffing dot.
+            (b"a\r\n.\0\r\nb\r\n.\r\n", 4, Ok(b"a\r\n\r\nb\r\n")),
+            (b"\0..x\r\n.\r\n", 0, Ok(b"..x\r\n")),
+            (b"ab\0\0c\r\n.\r\n", 2, Ok(b"abc\r\n")),
+            // Stripping does not join a CR and a LF into a line end.
+            (b"x\0\r\0\n.\r\n.\r\n", 1, bare_cr),
+        ];
+        for (body, offset, stripped) in cases {
+            let input = [body, b"QUIT\r\n"].concat();
+            let refused = decode_whole(DotUnstuffer::new(), &input);
+            assert_eq!(refused, Some((Err(DataError::Nul { offset }), body.len())), "{body:?}");
+            let decoder = DotUnstuffer::new().nul_octets(NulOctets::Strip);
+            let kept = decode_whole(decoder, &input);
+            assert_eq!(kept, Some((stripped.map(<[u8]>::to_vec), body.len())), "{body:?}");
+        }
     }
 
     #[test]
@@ -584,7 +697,9 @@ mod tests {
         let line = [&[b'a'; 78][..], b"\r\n"].concat();
         let body: Vec<u8> = line.iter().copied().cycle().take(80 * 20).collect();
         assert_eq!(plain_run(&body), (body.len() - 1) / PLAIN_BLOCK * PLAIN_BLOCK);
-        for (at, special) in [(300, &b"\r\n."[..]), (301, b"\n"), (702, b"\r"), (64, b"a\n")] {
+        for (at, special) in
+            [(300, &b"\r\n."[..]), (301, b"\n"), (702, b"\r"), (64, b"a\n"), (500, b"\0")]
+        {
             let mut body = body.clone();
             body[at..at + special.len()].copy_from_slice(special);
             let run = plain_run(&body);

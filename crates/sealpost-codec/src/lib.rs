@@ -53,7 +53,9 @@ pub mod server;
 pub use client::{ClientConfig, ClientEvent, ClientSession};
 pub use command::decode::DEFAULT_MAX_COMMAND_LINE;
 pub use command::{Command, CommandDecoder, InitialResponse, Mechanism, Verb};
-pub use data::{BareLineEndings, BdatReader, DataError, DataStep, DotStuffer, DotUnstuffer};
+pub use data::{
+    BareLineEndings, BdatReader, DataError, DataStep, DotStuffer, DotUnstuffer, NulOctets,
+};
 pub use ehlo::{Capability, EhloResponse, Limits};
 pub use error::{CommandError, DecodeError, ParamError, ReplyError, ValidationError};
 pub use esmtp::{

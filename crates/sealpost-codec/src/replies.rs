@@ -193,6 +193,14 @@ pub const NON_ASCII_ADDRESS: StandardReply =
 pub const BARE_IN_DATA: StandardReply =
     StandardReply::new(550, (5, 6, 0), "Message holds a bare CR or LF; lines must end with CRLF");
 
+/// `550 5.6.0 Message holds a NUL octet`: the DATA body held a NUL
+/// ([`crate::DataError::Nul`]). RFC 5321 section 2.3.8 and 4.5.2 do not allow NUL in
+/// the lines of a 7BIT or 8BITMIME message (only BINARYMIME, sent by BDAT, may hold it),
+/// and a next hop that drops NULs would find line starts and ends of data in it that
+/// this server did not see (SMTP smuggling). 5.6.0: other media error (RFC 3463).
+pub const NUL_IN_DATA: StandardReply =
+    StandardReply::new(550, (5, 6, 0), "Message holds a NUL octet");
+
 /// `554 5.5.1 No valid recipients`
 pub const NO_RECIPIENTS: StandardReply = StandardReply::new(554, (5, 5, 1), "No valid recipients");
 
@@ -307,6 +315,7 @@ mod tests {
         TOO_BIG,
         NON_ASCII_ADDRESS,
         BARE_IN_DATA,
+        NUL_IN_DATA,
         NO_RECIPIENTS,
         STARTTLS_INJECTION,
         IMPROPER_PIPELINING,

@@ -9,8 +9,10 @@ use common::{Server, envelope, mx_config, submission_config};
 use memchr::memmem;
 use sealpost_codec::client::{ClientConfig, ClientError, ClientEvent, ClientSession};
 use sealpost_codec::server::{CloseReason, ServerConfig, ServerEvent, StartTlsTrailing};
-use sealpost_codec::{BareLineEndings, Mechanism};
-use sealpost_test_support::attacks::{SMUGGLING, has_bare_line_ending};
+use sealpost_codec::{BareLineEndings, Mechanism, NulOctets};
+use sealpost_test_support::attacks::{
+    SMUGGLING, has_bare_line_ending, has_nul, refused_by_default,
+};
 
 // ----------------------------------------------------------------------------------------
 // SMTP smuggling: end-of-data confusion.
@@ -19,9 +21,22 @@ use sealpost_test_support::attacks::{SMUGGLING, has_bare_line_ending};
 const SMUGGLED: &[u8] = b"MAIL FROM:<smuggled@x>\r\nRCPT TO:<victim@mx.test>\r\nDATA\r\n\
     From: smuggled@x\r\n\r\nsmuggled body\r\n.\r\n";
 
-fn server_in_data(policy: BareLineEndings, pipelining: bool) -> Server {
+/// The server's DATA policies: bare CR/LF and NUL octets.
+type Policy = (BareLineEndings, NulOctets);
+
+/// The defaults (both refuse the message).
+const DEFAULT: Policy = (BareLineEndings::Reject, NulOctets::Reject);
+/// The defaults, and each of the options on top.
+const POLICIES: [Policy; 3] = [
+    DEFAULT,
+    (BareLineEndings::Normalize, NulOctets::Reject),
+    (BareLineEndings::Normalize, NulOctets::Strip),
+];
+
+fn server_in_data((bare, nul): Policy, pipelining: bool) -> Server {
     let mut config = ServerConfig::new("mx.test");
-    config.bare_line_endings = policy;
+    config.bare_line_endings = bare;
+    config.nul_octets = nul;
     config.pipelining = pipelining;
     let mut server = Server::new(config);
     server.ehlo();
@@ -35,13 +50,13 @@ fn server_in_data(policy: BareLineEndings, pipelining: bool) -> Server {
 }
 
 /// Exactly one message (or one refusal), and no smuggled command ever answered.
-fn assert_one_message(
-    server: &mut Server,
-    replies: &[String],
-    policy: BareLineEndings,
-    seq: &[u8],
-) {
-    let refused = policy == BareLineEndings::Reject && has_bare_line_ending(seq);
+fn assert_one_message(server: &mut Server, replies: &[String], policy: Policy, seq: &[u8]) {
+    let (bare, nul) = policy;
+    let refused = (bare == BareLineEndings::Reject && has_bare_line_ending(seq))
+        || (nul == NulOctets::Reject && has_nul(seq));
+    if policy == DEFAULT {
+        assert_eq!(refused, refused_by_default(seq), "{seq:?}");
+    }
     let want = if refused { "550 5.6.0" } else { "250 2.0.0" };
     assert_eq!(replies, [want], "sequence {seq:?}, {policy:?}");
     let app = &server.app;
@@ -58,6 +73,7 @@ fn assert_one_message(
         let text = String::from_utf8_lossy(message);
         assert!(text.contains("MAIL FROM:<smuggled@x>"), "the smuggled MAIL is content: {text:?}");
         assert!(text.ends_with("smuggled body\r\n"), "{text:?}");
+        assert!(!has_nul(message), "stripped: {text:?}");
     }
     // The session is in sync: the next command is a command.
     assert_eq!(server.send(b"QUIT\r\n"), ["221 2.0.0"], "{seq:?}");
@@ -65,7 +81,7 @@ fn assert_one_message(
 
 #[test]
 fn smuggling_in_one_write() {
-    for policy in [BareLineEndings::Reject, BareLineEndings::Normalize] {
+    for policy in POLICIES {
         for seq in SMUGGLING {
             let mut server = server_in_data(policy, true);
             let mut write = b"Subject: hello\r\n\r\nlast body text".to_vec();
@@ -81,7 +97,7 @@ fn smuggling_in_one_write() {
 fn smuggling_in_separate_writes() {
     // body | sequence | smuggled transaction, and without PIPELINING: the server must
     // not answer after the sequence, where a lenient reader would see the end.
-    for policy in [BareLineEndings::Reject, BareLineEndings::Normalize] {
+    for policy in POLICIES {
         for seq in SMUGGLING {
             let mut server = server_in_data(policy, false);
             let replies = server.send_writes(&[b"last body text", seq, SMUGGLED]);
@@ -93,32 +109,32 @@ fn smuggling_in_separate_writes() {
 #[test]
 fn smuggling_one_octet_per_write() {
     for seq in SMUGGLING {
-        let mut server = server_in_data(BareLineEndings::Reject, true);
+        let mut server = server_in_data(DEFAULT, true);
         let mut input = b"text".to_vec();
         input.extend_from_slice(seq);
         input.extend_from_slice(SMUGGLED);
         let replies: Vec<String> = input.iter().flat_map(|b| server.send(&[*b])).collect();
-        assert_one_message(&mut server, &replies, BareLineEndings::Reject, seq);
+        assert_one_message(&mut server, &replies, DEFAULT, seq);
     }
 }
 
 #[test]
 fn dot_crlf_right_after_354_is_the_empty_message() {
-    let mut server = server_in_data(BareLineEndings::Reject, true);
+    let mut server = server_in_data(DEFAULT, true);
     assert_eq!(server.send(b".\r\nMAIL FROM:<next@client.test>\r\n"), ["250 2.0.0", "250 2.1.0"]);
     assert_eq!(server.app.messages, [Vec::<u8>::new()]);
 }
 
 #[test]
 fn a_first_line_dot_dot_x_is_unstuffed() {
-    let mut server = server_in_data(BareLineEndings::Reject, true);
+    let mut server = server_in_data(DEFAULT, true);
     assert_eq!(server.send(b"..x\r\n.\r\n"), ["250 2.0.0"]);
     assert_eq!(server.app.messages, [b".x\r\n".to_vec()]);
 }
 
 #[test]
 fn commands_after_the_final_dot_without_pipelining() {
-    let mut server = server_in_data(BareLineEndings::Reject, false);
+    let mut server = server_in_data(DEFAULT, false);
     let replies = server.send(b"body\r\n.\r\nMAIL FROM:<smuggled@x>\r\nRCPT TO:<v@mx.test>\r\n");
     assert_eq!(replies, ["250 2.0.0", "554 5.5.0"]);
     assert_eq!(server.app.count(|e| matches!(e, ServerEvent::Mail { .. })), 1);
@@ -129,7 +145,7 @@ fn commands_after_the_final_dot_without_pipelining() {
 #[test]
 fn after_a_rejection_inside_data_the_server_reads_to_the_exact_end() {
     // Refused for a bare LF early on; the rest holds a smuggling sequence and commands.
-    let mut server = server_in_data(BareLineEndings::Reject, true);
+    let mut server = server_in_data(DEFAULT, true);
     let mut write = b"a\nb\r\n".to_vec();
     write.extend_from_slice(b"\n.\r\n");
     write.extend_from_slice(SMUGGLED);

@@ -10,8 +10,8 @@ use memchr::memmem;
 use sealpost_codec::client::{ClientConfig, ClientEvent, ClientSession, Envelope};
 use sealpost_codec::{
     BareLineEndings, BdatReader, Command, CommandDecoder, CommandError, DataError, DataStep,
-    DecodeError, DotStuffer, DotUnstuffer, ForwardPath, Frame, LineFramer, Mailbox, Reply,
-    ReplyDecoder, ReplyError, ReversePath,
+    DecodeError, DotStuffer, DotUnstuffer, ForwardPath, Frame, LineFramer, Mailbox, NulOctets,
+    Reply, ReplyDecoder, ReplyError, ReversePath,
 };
 
 fn show(input: &[u8]) -> String {
@@ -287,8 +287,28 @@ struct Unstuffed {
     leftover: Vec<u8>,
 }
 
-fn unstuff(pieces: &[&[u8]], policy: BareLineEndings, max_size: Option<u64>) -> Unstuffed {
-    let mut decoder = DotUnstuffer::new().bare_line_endings(policy).max_size(max_size);
+/// The DATA reader's two policies: bare CR/LF and NUL octets.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Policy {
+    bare: BareLineEndings,
+    nul: NulOctets,
+}
+
+/// The defaults: a bare CR/LF or a NUL refuses the message.
+const REJECT: Policy = Policy { bare: BareLineEndings::Reject, nul: NulOctets::Reject };
+/// Bare CR/LF turned into CRLF; NUL refuses the message.
+const NORMALIZE: Policy = Policy { bare: BareLineEndings::Normalize, nul: NulOctets::Reject };
+/// NULs dropped; bare CR/LF refuses the message.
+const STRIP: Policy = Policy { bare: BareLineEndings::Reject, nul: NulOctets::Strip };
+/// Bare CR/LF turned into CRLF and NULs dropped: nothing refuses the message but its size.
+const LENIENT: Policy = Policy { bare: BareLineEndings::Normalize, nul: NulOctets::Strip };
+const POLICIES: [Policy; 4] = [REJECT, NORMALIZE, STRIP, LENIENT];
+
+fn unstuff(pieces: &[&[u8]], policy: Policy, max_size: Option<u64>) -> Unstuffed {
+    let mut decoder = DotUnstuffer::new()
+        .bare_line_endings(policy.bare)
+        .nul_octets(policy.nul)
+        .max_size(max_size);
     let mut buf = BytesMut::new();
     let (mut content, mut end) = (Vec::new(), None);
     for piece in pieces {
@@ -312,13 +332,14 @@ fn unstuff(pieces: &[&[u8]], policy: BareLineEndings, max_size: Option<u64>) -> 
     Unstuffed { content, end, leftover: buf.to_vec() }
 }
 
-fn unstuff_whole(input: &[u8], policy: BareLineEndings) -> Unstuffed {
+fn unstuff_whole(input: &[u8], policy: Policy) -> Unstuffed {
     unstuff(&[input], policy, None)
 }
 
 /// (body as received after the DATA line, content in Reject mode, content in Normalize
 /// mode, end). `None` content means the message is refused in that mode; each body is
-/// followed by a pipelined QUIT that must be left in the buffer.
+/// followed by a pipelined QUIT that must be left in the buffer. No body holds a NUL
+/// (see `NUL_ROWS`), so stripping NULs changes nothing.
 type DataRow = (&'static [u8], Option<&'static [u8]>, &'static [u8]);
 
 const DATA_ROWS: &[DataRow] = &[
@@ -336,7 +357,7 @@ const DATA_ROWS: &[DataRow] = &[
     (b"a\r\n\r\n.\r\n", Some(b"a\r\n\r\n"), b"a\r\n\r\n"),
     (b".a.\r\n.\r\n", Some(b"a.\r\n"), b"a.\r\n"),
     (b"x.\r\n.\r\n", Some(b"x.\r\n"), b"x.\r\n"),
-    (b"bin\x00\xff\x7f\r\n.\r\n", Some(b"bin\x00\xff\x7f\r\n"), b"bin\x00\xff\x7f\r\n"),
+    (b"bin\x01\xff\x7f\r\n.\r\n", Some(b"bin\x01\xff\x7f\r\n"), b"bin\x01\xff\x7f\r\n"),
     // Bare line endings: refused whole, or turned into CRLF that never starts a line.
     (b"bare\nLF\r\n.\r\n", None, b"bare\r\nLF\r\n"),
     (b"bare\rCR\r\n.\r\n", None, b"bare\r\nCR\r\n"),
@@ -349,37 +370,73 @@ const DATA_ROWS: &[DataRow] = &[
     (b"a\r\n.\n.\r\n\r\n.\r\n", None, b"a\r\n\r\n.\r\n\r\n"),
 ];
 
+/// (body as received, offset of its first NUL, content with NULs stripped (`None`:
+/// refused for a bare CR/LF), content with NULs stripped and bare CR/LF normalized). The
+/// NUL comes before any bare CR/LF, so with NULs refused (the default) each body is
+/// refused for its NUL whatever the bare CR/LF policy. A stripped NUL leaves the octet
+/// after it where it was: never at a line start, never joined to a CR before it.
+type NulRow = (&'static [u8], u64, Option<&'static [u8]>, &'static [u8]);
+
+const NUL_ROWS: &[NulRow] = &[
+    (b"bin\x00\xff\x7f\r\n.\r\n", 3, Some(b"bin\xff\x7f\r\n"), b"bin\xff\x7f\r\n"),
+    (b"\x00\x00\r\n.\r\n", 0, Some(b"\r\n"), b"\r\n"),
+    // The dot after a NUL is content: no stuffing dot, no end of data.
+    (b"\x00.\r\n.\r\n", 0, Some(b".\r\n"), b".\r\n"),
+    (b"a\r\n\x00.\r\n.\r\n", 3, Some(b"a\r\n.\r\n"), b"a\r\n.\r\n"),
+    (b"a\r\n\x00..\r\n.\r\n", 3, Some(b"a\r\n..\r\n"), b"a\r\n..\r\n"),
+    // A line ".NUL" has more after its dot: a stuffing dot.
+    (b"a\r\n.\x00\r\n.\r\n", 4, Some(b"a\r\n\r\n"), b"a\r\n\r\n"),
+    (b"a\x00\r\n.\r\n", 1, Some(b"a\r\n"), b"a\r\n"),
+    (b"\x00\n.\r\n.\r\n", 0, None, b"\r\n.\r\n"),
+    (b"\x00a\r\x00\n.\r\n.\r\n", 0, None, b"a\r\n\r\n.\r\n"),
+];
+
+/// `Some(content)`: the message was taken with this content; `None`: it was refused for
+/// a bare CR/LF. Either way at its real end, before the pipelined QUIT.
+fn assert_taken_or_refused_bare(r: &Unstuffed, content: Option<&[u8]>, context: &str) {
+    match content {
+        Some(content) => {
+            assert_eq!(r.content, content, "{context}");
+            assert_eq!(r.end, Some(Ok(content.len() as u64)), "{context}");
+        }
+        None => assert!(
+            matches!(r.end, Some(Err(DataError::BareLineEnding { .. }))),
+            "{context}: {:?}",
+            r.end
+        ),
+    }
+    assert_eq!(r.leftover, b"QUIT\r\n", "{context}");
+}
+
 #[test]
 fn dot_unstuffer_known_answers() {
     for (body, reject, normalize) in DATA_ROWS {
         let input = [*body, b"QUIT\r\n"].concat();
-        let rejected = unstuff_whole(&input, BareLineEndings::Reject);
-        assert_eq!(rejected.leftover, b"QUIT\r\n", "{}", show(body));
-        match reject {
-            Some(content) => {
-                assert_eq!(rejected.content, *content, "{}", show(body));
-                assert_eq!(rejected.end, Some(Ok(content.len() as u64)), "{}", show(body));
-            }
-            None => assert!(
-                matches!(rejected.end, Some(Err(DataError::BareLineEnding { .. }))),
-                "{}: {:?}",
-                show(body),
-                rejected.end
-            ),
+        assert_eq!(unstuff_whole(&input, STRIP), unstuff_whole(&input, REJECT));
+        assert_eq!(unstuff_whole(&input, LENIENT), unstuff_whole(&input, NORMALIZE));
+        assert_taken_or_refused_bare(&unstuff_whole(&input, REJECT), *reject, &show(body));
+        let normalized = unstuff_whole(&input, NORMALIZE);
+        assert_taken_or_refused_bare(&normalized, Some(normalize), &show(body));
+    }
+    for (body, offset, stripped, lenient) in NUL_ROWS {
+        let input = [*body, b"QUIT\r\n"].concat();
+        let quit = &b"QUIT\r\n"[..];
+        for policy in [REJECT, NORMALIZE] {
+            let r = unstuff_whole(&input, policy);
+            let refused = Some(Err(DataError::Nul { offset: *offset }));
+            assert_eq!((r.end, r.leftover.as_slice()), (refused, quit), "{}", show(body));
         }
-        let normalized = unstuff_whole(&input, BareLineEndings::Normalize);
-        assert_eq!(normalized.content, *normalize, "{}", show(body));
-        assert_eq!(normalized.end, Some(Ok(normalize.len() as u64)), "{}", show(body));
-        assert_eq!(normalized.leftover, b"QUIT\r\n", "{}", show(body));
+        assert_taken_or_refused_bare(&unstuff_whole(&input, STRIP), *stripped, &show(body));
+        assert_taken_or_refused_bare(&unstuff_whole(&input, LENIENT), Some(lenient), &show(body));
     }
     // The offset names the first bare octet of the raw body.
-    let r = unstuff_whole(b"ab\r\nc\nd\re\r\n.\r\n", BareLineEndings::Reject);
+    let r = unstuff_whole(b"ab\r\nc\nd\re\r\n.\r\n", REJECT);
     assert_eq!(r.end, Some(Err(DataError::BareLineEnding { offset: 5 })));
     assert_eq!(r.content, b"ab\r\nc", "content before the refusal is handed out");
     // Not ended: the undecided tail stays in the buffer.
     for (tail, left) in [(&b"abc\r\n.\r"[..], &b".\r"[..]), (b"abc\r\n.", b"."), (b"abc\r", b"\r")]
     {
-        let r = unstuff_whole(tail, BareLineEndings::Reject);
+        let r = unstuff_whole(tail, REJECT);
         assert_eq!((r.end, r.leftover.as_slice()), (None, left), "{}", show(tail));
         assert_eq!(r.content, b"abc\r\n"[..3 + usize::from(tail.len() > 4) * 2]);
     }
@@ -388,25 +445,25 @@ fn dot_unstuffer_known_answers() {
 #[test]
 fn dot_unstuffer_size_limit() {
     let body = b"0123456789\r\n.\r\nQUIT\r\n";
-    let exact = unstuff(&[body], BareLineEndings::Reject, Some(12));
+    let exact = unstuff(&[body], REJECT, Some(12));
     assert_eq!((exact.content.as_slice(), exact.end), (&b"0123456789\r\n"[..], Some(Ok(12))));
     // Over the limit: drained to the real end, then refused; never more than the limit
     // handed out.
     for pieces in chunkings(body, 4) {
-        let over = unstuff(&pieces, BareLineEndings::Reject, Some(11));
+        let over = unstuff(&pieces, REJECT, Some(11));
         assert_eq!(over.end, Some(Err(DataError::TooLarge { limit: 11 })), "{}", describe(&pieces));
         assert_eq!(over.leftover, b"QUIT\r\n", "{}", describe(&pieces));
         assert!(over.content.len() <= 11, "{}", describe(&pieces));
         assert!(body.starts_with(&over.content), "{}", describe(&pieces));
     }
     // The first refusal wins: a bare LF after the size was exceeded does not change it.
-    let both = unstuff(&[b"0123456789\nx\r\n.\r\n"], BareLineEndings::Reject, Some(4));
+    let both = unstuff(&[b"0123456789\nx\r\n.\r\n"], REJECT, Some(4));
     assert_eq!(both.end, Some(Err(DataError::TooLarge { limit: 4 })));
-    let both = unstuff(&[b"0\n123456789x\r\n.\r\n"], BareLineEndings::Reject, Some(4));
+    let both = unstuff(&[b"0\n123456789x\r\n.\r\n"], REJECT, Some(4));
     assert_eq!(both.end, Some(Err(DataError::BareLineEnding { offset: 1 })));
-    let normalized = unstuff(&[b"a\nb\r\n.\r\n"], BareLineEndings::Normalize, Some(6));
+    let normalized = unstuff(&[b"a\nb\r\n.\r\n"], NORMALIZE, Some(6));
     assert_eq!((normalized.content.as_slice(), normalized.end), (&b"a\r\nb\r\n"[..], Some(Ok(6))));
-    let normalized = unstuff(&[b"a\nb\r\n.\r\n"], BareLineEndings::Normalize, Some(5));
+    let normalized = unstuff(&[b"a\nb\r\n.\r\n"], NORMALIZE, Some(5));
     assert_eq!(normalized.end, Some(Err(DataError::TooLarge { limit: 5 })));
 }
 
@@ -414,10 +471,12 @@ fn dot_unstuffer_size_limit() {
 fn dot_unstuffer_split_anywhere() {
     let mut inputs: Vec<Vec<u8>> =
         DATA_ROWS.iter().map(|(body, _, _)| [*body, b"QUIT\r\n"].concat()).collect();
+    inputs.extend(NUL_ROWS.iter().map(|(body, ..)| [*body, b"QUIT\r\n"].concat()));
     inputs.extend(SMUGGLING.iter().map(|(seq, _, _)| smuggling_input(seq)));
     inputs.push(b"abc\r\n.\r".to_vec());
+    inputs.push(b"abc\r\n\x00.\r".to_vec());
     for (n, input) in inputs.iter().enumerate() {
-        for policy in [BareLineEndings::Reject, BareLineEndings::Normalize] {
+        for policy in POLICIES {
             let whole = unstuff_whole(input, policy);
             for pieces in chunkings(input, 5 + n as u64) {
                 let split = unstuff(&pieces, policy, None);
@@ -434,68 +493,75 @@ fn dot_unstuffer_split_anywhere() {
 const SMUGGLED: &[u8] = b"MAIL FROM:<smuggled@x>\r\nRCPT TO:<v@y>\r\nDATA\r\nbody\r\n";
 const PREFIX: &[u8] = b"Subject: t\r\n\r\nhello";
 
-/// (sequence, offset of the first bare CR/LF in the sequence if any, Normalize content
-/// between PREFIX and SMUGGLED).
-const SMUGGLING: &[(&[u8], Option<u64>, &[u8])] = &[
-    (b"\n.\n", Some(0), b"\r\n.\r\n"),
-    (b"\r.\r", Some(0), b"\r\n.\r\n"),
-    (b"\r.\n", Some(0), b"\r\n.\r\n"),
-    (b"\n.\r", Some(0), b"\r\n.\r\n"),
-    (b"\n.\r\n", Some(0), b"\r\n.\r\n"),
-    (b"\r\n.\n", Some(3), b"\r\n\r\n"),
-    (b"\r.\r\n", Some(0), b"\r\n.\r\n"),
-    (b"\r\n.\r", Some(3), b"\r\n\r\n"),
-    // NUL is neither a line ending nor an end of data: plain content in both modes.
-    (b"\r\n\x00.\r\n", None, b"\r\n\x00.\r\n"),
-    (b"\r\n.\x00\r\n", None, b"\r\n\x00\r\n"),
-    (b"\r\n.\r\r\n", Some(3), b"\r\n\r\n\r\n"),
-    (b"\r\r\n.\r\r\n", Some(0), b"\r\n\r\n\r\n\r\n"),
+/// (sequence, why the default policy refuses the message with its offset in the
+/// sequence, content between PREFIX and SMUGGLED when nothing is refused). No sequence
+/// holds both a bare CR/LF and a NUL, so a policy that lets the one kind through takes
+/// the message.
+const SMUGGLING: &[(&[u8], DataError, &[u8])] = &[
+    (b"\n.\n", DataError::BareLineEnding { offset: 0 }, b"\r\n.\r\n"),
+    (b"\r.\r", DataError::BareLineEnding { offset: 0 }, b"\r\n.\r\n"),
+    (b"\r.\n", DataError::BareLineEnding { offset: 0 }, b"\r\n.\r\n"),
+    (b"\n.\r", DataError::BareLineEnding { offset: 0 }, b"\r\n.\r\n"),
+    (b"\n.\r\n", DataError::BareLineEnding { offset: 0 }, b"\r\n.\r\n"),
+    (b"\r\n.\n", DataError::BareLineEnding { offset: 3 }, b"\r\n\r\n"),
+    (b"\r.\r\n", DataError::BareLineEnding { offset: 0 }, b"\r\n.\r\n"),
+    (b"\r\n.\r", DataError::BareLineEnding { offset: 3 }, b"\r\n\r\n"),
+    // NUL is neither a line ending nor an end of data, and it is not text: refused, or
+    // dropped without making the dot after it start a line.
+    (b"\r\n\x00.\r\n", DataError::Nul { offset: 2 }, b"\r\n.\r\n"),
+    (b"\r\n.\x00\r\n", DataError::Nul { offset: 3 }, b"\r\n\r\n"),
+    (b"\r\n.\r\r\n", DataError::BareLineEnding { offset: 3 }, b"\r\n\r\n\r\n"),
+    (b"\r\r\n.\r\r\n", DataError::BareLineEnding { offset: 0 }, b"\r\n\r\n\r\n\r\n"),
 ];
 
 fn smuggling_input(sequence: &[u8]) -> Vec<u8> {
     [PREFIX, sequence, SMUGGLED, b".\r\nQUIT\r\n"].concat()
 }
 
+/// What `policy` makes of a sequence refused by default for `refusal`: the refusal,
+/// moved to its offset in the whole body, or `None` when the policy lets it through.
+fn refusal_under(policy: Policy, refusal: DataError) -> Option<DataError> {
+    let at = PREFIX.len() as u64;
+    match refusal {
+        DataError::BareLineEnding { offset } if policy.bare == BareLineEndings::Reject => {
+            Some(DataError::BareLineEnding { offset: at + offset })
+        }
+        DataError::Nul { offset } if policy.nul == NulOctets::Reject => {
+            Some(DataError::Nul { offset: at + offset })
+        }
+        _ => None,
+    }
+}
+
 #[test]
 fn smuggling_sequences_do_not_end_data() {
-    for (sequence, bare_at, normalized) in SMUGGLING {
+    for (sequence, refusal, lenient) in SMUGGLING {
         let input = smuggling_input(sequence);
-        let context = show(sequence);
-
-        let rejected = unstuff_whole(&input, BareLineEndings::Reject);
-        // Ended exactly once, at the real end: the smuggled commands were consumed as
-        // data and only the QUIT after the real end is left for the command reader.
-        assert_eq!(rejected.leftover, b"QUIT\r\n", "{context}");
-        match bare_at {
-            Some(at) => {
-                let offset = PREFIX.len() as u64 + at;
-                assert_eq!(
-                    rejected.end,
-                    Some(Err(DataError::BareLineEnding { offset })),
-                    "{context}"
-                );
-            }
-            None => {
-                let content = [PREFIX, normalized, SMUGGLED].concat();
-                assert_eq!(rejected.end, Some(Ok(content.len() as u64)), "{context}");
-                assert_eq!(rejected.content, content, "{context}");
+        for policy in POLICIES {
+            let context = format!("{} {policy:?}", show(sequence));
+            let r = unstuff_whole(&input, policy);
+            // Ended exactly once, at the real end: the smuggled commands were consumed as
+            // data and only the QUIT after the real end is left for the command reader.
+            assert_eq!(r.leftover, b"QUIT\r\n", "{context}");
+            match refusal_under(policy, *refusal) {
+                Some(refused) => assert_eq!(r.end, Some(Err(refused)), "{context}"),
+                None => {
+                    // The smuggled transaction is part of the one message.
+                    let content = [PREFIX, lenient, SMUGGLED].concat();
+                    assert_eq!(r.end, Some(Ok(content.len() as u64)), "{context}");
+                    assert_eq!(r.content, content, "{context}");
+                }
             }
         }
-
-        let normal = unstuff_whole(&input, BareLineEndings::Normalize);
-        let content = [PREFIX, normalized, SMUGGLED].concat();
-        assert_eq!(normal.content, content, "{context}");
-        assert_eq!(normal.end, Some(Ok(content.len() as u64)), "{context}");
-        assert_eq!(normal.leftover, b"QUIT\r\n", "{context}");
-        // The smuggled transaction is part of the one message.
-        assert!(normal.content.ends_with(SMUGGLED), "{context}");
+        // The default refuses every sequence.
+        assert!(refusal_under(REJECT, *refusal).is_some());
 
         // Even with no more input after the smuggled end sequence, the reader waits.
         let cut = [PREFIX, sequence, b"MAIL FROM:<smuggled@x>\r\n"].concat();
-        for policy in [BareLineEndings::Reject, BareLineEndings::Normalize] {
+        for policy in POLICIES {
             let r = unstuff_whole(&cut, policy);
-            assert_eq!(r.end, None, "{context} {policy:?}");
-            assert!(r.leftover.len() <= 2, "{context}: {policy:?} held {}", show(&r.leftover));
+            assert_eq!(r.end, None, "{} {policy:?}", show(sequence));
+            assert!(r.leftover.len() <= 2, "{policy:?} held {}", show(&r.leftover));
         }
     }
 }
@@ -519,6 +585,8 @@ const CONTENTS: &[&[u8]] = &[
     b"\r\n.\r\r\n",
     b"x\r",
     b"\x00.\r\n.\x00",
+    b"a\r\n\x00.\r\n\x00",
+    b"\r\x00\n.\r\n",
 ];
 
 /// CRLF for every line ending, bare or not, and a final CRLF when the content does not
@@ -546,6 +614,26 @@ fn normalized(content: &[u8]) -> Vec<u8> {
         out.extend_from_slice(b"\r\n");
     }
     out
+}
+
+/// What a server reads from the body a [`DotStuffer`] made of `content`, ending exactly
+/// at its end of data: with NULs dropped, the normalized content without them (a dot
+/// after a NUL is no line start for either side); by default the same, unless the content
+/// holds a NUL, which refuses the message.
+fn assert_received(stuffed: &[u8], content: &[u8], context: &str) {
+    let input = [stuffed, b"QUIT\r\n"].concat();
+    let expected: Vec<u8> = normalized(content).into_iter().filter(|&b| b != 0).collect();
+    let stripped = unstuff_whole(&input, STRIP);
+    assert_eq!(stripped.content, expected, "{context}");
+    assert_eq!(stripped.end, Some(Ok(expected.len() as u64)), "{context}");
+    assert_eq!(stripped.leftover, b"QUIT\r\n", "{context}");
+    let received = unstuff_whole(&input, REJECT);
+    if content.contains(&0) {
+        assert!(matches!(received.end, Some(Err(DataError::Nul { .. }))), "{context}");
+        assert_eq!(received.leftover, b"QUIT\r\n", "{context}");
+    } else {
+        assert_eq!(received, stripped, "{context}");
+    }
 }
 
 fn stuff(pieces: &[&[u8]], mut stuffer: DotStuffer) -> Vec<u8> {
@@ -609,16 +697,9 @@ fn dot_stuffer_split_anywhere_and_round_trip() {
                 assert_eq!(stuffed[i - 1], b'\r', "{}", show(&stuffed));
             }
         }
-        // The receiver gets the normalized content back, in Reject mode, and stops exactly
-        // at the end.
-        let input = [&stuffed[..], b"QUIT\r\n"].concat();
-        let received = unstuff_whole(&input, BareLineEndings::Reject);
-        let expected = normalized(content);
-        assert_eq!(received.content, expected, "{}", show(content));
-        assert_eq!(received.end, Some(Ok(expected.len() as u64)), "{}", show(content));
-        assert_eq!(received.leftover, b"QUIT\r\n", "{}", show(content));
+        assert_received(&stuffed, content, &show(content));
         let normalizer_output = stuff(&[content], DotStuffer::normalizer());
-        assert_eq!(normalizer_output, expected, "{}", show(content));
+        assert_eq!(normalizer_output, normalized(content), "{}", show(content));
     }
 }
 
@@ -668,7 +749,7 @@ fn bdat_reader_split_anywhere() {
 // DotUnstuffer against a plain model of RFC 5321 section 4.5.2 and the smuggling rules
 
 /// The reference reading of a body that holds its end: (content, result, leftover).
-fn model(raw: &[u8], policy: BareLineEndings) -> (Vec<u8>, Result<u64, DataError>, &[u8]) {
+fn model(raw: &[u8], policy: Policy) -> (Vec<u8>, Result<u64, DataError>, &[u8]) {
     let (mut content, mut error, mut at_line_start, mut i) = (Vec::new(), None, true, 0);
     loop {
         let rest = &raw[i..];
@@ -689,10 +770,16 @@ fn model(raw: &[u8], policy: BareLineEndings) -> (Vec<u8>, Result<u64, DataError
                 continue;
             }
             [b'\r' | b'\n', ..] => {
-                if policy == BareLineEndings::Normalize {
+                if policy.bare == BareLineEndings::Normalize {
                     content.extend_from_slice(b"\r\n");
                 } else {
                     error.get_or_insert(DataError::BareLineEnding { offset: i as u64 });
+                }
+            }
+            // Dropped either way; it leaves the line start behind it (below).
+            [0, ..] => {
+                if policy.nul == NulOctets::Reject {
+                    error.get_or_insert(DataError::Nul { offset: i as u64 });
                 }
             }
             [b, ..] => content.push(*b),
@@ -711,17 +798,17 @@ fn dot_unstuffer_matches_the_model() {
         let len = rng.below(24);
         let mut input: Vec<u8> = (0..len).map(|_| ALPHABET[rng.below(ALPHABET.len())]).collect();
         input.extend_from_slice(b"\r\n.\r\nQUIT\r\n");
-        for policy in [BareLineEndings::Reject, BareLineEndings::Normalize] {
+        for policy in POLICIES {
             let (content, result, leftover) = model(&input, policy);
             let whole = unstuff_whole(&input, policy);
             let context = format!("round {round}: {} {policy:?}", show(&input));
             assert_eq!(whole.end, Some(result), "{context}");
             assert_eq!(whole.leftover, leftover, "{context}");
-            if policy == BareLineEndings::Normalize || result.is_ok() {
+            if result.is_ok() {
                 assert_eq!(whole.content, content, "{context}");
             } else {
-                // Reject: what was handed out before the refusal is the content up to the
-                // first bare CR/LF.
+                // Refused: what was handed out before the refusal is the content up to the
+                // first bare CR/LF or NUL.
                 assert!(content.starts_with(&whole.content), "{context}");
             }
             let pieces = chunkings(&input, round).pop().unwrap_or_default();
@@ -730,10 +817,8 @@ fn dot_unstuffer_matches_the_model() {
         // What a client stuffs, a server reads back as the normalized content.
         let body = &input[..len];
         let pieces = chunkings(body, round).pop().unwrap_or_default();
-        let stuffed = [stuff(&pieces, DotStuffer::new()), b"QUIT\r\n".to_vec()].concat();
-        let received = unstuff_whole(&stuffed, BareLineEndings::Reject);
-        assert_eq!(received.content, normalized(body), "round {round}: {}", show(body));
-        assert_eq!(received.leftover, b"QUIT\r\n", "round {round}: {}", show(body));
+        let stuffed = stuff(&pieces, DotStuffer::new());
+        assert_received(&stuffed, body, &format!("round {round}: {}", show(body)));
     }
 }
 

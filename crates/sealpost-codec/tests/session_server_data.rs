@@ -1,12 +1,12 @@
-//! Server session and message data: DATA (end of data, dot-unstuffing, bare CR/LF, size
-//! limit) and BDAT (chunk accounting, refusals that still consume the chunk).
+//! Server session and message data: DATA (end of data, dot-unstuffing, bare CR/LF, NUL,
+//! size limit) and BDAT (chunk accounting, refusals that still consume the chunk).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
 use common::{Server, ServerApp, reply};
 use sealpost_codec::server::{ServerConfig, ServerEvent};
-use sealpost_codec::{BareLineEndings, DataError};
+use sealpost_codec::{BareLineEndings, DataError, NulOctets};
 
 fn config() -> ServerConfig {
     ServerConfig::new("mx.test")
@@ -116,6 +116,37 @@ fn bare_line_endings_normalized_by_option() {
     // A normalized line end never starts a line: "\n.\n" is content, not the end.
     let mut server = in_data(config);
     assert_eq!(server.send(b"a\n.\nb\r\n.\r\n"), ["250 2.0.0"]);
+    assert_eq!(server.app.messages, [b"a\r\n.\r\nb\r\n".to_vec()]);
+}
+
+#[test]
+fn a_nul_is_refused_after_the_real_end() {
+    for (body, offset) in [(&b"line\0one\r\n"[..], 4u64), (b"\0.\r\n", 0), (b"a\r\n.\0\r\n", 4)] {
+        let mut server = in_data(config());
+        // Nothing is answered before the real end: "\0.\r\n" and ".\0\r\n" are lines.
+        assert!(server.write(body).is_empty(), "{body:?}");
+        assert!(server.write(b"MAIL FROM:<smuggled@x.test>\r\n").is_empty());
+        assert_eq!(server.write(b".\r\n"), b"550 5.6.0 Message holds a NUL octet\r\n".to_vec());
+        assert_eq!(server.app.rejected, [DataError::Nul { offset }]);
+        assert!(server.app.messages.is_empty());
+        assert!(message_ends(&server).is_empty());
+        assert_eq!(server.app.count(|e| matches!(e, ServerEvent::Mail { .. })), 1);
+        // The transaction is over and the session reads commands again.
+        assert_eq!(server.send(b"RCPT TO:<c@d.test>\r\n"), ["503 5.5.1"]);
+        assert_eq!(server.send(b"NOOP\r\n"), ["250 2.0.0"]);
+    }
+}
+
+#[test]
+fn nuls_stripped_by_option() {
+    let mut config = config();
+    config.nul_octets = NulOctets::Strip;
+    let mut server = in_data(config.clone());
+    assert_eq!(server.send(b"a\0b\0\r\n\0\r\n.\r\n"), ["250 2.0.0"]);
+    assert_eq!(server.app.messages, [b"ab\r\n\r\n".to_vec()]);
+    // A stripped NUL does not make the dot after it start a line: no end of data there.
+    let mut server = in_data(config);
+    assert_eq!(server.send(b"a\r\n\0.\r\nb\r\n.\r\n"), ["250 2.0.0"]);
     assert_eq!(server.app.messages, [b"a\r\n.\r\nb\r\n".to_vec()]);
 }
 

@@ -8,10 +8,10 @@ mod common;
 use std::time::Duration;
 
 use common::{Client, settings, start};
-use sealpost_codec::BareLineEndings;
 use sealpost_codec::server::StartTlsTrailing;
+use sealpost_codec::{BareLineEndings, NulOctets};
 use sealpost_server::Role;
-use sealpost_test_support::attacks::{SMUGGLING, has_bare_line_ending};
+use sealpost_test_support::attacks::{SMUGGLING, has_nul, refused_by_default};
 
 const SMUGGLED: &[u8] =
     b"MAIL FROM:<smuggled@x.test>\r\nRCPT TO:<victim@mail.test>\r\nDATA\r\nsmuggled body\r\n.\r\n";
@@ -40,7 +40,9 @@ async fn rest_of_replies(client: &mut Client) -> Vec<u16> {
 async fn smuggling_sequences_never_end_the_data_reject_mode() {
     let server = start(settings()).await;
     for (i, sequence) in SMUGGLING.iter().enumerate() {
-        assert_eq!(has_bare_line_ending(sequence), !matches!(i, 8 | 9), "{sequence:?}");
+        // Ten with a bare CR or LF, two with a NUL: the defaults refuse them all.
+        assert!(refused_by_default(sequence), "{sequence:?}");
+        assert_eq!(has_nul(sequence), matches!(i, 8 | 9), "{sequence:?}");
         for split in [false, true] {
             let mut c = Client::connect(server.addr(Role::Mx)).await;
             open_data(&mut c).await;
@@ -56,27 +58,18 @@ async fn smuggling_sequences_never_end_the_data_reject_mode() {
             let codes = rest_of_replies(&mut c).await;
             // One verdict for the whole transfer, then QUIT: the smuggled MAIL, RCPT
             // and DATA were never answered as commands.
-            let expected =
-                if has_bare_line_ending(sequence) { vec![550, 221] } else { vec![250, 221] };
-            assert_eq!(codes, expected, "sequence {i} {sequence:?} split={split}");
+            assert_eq!(codes, [550, 221], "sequence {i} {sequence:?} split={split}");
         }
     }
-    // Only the NUL variants (no bare CR or LF) were stored, each as one message that
-    // holds the smuggled text as content.
-    let stored = server.stored.lock().unwrap().clone();
-    assert_eq!(stored.len(), 4, "two NUL variants, each as one and as three writes");
-    for message in &stored {
-        let text = String::from_utf8_lossy(&message.content);
-        assert!(text.contains("MAIL FROM:<smuggled@x.test>"), "{text}");
-        assert_eq!(message.recipients, 1);
-    }
+    assert!(server.stored.lock().unwrap().is_empty(), "nothing stored");
     server.stop().await;
 }
 
 #[tokio::test]
-async fn smuggling_sequences_in_normalize_mode_make_one_message() {
+async fn smuggling_sequences_in_normalize_and_strip_mode_make_one_message() {
     let mut settings = settings();
     settings.session.bare_line_endings = BareLineEndings::Normalize;
+    settings.session.nul_octets = NulOctets::Strip;
     let server = start(settings).await;
     for sequence in SMUGGLING {
         let mut c = Client::connect(server.addr(Role::Mx)).await;
@@ -90,8 +83,9 @@ async fn smuggling_sequences_in_normalize_mode_make_one_message() {
     for message in &stored {
         let text = String::from_utf8_lossy(&message.content);
         assert!(text.contains("MAIL FROM:<smuggled@x.test>\r\n"), "{text}");
-        // Normalized: no bare CR or LF reaches the store.
+        // Normalized and stripped: no bare CR or LF and no NUL reaches the store.
         let bytes = &message.content;
+        assert!(!has_nul(bytes), "{text:?}");
         for (i, &b) in bytes.iter().enumerate() {
             if b == b'\n' {
                 assert_eq!(bytes.get(i.wrapping_sub(1)), Some(&b'\r'), "{text:?}");
@@ -101,6 +95,50 @@ async fn smuggling_sequences_in_normalize_mode_make_one_message() {
             }
         }
     }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_nul_mid_line_refuses_the_message_after_its_real_end() {
+    let server = start(settings()).await;
+    let mut c = Client::connect(server.addr(Role::Mx)).await;
+    open_data(&mut c).await;
+    c.send(b"Subject: nul\r\n\r\nbefore\0after\r\n").await;
+    c.send(b"more text\r\n.\r\n").await;
+    let refused = c.expect_status(550, "5.6.0").await;
+    assert!(refused.to_string().contains("Message holds a NUL octet"), "{refused}");
+    // The session goes on: the next transaction is stored.
+    c.send(b"MAIL FROM:<a@attacker.test>\r\nRCPT TO:<b@mail.test>\r\nDATA\r\n").await;
+    for code in [250, 250, 354] {
+        c.expect(code).await;
+    }
+    c.send(b"Subject: clean\r\n\r\nclean\r\n.\r\n").await;
+    c.expect(250).await;
+    c.send(b"QUIT\r\n").await;
+    c.expect(221).await;
+    let stored = server.stored.lock().unwrap().clone();
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].content.ends_with(b"Subject: clean\r\n\r\nclean\r\n"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_nul_mid_line_is_stripped_by_option() {
+    let mut settings = settings();
+    settings.session.nul_octets = NulOctets::Strip;
+    let server = start(settings).await;
+    let mut c = Client::connect(server.addr(Role::Mx)).await;
+    open_data(&mut c).await;
+    c.send(b"Subject: nul\r\n\r\nbefore\0after\r\n\0.\r\n.\r\n").await;
+    c.expect(250).await;
+    c.send(b"QUIT\r\n").await;
+    c.expect(221).await;
+    let stored = server.stored.lock().unwrap().clone();
+    assert_eq!(stored.len(), 1);
+    let content = &stored[0].content;
+    // The dot after the stripped NUL stays content: the line "." is stored as it came.
+    let text = String::from_utf8_lossy(content);
+    assert!(content.ends_with(b"Subject: nul\r\n\r\nbeforeafter\r\n.\r\n"), "{text:?}");
     server.stop().await;
 }
 

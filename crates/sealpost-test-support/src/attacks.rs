@@ -30,6 +30,18 @@ pub fn has_bare_line_ending(bytes: &[u8]) -> bool {
     })
 }
 
+/// True when `bytes` holds a NUL octet.
+pub fn has_nul(bytes: &[u8]) -> bool {
+    bytes.contains(&0)
+}
+
+/// True when a DATA body holding `bytes` is refused whole under the server's default
+/// policies: a bare CR or LF (`BareLineEndings::Reject`) or a NUL (`NulOctets::Reject`).
+/// Every one of [`SMUGGLING`] is.
+pub fn refused_by_default(bytes: &[u8]) -> bool {
+    has_bare_line_ending(bytes) || has_nul(bytes)
+}
+
 /// A sequence as text for test messages: CR, LF and NUL written `\r`, `\n` and `\0`.
 pub fn shown(sequence: &[u8]) -> String {
     String::from_utf8_lossy(sequence).replace('\n', "\\n").replace('\r', "\\r").replace('\0', "\\0")
@@ -44,5 +56,14 @@ mod tests {
         let clean: Vec<String> =
             SMUGGLING.iter().filter(|s| !has_bare_line_ending(s)).map(|s| shown(s)).collect();
         assert_eq!(clean, ["\\r\\n\\0.\\r\\n", "\\r\\n.\\0\\r\\n"]);
+        let nul: Vec<String> = SMUGGLING.iter().filter(|s| has_nul(s)).map(|s| shown(s)).collect();
+        assert_eq!(nul, clean);
+    }
+
+    #[test]
+    fn every_sequence_is_refused_by_default_and_plain_text_is_not() {
+        assert!(SMUGGLING.iter().all(|s| refused_by_default(s)));
+        assert!(!refused_by_default(b"Subject: x\r\n\r\n.. dot\r\n"));
+        assert!(refused_by_default(b"a\0b"));
     }
 }

@@ -16,7 +16,7 @@ use sealpost_starttls::client::{Fingerprint, SecurityLevel};
 
 use crate::values::{
     BareLineEndingPolicy, ByteSize, CertificateName, ClientCertMode, DomainName, HandlerKind,
-    ListenAddr, QueueBackend, SecretSource, StartTlsTrailingPolicy, parsed_list,
+    ListenAddr, NulPolicy, QueueBackend, SecretSource, StartTlsTrailingPolicy, parsed_list,
     parsed_list_option, parsed_option,
 };
 
@@ -303,6 +303,8 @@ pub(crate) struct TimeoutsSection {
 pub(crate) struct ProtocolSection {
     /// Bare CR or LF in message data: `reject` or `normalize`.
     pub(crate) bare_line_endings: Option<BareLineEndingPolicy>,
+    /// A NUL octet in message data: `reject` or `strip`.
+    pub(crate) nul: Option<NulPolicy>,
     /// Bytes after STARTTLS before the handshake: `reject` or `discard`.
     pub(crate) starttls_trailing: Option<StartTlsTrailingPolicy>,
 }
@@ -412,6 +414,8 @@ mod tests {
         assert!(err.contains("expected IP:PORT"), "{err}");
         let err = format!("{:#}", parse("[protocol]\nbare_line_endings = \"fix\"\n").unwrap_err());
         assert!(err.contains("normalize"), "{err}");
+        let err = format!("{:#}", parse("[protocol]\nnul = \"keep\"\n").unwrap_err());
+        assert!(err.contains("strip"), "{err}");
         let err = format!("{:#}", parse("[limits]\nmax_message_size = \"lots\"\n").unwrap_err());
         assert!(err.contains("not a size"), "{err}");
         let sizes = parse("[limits]\nmax_message_size = \"10M\"\n").unwrap();

@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use sealpost_codec::server::StartTlsTrailing;
-use sealpost_codec::{BareLineEndings, DomainPart, Mailbox};
+use sealpost_codec::{BareLineEndings, DomainPart, Mailbox, NulOctets};
 use sealpost_server::ServerSettings;
 use sealpost_starttls::CertificateFiles;
 
 use crate::cli::ServeArgs;
 use crate::config::FileConfig;
-use crate::values::{BareLineEndingPolicy, HandlerKind, StartTlsTrailingPolicy};
+use crate::values::{BareLineEndingPolicy, HandlerKind, NulPolicy, StartTlsTrailingPolicy};
 
 mod listeners;
 mod queue;
@@ -349,6 +349,12 @@ fn server_settings(
             BareLineEndingPolicy::Normalize => BareLineEndings::Normalize,
         };
     }
+    if let Some(policy) = file.protocol.nul {
+        settings.session.nul_octets = match policy {
+            NulPolicy::Reject => NulOctets::Reject,
+            NulPolicy::Strip => NulOctets::Strip,
+        };
+    }
     if let Some(policy) = file.protocol.starttls_trailing {
         settings.session.starttls_trailing = match policy {
             StartTlsTrailingPolicy::Reject => StartTlsTrailing::Reject,
@@ -656,6 +662,8 @@ mod tests {
         assert_eq!(s.session.max_recipients, default.session.max_recipients);
         assert_eq!(s.session.max_errors, default.session.max_errors);
         assert_eq!(s.session.bare_line_endings, default.session.bare_line_endings);
+        assert_eq!(s.session.nul_octets, default.session.nul_octets);
+        assert_eq!(s.session.nul_octets, NulOctets::Reject);
         assert_eq!(s.session.starttls_trailing, default.session.starttls_trailing);
 
         assert_eq!(complete.relay.mta_sts, Some(true));
@@ -703,7 +711,8 @@ mod tests {
              [limits]\nmax_connections = 7\nmax_connections_per_ip = 3\nmax_recipients = 9\n\
              max_errors = 4\nmax_auth_failures = 2\nauth_failure_window = 60\n\
              [timeouts]\ncommand = 11\ndata = 12\nhandshake = 13\nwrite = 14\nshutdown_grace = 0\n\
-             [protocol]\nbare_line_endings = \"normalize\"\nstarttls_trailing = \"discard\"\n",
+             [protocol]\nbare_line_endings = \"normalize\"\nnul = \"strip\"\n\
+             starttls_trailing = \"discard\"\n",
         )
         .unwrap();
         assert_eq!(plan.recipients.as_deref(), Some(&["alice@localhost".to_owned()][..]));
@@ -717,6 +726,7 @@ mod tests {
             [11, 12, 13, 14, 0]
         );
         assert_eq!(s.session.bare_line_endings, BareLineEndings::Normalize);
+        assert_eq!(s.session.nul_octets, NulOctets::Strip);
         assert_eq!(s.session.starttls_trailing, StartTlsTrailing::Discard);
     }
 }

@@ -251,6 +251,17 @@ pub(crate) enum BareLineEndingPolicy {
     Normalize,
 }
 
+/// A NUL octet inside message data (DATA; BDAT chunks are taken as they come).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum NulPolicy {
+    /// Refuse the message (after reading it to its real end).
+    #[default]
+    Reject,
+    /// Drop each NUL from the stored content.
+    Strip,
+}
+
 /// Plaintext bytes sent after STARTTLS, before the handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -1,27 +1,28 @@
 //! `DotUnstuffer` fed arbitrary bytes, whole and in arbitrary pieces, in both
-//! `BareLineEndings` modes and with an optional size limit.
+//! `BareLineEndings` modes, both `NulOctets` modes and with an optional size limit.
 //!
 //! Properties: no panic; the pieces give the same end result, content and leftover as
 //! the whole input; content is never longer than the raw octets it came from (with
 //! `Normalize`, each bare CR/LF becomes CRLF, so there the bound is twice the input); an
-//! accepted message is CRLF lines only, and dot-stuffing it again and unstuffing gives
-//! it back unchanged.
+//! accepted message is CRLF lines only without NUL, and dot-stuffing it again and
+//! unstuffing gives it back unchanged.
 #![no_main]
 
 use bytes::BytesMut;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use sealpost_codec::{BareLineEndings, DataError, DataStep, DotStuffer, DotUnstuffer};
+use sealpost_codec::{BareLineEndings, DataError, DataStep, DotStuffer, DotUnstuffer, NulOctets};
 use sealpost_codec_fuzz::only_crlf;
 
 #[derive(Debug, Arbitrary)]
 struct Input {
     normalize: bool,
+    strip_nul: bool,
     limit: Option<u16>,
     /// Sizes of the pieces the body is fed in (cycled; 0 feeds nothing).
     splits: Vec<u8>,
-    /// The raw body; bytes from 0x80 up are mapped to CR, LF, "." and "x" so that line
-    /// endings, stuffing dots and end-of-data sequences are common.
+    /// The raw body; bytes from 0x80 up are mapped to CR, LF, ".", "x" and NUL so that
+    /// line endings, stuffing dots, NULs and end-of-data sequences are common.
     body: Vec<u8>,
 }
 
@@ -38,7 +39,11 @@ struct Outcome {
 
 fn decoder(input: &Input) -> DotUnstuffer {
     let policy = if input.normalize { BareLineEndings::Normalize } else { BareLineEndings::Reject };
-    DotUnstuffer::new().bare_line_endings(policy).max_size(input.limit.map(u64::from))
+    let nul = if input.strip_nul { NulOctets::Strip } else { NulOctets::Reject };
+    DotUnstuffer::new()
+        .bare_line_endings(policy)
+        .nul_octets(nul)
+        .max_size(input.limit.map(u64::from))
 }
 
 /// Drains `buf` into `out`; true once the end of data was consumed.
@@ -83,11 +88,11 @@ fn run(input: &Input, body: &[u8], split: bool) -> Outcome {
 }
 
 fuzz_target!(|input: Input| {
-    let specials = [b'\r', b'\n', b'.', b'x'];
+    let specials = [b'\r', b'\n', b'.', b'x', 0, b'\r', b'\n', b'.'];
     let body: Vec<u8> = input
         .body
         .iter()
-        .map(|&b| if b >= 0x80 { specials[usize::from(b & 3)] } else { b })
+        .map(|&b| if b >= 0x80 { specials[usize::from(b & 7)] } else { b })
         .collect();
     let whole = run(&input, &body, false);
     let consumed = body.len() - whole.leftover.len();
@@ -113,13 +118,20 @@ fuzz_target!(|input: Input| {
         assert_eq!(size, whole.content.len() as u64);
         assert!(whole.content.is_empty() || whole.content.ends_with(b"\r\n"));
         assert!(only_crlf(&whole.content), "bare CR or LF in accepted content");
+        assert!(!whole.content.contains(&0), "NUL in accepted content");
         // A client's stuffing of the message reads back as the message.
         let mut stuffed = Vec::new();
         let mut stuffer = DotStuffer::new();
         stuffer.encode(&whole.content, &mut stuffed);
         stuffer.finish(&mut stuffed);
         let again = run(
-            &Input { normalize: false, limit: None, splits: Vec::new(), body: Vec::new() },
+            &Input {
+                normalize: false,
+                strip_nul: false,
+                limit: None,
+                splits: Vec::new(),
+                body: Vec::new(),
+            },
             &stuffed,
             false,
         );

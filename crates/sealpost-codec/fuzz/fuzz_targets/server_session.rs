@@ -12,7 +12,7 @@ use libfuzzer_sys::fuzz_target;
 use sealpost_codec::server::{
     AuthConfig, ServerConfig, ServerEvent, ServerSession, StartTlsTrailing, TlsOffer,
 };
-use sealpost_codec::{BareLineEndings, DecodeError, Mechanism, Reply, ReplyDecoder};
+use sealpost_codec::{BareLineEndings, DecodeError, Mechanism, NulOctets, Reply, ReplyDecoder};
 
 /// Command lines (and message data) that reach the session's deeper states quickly.
 const LINES: &[&[u8]] = &[
@@ -36,6 +36,7 @@ const LINES: &[&[u8]] = &[
     b".\r\n",
     b"\r\n.\r\n",
     b"bare\nLF\r\n",
+    b"\r\n\x00.\r\n",
     b"RSET\r\n",
     b"NOOP\r\n",
     b"HELP\r\n",
@@ -65,6 +66,7 @@ struct Setup {
     auth_required: bool,
     other_mechanism: bool,
     normalize: bool,
+    strip_nul: bool,
     small_limits: bool,
     chunking: bool,
     reject_improper_pipelining: bool,
@@ -109,6 +111,9 @@ fn config(s: &Setup) -> ServerConfig {
     c.auth = Some(auth);
     if s.normalize {
         c.bare_line_endings = BareLineEndings::Normalize;
+    }
+    if s.strip_nul {
+        c.nul_octets = NulOctets::Strip;
     }
     if s.small_limits {
         c.max_line = 40;

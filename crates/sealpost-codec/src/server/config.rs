@@ -1,7 +1,7 @@
 //! What a [`super::ServerSession`] offers and enforces.
 
 use crate::command::Mechanism;
-use crate::data::BareLineEndings;
+use crate::data::{BareLineEndings, NulOctets};
 use crate::ehlo::Capability;
 
 /// Whether and how STARTTLS is offered (RFC 3207).
@@ -80,6 +80,8 @@ pub struct ServerConfig {
     pub max_errors: usize,
     /// Bare CR/LF in DATA.
     pub bare_line_endings: BareLineEndings,
+    /// NUL octets in DATA (BDAT chunks are taken as they come).
+    pub nul_octets: NulOctets,
     /// STARTTLS availability.
     pub tls: TlsOffer,
     /// The session starts under TLS (implicit TLS, RFC 8314).
@@ -119,9 +121,10 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// A configuration with the safe defaults: 512-octet lines, 25 MiB messages, 1000
-    /// recipients, 10 errors, bare CR/LF rejected, no STARTTLS (set [`TlsOffer`] when the
-    /// transport has a certificate), AUTH PLAIN/LOGIN only under TLS, PIPELINING,
-    /// 8BITMIME, CHUNKING, BINARYMIME, SMTPUTF8, DSN, ENHANCEDSTATUSCODES.
+    /// recipients, 10 errors, bare CR/LF and NUL in DATA rejected, no STARTTLS (set
+    /// [`TlsOffer`] when the transport has a certificate), AUTH PLAIN/LOGIN only under
+    /// TLS, PIPELINING, 8BITMIME, CHUNKING, BINARYMIME, SMTPUTF8, DSN,
+    /// ENHANCEDSTATUSCODES.
     pub fn new(hostname: impl Into<String>) -> Self {
         ServerConfig {
             hostname: hostname.into(),
@@ -132,6 +135,7 @@ impl ServerConfig {
             max_recipients: 1000,
             max_errors: 10,
             bare_line_endings: BareLineEndings::Reject,
+            nul_octets: NulOctets::Reject,
             tls: TlsOffer::None,
             implicit_tls: false,
             starttls_trailing: StartTlsTrailing::Reject,

@@ -407,6 +407,7 @@ impl ServerSession {
                 if reply.code().is_intermediate() {
                     let unstuffer = DotUnstuffer::new()
                         .bare_line_endings(self.config.bare_line_endings)
+                        .nul_octets(self.config.nul_octets)
                         .max_size(self.config.max_message_size);
                     self.phase = Phase::Data(unstuffer);
                 } else if trailing && self.config.reject_improper_pipelining {
@@ -556,6 +557,7 @@ impl ServerSession {
             Err(error) => {
                 let canned = match error {
                     DataError::TooLarge { .. } => replies::TOO_BIG,
+                    DataError::Nul { .. } => replies::NUL_IN_DATA,
                     _ => replies::BARE_IN_DATA,
                 };
                 let count = if self.config.lmtp {
