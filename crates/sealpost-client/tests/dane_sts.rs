@@ -194,6 +194,7 @@ async fn bogus_dns_defers_at_both_dane_levels() {
             Err(sealpost_starttls::dns::DnsError::Failure {
                 name: "x".into(),
                 reason: "SERVFAIL".into(),
+                source: None,
             }),
         ),
     ];
@@ -418,6 +419,7 @@ async fn address_lookups_never_fall_back_to_a_weaker_source() {
         Err(sealpost_starttls::dns::DnsError::Failure {
             name: MX.into(),
             reason: "SERVFAIL".into(),
+            source: None,
         })
     };
     // The MX answer is secure, the address lookup fails: defer, do not ask the system's

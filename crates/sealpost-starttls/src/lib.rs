@@ -53,6 +53,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod cause;
 mod certs;
 pub mod client;
 mod client_auth;
@@ -72,6 +73,7 @@ mod signatures;
 mod stream;
 pub mod tlsrpt;
 
+pub use cause::Cause;
 pub use certs::{CertificateFiles, hex_colon, read_chain, read_key, sha256, spki_sha256};
 pub use client_auth::ClientAuth;
 pub use error::TlsError;

@@ -464,7 +464,11 @@ async fn policy_decision_table() {
     use DaneLevel::{Dane, DaneOnly};
     let usable = tlsa(3, 1, 1, "server.pem");
     let pkix = tlsa(1, 1, 1, "server.pem");
-    let failure = DnsError::Failure { name: "_25._tcp.mx.test".into(), reason: "SERVFAIL".into() };
+    let failure = DnsError::Failure {
+        name: "_25._tcp.mx.test".into(),
+        reason: "SERVFAIL".into(),
+        source: None,
+    };
     type Row =
         (Result<Answer<Tlsa>, DnsError>, Dnssec, DaneLevel, Result<DaneDecision, ResultType>);
     let rows: Vec<Row> = vec![

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use memchr::memmem;
+use sealpost_starttls::Cause;
 use sealpost_starttls::dns::{Answer, DnsError, Dnssec, StaticResolver, Txt};
 use sealpost_starttls::mta_sts::{
     FetchError, FetchFuture, HttpsPolicyFetcher, Mode, MxPattern, PolicyCache, PolicyError,
@@ -348,7 +349,11 @@ async fn cache_keeps_unexpired_policy_when_discovery_or_fetch_fails() {
     assert_eq!(policy_of(&b).1, PolicySource::CachedAfterFailure);
     let servfail = StaticResolver::new().with_txt(
         "_mta-sts.example.com",
-        Err(DnsError::Failure { name: "_mta-sts.example.com".into(), reason: "SERVFAIL".into() }),
+        Err(DnsError::Failure {
+            name: "_mta-sts.example.com".into(),
+            reason: "SERVFAIL".into(),
+            source: None,
+        }),
     );
     let c = cache.lookup(&servfail, &fetcher, "example.com", t0 + Duration::from_secs(30)).await;
     assert_eq!(policy_of(&c).1, PolicySource::CachedAfterFailure);
@@ -604,6 +609,10 @@ async fn fetch_untrusted_certificate_is_webpki_invalid() {
     assert!(matches!(err, FetchError::Certificate { .. }), "{err:?}");
     assert_eq!(err.result_type(), ResultType::StsWebpkiInvalid);
     assert!(request.is_none(), "no request may be sent over an unverified connection");
+    // The cause is rustls's own verdict, for callers that match on it.
+    let cause = std::error::Error::source(&err).and_then(|e| e.downcast_ref::<Cause>());
+    let rustls_error = cause.and_then(|c| c.downcast_ref::<rustls::Error>());
+    assert!(matches!(rustls_error, Some(rustls::Error::InvalidCertificate(_))), "{rustls_error:?}");
 }
 
 #[tokio::test]
@@ -633,6 +642,10 @@ async fn fetch_refused_connection_is_a_fetch_error() {
     let err = fetcher.fetch(DOMAIN).await.unwrap_err();
     assert!(matches!(err, FetchError::Connect { .. }), "{err:?}");
     assert_eq!(err.result_type(), ResultType::StsPolicyFetchError);
+    // The operating system's error is kept, not only its text.
+    let FetchError::Connect { source: Some(cause), .. } = &err else { panic!("{err:?}") };
+    let kind = cause.downcast_ref::<std::io::Error>().map(std::io::Error::kind);
+    assert_eq!(kind, Some(std::io::ErrorKind::ConnectionRefused));
 }
 
 /// Discovery end to end: the TXT record from the resolver, the policy over HTTPS from the

@@ -19,6 +19,7 @@ use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use super::{
     Answer, DnsError, DnsFuture, DnsResolver, Dnssec, Mx, Txt, normalize, tlsa_name, weakest,
 };
+use crate::Cause;
 use crate::dane::{CertUsage, MatchingType, Selector, Tlsa};
 
 /// A validating stub resolver: asks the configured name servers (recursive resolvers,
@@ -65,6 +66,7 @@ impl HickoryResolver {
         let parsed = TrustAnchors::from_file(anchors).map_err(|e| DnsError::Failure {
             name: String::new(),
             reason: format!("trust anchors {}: {e}", anchors.display()),
+            source: Some(Cause::new(e)),
         })?;
         HickoryResolver::build(servers, timeout, true, Some(Arc::new(parsed)))
     }
@@ -87,6 +89,7 @@ impl HickoryResolver {
         let text = std::fs::read_to_string(path).map_err(|e| DnsError::Failure {
             name: String::new(),
             reason: format!("cannot read {}: {e}", path.display()),
+            source: Some(Cause::new(e)),
         })?;
         HickoryResolver::new(&name_servers(&text), timeout)
     }
@@ -110,6 +113,7 @@ impl HickoryResolver {
             return Err(DnsError::Failure {
                 name: String::new(),
                 reason: "no name servers configured".into(),
+                source: None,
             });
         }
         let name_servers = servers
@@ -135,16 +139,21 @@ impl HickoryResolver {
         if let Some(anchors) = anchors {
             builder = builder.with_trust_anchor(anchors);
         }
-        let inner = builder
-            .build()
-            .map_err(|e| DnsError::Failure { name: String::new(), reason: e.to_string() })?;
+        let inner = builder.build().map_err(|e| DnsError::Failure {
+            name: String::new(),
+            reason: e.to_string(),
+            source: Some(Cause::new(e)),
+        })?;
         Ok(HickoryResolver { inner, validate })
     }
 
     async fn query(&self, name: &str, rtype: RecordType) -> Result<Answer<RData>, DnsError> {
         let fqdn = format!("{}.", normalize(name));
-        let parsed = Name::from_ascii(&fqdn)
-            .map_err(|e| DnsError::InvalidName { name: name.to_owned(), reason: e.to_string() })?;
+        let parsed = Name::from_ascii(&fqdn).map_err(|e| DnsError::InvalidName {
+            name: name.to_owned(),
+            reason: e.to_string(),
+            source: Some(Cause::new(e)),
+        })?;
         // The lookup runs as a task of its own so that a panic inside the resolver on a
         // hostile or unusual answer becomes a failed lookup, not a crashed delivery
         // (hickory 0.26.3 asserts on NSEC3 records for the root zone, for example).
@@ -156,6 +165,7 @@ impl HickoryResolver {
                 return Err(DnsError::Failure {
                     name: name.to_owned(),
                     reason: format!("the resolver failed on the answer ({e})"),
+                    source: Some(Cause::new(e)),
                 });
             }
         };
@@ -217,7 +227,11 @@ impl HickoryResolver {
                 Ok(Answer::NoRecords { dnssec: Dnssec::Bogus })
             }
             NetError::Timeout => Err(DnsError::Timeout { name: name.to_owned() }),
-            other => Err(DnsError::Failure { name: name.to_owned(), reason: other.to_string() }),
+            other => Err(DnsError::Failure {
+                name: name.to_owned(),
+                reason: other.to_string(),
+                source: Some(Cause::new(other)),
+            }),
         }
     }
 }

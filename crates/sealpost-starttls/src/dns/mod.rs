@@ -24,6 +24,7 @@ use std::pin::Pin;
 pub use hickory::HickoryResolver;
 pub use static_resolver::StaticResolver;
 
+use crate::Cause;
 use crate::dane::Tlsa;
 
 /// The DNSSEC status of an answer (RFC 4035 section 4.3).
@@ -177,6 +178,9 @@ pub enum DnsError {
         name: String,
         /// Why.
         reason: String,
+        /// The resolver's own error, when it refused the name.
+        #[source]
+        source: Option<Cause>,
     },
     /// No name server answered in time.
     #[error("DNS lookup of {name} timed out")]
@@ -190,8 +194,13 @@ pub enum DnsError {
     Failure {
         /// The name queried.
         name: String,
-        /// Why.
+        /// Why, in words (also what a TLS-RPT report or a log line shows).
         reason: String,
+        /// The resolver's (or the operating system's) own error, for callers that match
+        /// on it; `None` when the failure has no error value behind it (a static
+        /// resolver's answer, a configuration without name servers).
+        #[source]
+        source: Option<Cause>,
     },
 }
 

@@ -18,6 +18,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use super::policy::{PolicyError, StsPolicy};
+use crate::Cause;
 use crate::tlsrpt::ResultType;
 
 /// The largest policy body accepted. RFC 8461 section 3.3 lets senders limit the size of
@@ -40,6 +41,9 @@ pub enum FetchError {
         host: String,
         /// Why.
         reason: String,
+        /// The resolver's or the operating system's error, when there is one.
+        #[source]
+        source: Option<Cause>,
     },
     /// The policy host's certificate did not validate (web PKI, for the name
     /// `mta-sts.<domain>`).
@@ -49,6 +53,9 @@ pub enum FetchError {
         host: String,
         /// Why.
         reason: String,
+        /// Rustls's verdict on the certificate, when there is one.
+        #[source]
+        source: Option<Cause>,
     },
     /// The TLS handshake failed for another reason.
     #[error("TLS with {host} failed: {reason}")]
@@ -57,6 +64,9 @@ pub enum FetchError {
         host: String,
         /// Why.
         reason: String,
+        /// The TLS error, when there is one.
+        #[source]
+        source: Option<Cause>,
     },
     /// The server answered with a redirect, which section 3.3 forbids following.
     #[error("the policy URL redirects (HTTP {status}) to {location:?}; redirects are not followed")]
@@ -80,7 +90,7 @@ pub enum FetchError {
     Timeout(Duration),
     /// The HTTP exchange failed.
     #[error("HTTP error: {0}")]
-    Http(String),
+    Http(#[source] Cause),
     /// The body is not a valid policy.
     #[error("invalid policy: {0}")]
     Invalid(#[from] PolicyError),
@@ -230,37 +240,41 @@ impl HttpsPolicyFetcher {
     }
 
     /// The addresses of the policy host, port 443.
-    async fn addresses_of(&self, host: &str) -> Result<Vec<SocketAddr>, String> {
+    async fn addresses_of(&self, host: &str) -> Result<Vec<SocketAddr>, Cause> {
         if let Some(addr) = self.addresses.get(host) {
             return Ok(vec![*addr]);
         }
         let Some(resolver) = &self.resolver else {
-            return Ok(tokio::net::lookup_host((host, 443))
-                .await
-                .map_err(|e| e.to_string())?
-                .collect());
+            return Ok(tokio::net::lookup_host((host, 443)).await.map_err(Cause::new)?.collect());
         };
-        let answer = resolver.ip(host).await.map_err(|e| e.to_string())?;
+        let answer = resolver.ip(host).await.map_err(Cause::new)?;
         // The policy is authenticated by web PKI, not DNSSEC: any answer will do.
         Ok(answer.records().iter().map(|ip| SocketAddr::new(*ip, 443)).collect())
     }
 
     async fn fetch_inner(&self, domain: &str) -> Result<StsPolicy, FetchError> {
         let host = policy_host(domain);
-        let connect_err = |reason: String| FetchError::Connect { host: host.clone(), reason };
+        let connect_err = |source: Option<Cause>| FetchError::Connect {
+            host: host.clone(),
+            reason: source
+                .as_ref()
+                .map_or_else(|| "the name has no address".into(), |e| e.to_string()),
+            source,
+        };
         let server_name =
-            ServerName::try_from(host.clone()).map_err(|e| connect_err(e.to_string()))?;
-        let addresses = self.addresses_of(&host).await.map_err(connect_err)?;
+            ServerName::try_from(host.clone()).map_err(|e| connect_err(Some(Cause::new(e))))?;
+        let addresses = self.addresses_of(&host).await.map_err(|e| connect_err(Some(e)))?;
         if addresses.is_empty() {
-            return Err(connect_err("the name has no address".into()));
+            return Err(connect_err(None));
         }
-        let tcp =
-            TcpStream::connect(&addresses[..]).await.map_err(|e| connect_err(e.to_string()))?;
+        let tcp = TcpStream::connect(&addresses[..])
+            .await
+            .map_err(|e| connect_err(Some(Cause::new(e))))?;
         let tls = self.tls.connect(server_name, tcp).await.map_err(|e| tls_error(&host, e))?;
 
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
             .await
-            .map_err(|e| FetchError::Http(e.to_string()))?;
+            .map_err(|e| FetchError::Http(Cause::new(e)))?;
         let driver = tokio::spawn(connection);
         let result = self.exchange(&mut sender, &host).await;
         drop(sender);
@@ -277,9 +291,9 @@ impl HttpsPolicyFetcher {
             .header(HOST, host)
             .header(USER_AGENT, concat!("sealpost/", env!("CARGO_PKG_VERSION")))
             .body(Empty::<Bytes>::new())
-            .map_err(|e| FetchError::Http(e.to_string()))?;
+            .map_err(|e| FetchError::Http(Cause::new(e)))?;
         let response =
-            sender.send_request(request).await.map_err(|e| FetchError::Http(e.to_string()))?;
+            sender.send_request(request).await.map_err(|e| FetchError::Http(Cause::new(e)))?;
         let status = response.status();
         if status.is_redirection() {
             let location = header_text(response.headers().get(LOCATION));
@@ -304,7 +318,7 @@ impl HttpsPolicyFetcher {
                 if e.is::<http_body_util::LengthLimitError>() {
                     FetchError::TooLarge(self.max_size)
                 } else {
-                    FetchError::Http(e.to_string())
+                    FetchError::Http(Cause::from_boxed(e))
                 }
             })?
             .to_bytes();
@@ -341,7 +355,15 @@ fn tls_error(host: &str, error: io::Error) -> FetchError {
     match rustls_error {
         Some(
             e @ (rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented),
-        ) => FetchError::Certificate { host: host.to_owned(), reason: e.to_string() },
-        _ => FetchError::Tls { host: host.to_owned(), reason: error.to_string() },
+        ) => FetchError::Certificate {
+            host: host.to_owned(),
+            reason: e.to_string(),
+            source: Some(Cause::new(e.clone())),
+        },
+        _ => FetchError::Tls {
+            host: host.to_owned(),
+            reason: error.to_string(),
+            source: Some(Cause::new(error)),
+        },
     }
 }
