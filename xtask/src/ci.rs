@@ -172,8 +172,35 @@ fn rustdoc(ci: &mut Ci<'_>) -> Result<Outcome> {
 /// and each packaged crate builds on its own from what it ships, with the workspace
 /// crates it needs taken from a local registry of the ones packaged before it. Nothing is
 /// uploaded. `--allow-dirty` so that a local run with uncommitted changes checks those.
+///
+/// Cargo unpacks that local registry's crates under `$CARGO_HOME/registry/src/-HASH/` and,
+/// as for any registry, never unpacks a name and version again: a second run would build
+/// against the sources of the first (our crates keep version 0.1.0 between changes). So the
+/// unpacked copies of our own crates from local registries go first.
 fn package(ci: &mut Ci<'_>) -> Result<Outcome> {
+    forget_unpacked_workspace_crates()?;
     cargo(ci, &["publish", "--dry-run", "--workspace", "--allow-dirty"])
+}
+
+/// Removes `$CARGO_HOME/registry/src/<local registry>/sealpost*` (never crates.io's folders).
+fn forget_unpacked_workspace_crates() -> Result<()> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cargo")));
+    let Some(src) = home.map(|h| h.join("registry").join("src")) else { return Ok(()) };
+    let Ok(registries) = std::fs::read_dir(&src) else { return Ok(()) };
+    for registry in registries.flatten() {
+        // Remote registries are named after their host; local ones only by a hash.
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        for unpacked in std::fs::read_dir(registry.path())?.flatten() {
+            if unpacked.file_name().to_string_lossy().starts_with("sealpost") {
+                std::fs::remove_dir_all(unpacked.path())?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn test_pki(ci: &mut Ci<'_>) -> Result<Outcome> {
