@@ -173,13 +173,30 @@ fn rustdoc(ci: &mut Ci<'_>) -> Result<Outcome> {
 /// crates it needs taken from a local registry of the ones packaged before it. Nothing is
 /// uploaded. `--allow-dirty` so that a local run with uncommitted changes checks those.
 ///
-/// Cargo unpacks that local registry's crates under `$CARGO_HOME/registry/src/-HASH/` and,
-/// as for any registry, never unpacks a name and version again: a second run would build
-/// against the sources of the first (our crates keep version 0.1.0 between changes). So the
-/// unpacked copies of our own crates from local registries go first.
+/// Cargo takes a registry's crate as immutable: it unpacks a name and version once (under
+/// `$CARGO_HOME/registry/src/-HASH/`) and, once built, never rebuilds it for a change of
+/// content. Our crates keep version 0.1.0 between changes, so a second run would verify
+/// against the first run's sources and builds. Hence the build goes to a target folder of
+/// its own (`target/package-build`, so nothing else shares those fingerprints), and the
+/// unpacked copies and the fingerprints of our own crates go first; the dependencies stay
+/// built between runs.
 fn package(ci: &mut Ci<'_>) -> Result<Outcome> {
+    let target = ci.sh.root().join("target").join("package-build");
     forget_unpacked_workspace_crates()?;
-    cargo(ci, &["publish", "--dry-run", "--workspace", "--allow-dirty"])
+    forget_built_workspace_crates(&target.join("debug").join(".fingerprint"))?;
+    let target = target.display().to_string();
+    cargo(ci, &["publish", "--dry-run", "--workspace", "--allow-dirty", "--target-dir", &target])
+}
+
+/// Removes the fingerprints of `sealpost*` units under `dir`, so cargo builds them again.
+fn forget_built_workspace_crates(dir: &std::path::Path) -> Result<()> {
+    let Ok(units) = std::fs::read_dir(dir) else { return Ok(()) };
+    for unit in units.flatten() {
+        if unit.file_name().to_string_lossy().starts_with("sealpost") {
+            std::fs::remove_dir_all(unit.path())?;
+        }
+    }
+    Ok(())
 }
 
 /// Removes `$CARGO_HOME/registry/src/<local registry>/sealpost*` (never crates.io's folders).
