@@ -6,15 +6,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use sealpost_client::LmtpTarget;
 use sealpost_codec::{Command, ForwardPath};
 use sealpost_mta::queue::{Body, NewMessage, QueuedEnvelope, QueuedRecipient, RecipientRoute};
 use sealpost_mta::relay::{Deliverer, DeliveryJob, RecipientOutcome};
 use sealpost_mta::{FileQueue, LmtpDelivery, QueueStore, Router, Worker, WorkerSettings};
 use sealpost_server::{Role, Verdict};
-use sealpost_test_support::server::{MemoryHandler, settings, start_handler};
+use sealpost_test_support::server::{MemoryHandler, Running, settings, start_handler};
 
 /// The relay of this test: nothing may go there.
 struct NoRelay;
@@ -35,6 +37,29 @@ fn recipient(address: &str) -> QueuedRecipient {
     QueuedRecipient::new(forward_path, parameters.into_owned(), RecipientRoute::Local)
 }
 
+/// sealpost-server in LMTP mode with `handler`, and the target to reach it.
+async fn lmtp_server(handler: MemoryHandler) -> (Running, LmtpTarget) {
+    let mut server_settings = settings();
+    server_settings.session.lmtp = true;
+    let server = start_handler(server_settings, handler).await;
+    let target = server.addr(Role::Mx).to_string().parse().unwrap();
+    (server, target)
+}
+
+/// A file queue in `dir` holding one message from `mail` (a MAIL command line) to bob,
+/// carol and dave at mail.test.
+async fn queue_for_three(dir: &Path, mail: &[u8], body: Bytes) -> Arc<FileQueue> {
+    let queue = Arc::new(FileQueue::open(dir.join("queue")).unwrap());
+    let (_, mail) = Command::decode(mail).unwrap();
+    let Command::Mail { reverse_path, parameters } = mail.into_owned() else { panic!("MAIL") };
+    let envelope = QueuedEnvelope::new(reverse_path, parameters)
+        .recipient(recipient("bob@mail.test"))
+        .recipient(recipient("carol@mail.test"))
+        .recipient(recipient("dave@mail.test"));
+    queue.enqueue(NewMessage::new(envelope, Body::Memory(body))).await.unwrap();
+    queue
+}
+
 #[tokio::test]
 async fn each_lmtp_reply_decides_its_recipient_through_the_queue() {
     let verdicts: HashMap<String, Verdict> = [
@@ -44,22 +69,13 @@ async fn each_lmtp_reply_decides_its_recipient_through_the_queue() {
     .into_iter()
     .map(|(a, v)| (a.to_owned(), v))
     .collect();
-    let mut server_settings = settings();
-    server_settings.session.lmtp = true;
     let handler = MemoryHandler { commit_verdicts: verdicts, ..MemoryHandler::default() };
-    let server = start_handler(server_settings, handler).await;
-    let target = server.addr(Role::Mx).to_string().parse().unwrap();
+    let (server, target) = lmtp_server(handler).await;
 
     let dir = tempfile::tempdir().unwrap();
-    let queue = Arc::new(FileQueue::open(dir.path().join("queue")).unwrap());
-    let (_, mail) = Command::decode(b"MAIL FROM:<alice@a.test> RET=HDRS ENVID=e1\r\n").unwrap();
-    let Command::Mail { reverse_path, parameters } = mail.into_owned() else { panic!("MAIL") };
-    let envelope = QueuedEnvelope::new(reverse_path, parameters)
-        .recipient(recipient("bob@mail.test"))
-        .recipient(recipient("carol@mail.test"))
-        .recipient(recipient("dave@mail.test"));
     let body = Bytes::from_static(b"Received: from x\r\nSubject: lmtp\r\n\r\nhello\r\n");
-    queue.enqueue(NewMessage::new(envelope, Body::Memory(body.clone()))).await.unwrap();
+    let mail = b"MAIL FROM:<alice@a.test> RET=HDRS ENVID=e1\r\n";
+    let queue = queue_for_three(dir.path(), mail, body.clone()).await;
 
     let router =
         Arc::new(Router::new(&["mail.test".into()], None, &dir.path().join("maildir")).unwrap());
@@ -153,20 +169,10 @@ impl sealpost_mta::filter::MessageFilter for Stamp {
 
 #[tokio::test]
 async fn a_filter_splits_the_recipients_into_one_transaction_per_version() {
-    let mut server_settings = settings();
-    server_settings.session.lmtp = true;
-    let server = start_handler(server_settings, MemoryHandler::default()).await;
-    let target = server.addr(Role::Mx).to_string().parse().unwrap();
+    let (server, target) = lmtp_server(MemoryHandler::default()).await;
     let dir = tempfile::tempdir().unwrap();
-    let queue = Arc::new(FileQueue::open(dir.path().join("queue")).unwrap());
-    let (_, mail) = Command::decode(b"MAIL FROM:<alice@a.test>\r\n").unwrap();
-    let Command::Mail { reverse_path, parameters } = mail.into_owned() else { panic!("MAIL") };
-    let envelope = QueuedEnvelope::new(reverse_path, parameters)
-        .recipient(recipient("bob@mail.test"))
-        .recipient(recipient("carol@mail.test"))
-        .recipient(recipient("dave@mail.test"));
     let body = Bytes::from_static(b"Subject: versions\r\n\r\nhello\r\n");
-    queue.enqueue(NewMessage::new(envelope, Body::Memory(body))).await.unwrap();
+    let queue = queue_for_three(dir.path(), b"MAIL FROM:<alice@a.test>\r\n", body).await;
     let router =
         Arc::new(Router::new(&["mail.test".into()], None, &dir.path().join("maildir")).unwrap());
     let lmtp = LmtpDelivery::new(target, "mx.a.test", router.clone(), Some(Arc::new(Stamp)));
