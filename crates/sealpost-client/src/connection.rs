@@ -351,6 +351,14 @@ impl Connection {
         if params.size().is_none() && offers(&Capability::Size(None)) {
             extra.push(MailParameter::Size(size));
         }
+        // A NUL in a text message would end the session in the middle of its data (see
+        // `ClientConfig::nul_octets`): refused here instead, before MAIL, so the
+        // connection stays usable for the next message.
+        if params.body() != Some(BodyType::BinaryMime)
+            && let Some(at) = message.content.iter().position(|&b| b == 0)
+        {
+            return Err(ClientError::NulInContent { offset: at as u64 }.into());
+        }
         let eight_bit = !message.content.is_ascii();
         if eight_bit && params.body().is_none() {
             if offers(&Capability::EightBitMime) {

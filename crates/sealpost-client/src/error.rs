@@ -161,6 +161,7 @@ impl DeliveryError {
             DeliveryError::Protocol(e) => matches!(
                 e,
                 ClientError::MessageTooLarge { .. }
+                    | ClientError::NulInContent { .. }
                     | ClientError::NotOffered(_)
                     | ClientError::RequireTlsWithoutTls
                     | ClientError::AuthWithoutTls
@@ -210,6 +211,7 @@ mod tests {
             (DeliveryError::AuthUnavailable("x".into()), true),
             (DeliveryError::RequireTls("x".into()), true),
             (DeliveryError::Content("x".into()), true),
+            (DeliveryError::Protocol(ClientError::NulInContent { offset: 3 }), true),
             (DeliveryError::AuthFailed(reply(535)), true),
             (DeliveryError::AuthFailed(reply(454)), false),
             (DeliveryError::Refused { context: "the greeting", reply: reply(554) }, true),

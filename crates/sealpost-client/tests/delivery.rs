@@ -344,6 +344,30 @@ async fn binarymime_content_goes_over_bdat_unchanged() {
 }
 
 #[tokio::test]
+async fn a_text_message_with_a_nul_is_refused_before_mail_and_the_next_one_goes() {
+    let server = start(ServerSettings::new("mail.test")).await;
+    // `\r\n\0.\r\n`: a next hop that drops NULs would take this for the end of data.
+    let smuggling = b"Subject: x\r\n\r\nhi\r\n\0.\r\nMAIL FROM:<x@y.example>\r\n".to_vec();
+    let messages = [
+        Message::new(envelope("s@example.org", &["a@mail.test"]), smuggling),
+        Message::new(envelope("s@example.org", &["a@mail.test"]), BODY),
+    ];
+    let delivery =
+        Client::new(verify()).deliver(&route(&server, Role::Mx), &messages).await.unwrap();
+    match &delivery.results[0] {
+        Err(e @ DeliveryError::Protocol(ClientError::NulInContent { offset: 18 })) => {
+            assert!(e.is_permanent());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(delivery.results[1].as_ref().unwrap().all_delivered(), "{:?}", delivery.results);
+    let stored = server.stored();
+    assert_eq!(stored.len(), 1, "only the second message");
+    assert_eq!(after_received(&stored[0].content), BODY);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn mx_lookups_through_a_dns_resolver_honour_nxdomain_and_bogus_answers() {
     use sealpost_client::DnsMx;
     use sealpost_starttls::dns::{Answer, Dnssec, Mx, StaticResolver};

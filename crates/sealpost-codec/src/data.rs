@@ -30,8 +30,9 @@ pub enum BareLineEndings {
     Normalize,
 }
 
-/// What to do with a NUL octet in message data (DATA bodies; BDAT chunks are taken as
-/// they come, see [`BdatReader`]).
+/// What to do with a NUL octet in message data: DATA bodies here, and the BDAT chunks of
+/// a 7BIT or 8BITMIME message in [`ServerSession`](crate::ServerSession) and
+/// [`ClientSession`](crate::ClientSession) (a BINARYMIME message may hold any octet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum NulOctets {
@@ -62,7 +63,8 @@ pub enum DataError {
     /// A NUL octet was found at this octet offset of the raw body.
     #[error("the message holds a NUL octet (offset {offset})")]
     Nul {
-        /// Offset in the body as received, from the first octet after the DATA line.
+        /// Offset in the body as received, from the first octet after the DATA line (with
+        /// BDAT, in the content of all chunks together).
         offset: u64,
     },
     /// The message is larger than the configured limit.
@@ -480,11 +482,11 @@ impl DotStuffer {
 /// Reads the octets of one BDAT chunk (RFC 3030): exactly `size` octets, no stuffing, no
 /// line rules (BINARYMIME content may hold any octet).
 ///
-/// NUL octets are taken as they come here, unlike in DATA ([`NulOctets`]): a chunk has
-/// a length, so no octet in it can end the data or start a command, and a BINARYMIME
-/// message (RFC 3030) may hold NUL. A 7BIT or 8BITMIME message sent by BDAT with a NUL
-/// in it is taken as is too: refusing it would be a check of the content against its
-/// declared BODY type, not a framing rule, and is not done today.
+/// NUL octets are taken as they come here: a chunk has a length, so no octet in it can
+/// end the data or start a command, and a BINARYMIME message (RFC 3030) may hold NUL.
+/// Whether a NUL is allowed depends on the message's BODY type, which the sessions know:
+/// [`ServerSession`](crate::ServerSession) refuses (or strips, see [`NulOctets`]) a NUL
+/// in a 7BIT or 8BITMIME message sent by BDAT as it does in DATA.
 ///
 /// ```
 /// use bytes::BytesMut;

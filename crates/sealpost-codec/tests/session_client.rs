@@ -301,6 +301,54 @@ fn binarymime_goes_as_is() {
     assert_eq!(sent(&mut client), b"BDAT 1 LAST\r\nx");
 }
 
+/// A client with the body open (DATA's 354 received, or BDAT ready).
+fn sending_body(extensions: &[&str], config: ClientConfig) -> ClientSession {
+    let mut ehlo = String::from("250-mx.test\r\n");
+    for e in extensions {
+        ehlo.push_str(&format!("250-{e}\r\n"));
+    }
+    ehlo.push_str("250 HELP\r\n");
+    let mut client = client_with_config(config, ehlo.as_bytes());
+    client.send_mail(envelope("a@client.test", &["b@mx.test"])).unwrap();
+    sent(&mut client);
+    let replies: &[u8] = if extensions.contains(&"CHUNKING") {
+        b"250 ok\r\n250 ok\r\n"
+    } else {
+        b"250 ok\r\n250 ok\r\n354 go\r\n"
+    };
+    assert_eq!(feed(&mut client, replies).0, [ClientEvent::SendBody]);
+    client
+}
+
+#[test]
+fn a_nul_in_a_text_message_is_never_sent_and_ends_the_session() {
+    for extensions in [&["PIPELINING"][..], &["PIPELINING", "CHUNKING"][..]] {
+        let mut client = sending_body(extensions, ClientConfig::new("client.test"));
+        client.send_body(b"line\r\n", false).unwrap();
+        let before = sent(&mut client);
+        // `\r\n\0.\r\n`: a next hop that drops the NUL would end the message here.
+        let error = client.send_body(b"\r\n\0.\r\nMAIL FROM:<x@y>\r\n", true).unwrap_err();
+        assert_eq!(error, ClientError::NulInContent { offset: 8 }, "{extensions:?}");
+        assert!(sent(&mut client).is_empty(), "nothing of the chunk, no end of data, no QUIT");
+        assert!(client.is_closed());
+        let events: Vec<_> = std::iter::from_fn(|| client.poll_event()).collect();
+        assert_eq!(events, [ClientEvent::Closed(Err(error))]);
+        assert!(!before.windows(3).any(|w| w == b"\r\n."), "{before:?}");
+    }
+}
+
+#[test]
+fn a_nul_in_a_text_message_is_dropped_by_option() {
+    let mut config = ClientConfig::new("client.test");
+    config.nul_octets = sealpost_codec::NulOctets::Strip;
+    let mut client = sending_body(&["PIPELINING"], config.clone());
+    client.send_body(b"a\r\n\0.\r\nb\0\r\n", true).unwrap();
+    assert_eq!(sent(&mut client), b"a\r\n..\r\nb\r\n.\r\n", "the dot is stuffed, not an end");
+    let mut client = sending_body(&["PIPELINING", "CHUNKING"], config);
+    client.send_body(b"a\0\r\n", true).unwrap();
+    assert_eq!(sent(&mut client), b"BDAT 3 LAST\r\na\r\n");
+}
+
 // ----------------------------------------------------------------------------------------
 // AUTH, STARTTLS, RSET, NOOP, QUIT.
 

@@ -231,7 +231,7 @@ fn bdat_zero_last() {
 #[test]
 fn a_bdat_chunk_is_never_looked_at() {
     let mut server = in_transaction(config());
-    let chunk = b"\r\n.\r\nQUIT\r\nbare\nlf\0";
+    let chunk = b"\r\n.\r\nQUIT\r\nbare\nlf";
     let mut write = format!("BDAT {} LAST\r\n", chunk.len()).into_bytes();
     write.extend_from_slice(chunk);
     assert!(server.write(&write[..10]).is_empty());
@@ -239,6 +239,34 @@ fn a_bdat_chunk_is_never_looked_at() {
     assert_eq!(server.send(&write[20..]), ["250 2.0.0"]);
     assert_eq!(server.app.messages, [chunk.to_vec()]);
     assert!(!server.session.is_closed(), "the QUIT inside was content");
+}
+
+#[test]
+fn a_nul_in_a_text_message_by_bdat_is_refused_after_the_last_chunk() {
+    let mut server = in_transaction(config());
+    assert_eq!(server.write(b"BDAT 4\r\nab\0c"), b"250 2.0.0 4 octets received\r\n");
+    assert_eq!(server.send(b"BDAT 5 LAST\r\n.\0\r\nx"), ["550 5.6.0"]);
+    assert_eq!(server.app.rejected, [DataError::Nul { offset: 2 }]);
+    assert!(server.app.messages.is_empty());
+    assert_eq!(server.send(b"MAIL FROM:<a@b.test>\r\n"), ["250 2.1.0"], "the session goes on");
+    // 8BITMIME is text too.
+    let mut server = Server::new(config());
+    server.ehlo();
+    let write = b"MAIL FROM:<a@b.test> BODY=8BITMIME\r\nRCPT TO:<c@d.test>\r\n";
+    assert_eq!(server.send(write), ["250 2.1.0", "250 2.1.5"]);
+    assert_eq!(server.send(b"BDAT 3 LAST\r\n\xe9\0\n"), ["550 5.6.0"]);
+    assert_eq!(server.app.rejected, [DataError::Nul { offset: 1 }]);
+}
+
+#[test]
+fn a_nul_in_a_text_message_by_bdat_is_stripped_by_option() {
+    let mut config = config();
+    config.nul_octets = NulOctets::Strip;
+    let mut server = in_transaction(config);
+    assert_eq!(server.write(b"BDAT 4\r\nab\0c"), b"250 2.0.0 3 octets received\r\n");
+    assert_eq!(server.send(b"BDAT 4 LAST\r\n\0.\r\n"), ["250 2.0.0"]);
+    assert_eq!(server.app.messages, [b"abc.\r\n".to_vec()]);
+    assert_eq!(message_ends(&server), [(6, 1)]);
 }
 
 #[test]

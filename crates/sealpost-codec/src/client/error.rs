@@ -61,6 +61,16 @@ pub enum ClientError {
     /// REQUIRETLS asked for, but the session is not under TLS.
     #[error("REQUIRETLS needs a TLS session")]
     RequireTlsWithoutTls,
+    /// The message content holds a NUL octet and is not BINARYMIME
+    /// ([`ClientConfig::nul_octets`](super::ClientConfig::nul_octets) is `Reject`).
+    /// Nothing of the chunk that held it was sent, and the session is over: DATA cannot
+    /// be abandoned, so the connection must be closed without an end of data, and the
+    /// server discards what it got.
+    #[error("the message holds a NUL octet (offset {offset}); not sent")]
+    NulInContent {
+        /// Offset in the content as given to `send_body`, from its first octet.
+        offset: u64,
+    },
     /// The call does not fit the session's state (a programming error of the caller).
     #[error("not possible now: {0}")]
     InvalidState(&'static str),

@@ -37,6 +37,7 @@ use std::collections::VecDeque;
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::command::{Command, InitialResponse, Mechanism};
+use crate::data::NulOctets;
 use crate::ehlo::{Capability, EhloResponse};
 use crate::error::DecodeError;
 use crate::reply::{Reply, ReplyDecoder};
@@ -76,6 +77,12 @@ pub struct ClientConfig {
     pub allow_auth_without_tls: bool,
     /// Limits for reading replies.
     pub reply_decoder: ReplyDecoder,
+    /// What to do with a NUL octet in the content of a 7BIT or 8BITMIME message (DATA, or
+    /// BDAT without BINARYMIME): refuse it (the default; the session ends without an end
+    /// of data, so the server discards what it got) or drop it. A next hop that drops NULs
+    /// itself would see line starts and ends of data where we sent none (SMTP smuggling);
+    /// RFC 5322 allows no NUL in a message. BINARYMIME content goes as is.
+    pub nul_octets: NulOctets,
 }
 
 impl ClientConfig {
@@ -88,6 +95,7 @@ impl ClientConfig {
             chunking: true,
             allow_auth_without_tls: false,
             reply_decoder: ReplyDecoder::new(),
+            nul_octets: NulOctets::Reject,
         }
     }
 }

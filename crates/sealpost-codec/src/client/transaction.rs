@@ -2,7 +2,7 @@
 //! per-recipient results.
 
 use crate::command::Command;
-use crate::data::DotStuffer;
+use crate::data::{DotStuffer, NulOctets};
 use crate::ehlo::{Capability, EhloResponse};
 use crate::esmtp::{BodyType, MailParameter, RcptParameter};
 use crate::reply::Reply;
@@ -30,6 +30,8 @@ pub(super) struct Transaction {
     pub(super) next_rcpt: usize,
     pub(super) body_open: bool,
     pub(super) stuffer: DotStuffer,
+    /// Content octets given to `send_body` so far (offsets in errors count from here).
+    pub(super) sent: u64,
 }
 
 impl Transaction {
@@ -78,6 +80,7 @@ impl ClientSession {
             next_rcpt: 0,
             body_open: false,
             stuffer: if bdat { DotStuffer::normalizer() } else { DotStuffer::new() },
+            sent: 0,
         };
         if pipelined {
             for i in 0..count {
@@ -167,9 +170,28 @@ impl ClientSession {
             self.transaction = Some(transaction);
             return Err(ClientError::InvalidState("the server refused a BDAT chunk"));
         }
+        // BINARYMIME goes as is; a text message is CRLF lines without NUL, with BDAT too.
+        let binary = transaction.envelope.parameters.body() == Some(BodyType::BinaryMime);
+        let stripped: Vec<u8>;
+        let offset = transaction.sent;
+        transaction.sent += chunk.len() as u64;
+        let chunk = match memchr::memchr(0, chunk) {
+            Some(at) if !binary => match self.config.nul_octets {
+                NulOctets::Reject => {
+                    // Nothing of this chunk goes out, and the transaction cannot end
+                    // without an end of data the server would take: the session ends.
+                    let error = ClientError::NulInContent { offset: offset + at as u64 };
+                    self.close(Err(error.clone()));
+                    return Err(error);
+                }
+                NulOctets::Strip => {
+                    stripped = chunk.iter().copied().filter(|&b| b != 0).collect();
+                    &stripped[..]
+                }
+            },
+            _ => chunk,
+        };
         if transaction.bdat {
-            // BINARYMIME goes as is; a text message is CRLF lines with BDAT too.
-            let binary = transaction.envelope.parameters.body() == Some(BodyType::BinaryMime);
             let mut normalized = Vec::new();
             let content = if binary {
                 chunk

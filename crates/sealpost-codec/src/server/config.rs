@@ -80,7 +80,8 @@ pub struct ServerConfig {
     pub max_errors: usize,
     /// Bare CR/LF in DATA.
     pub bare_line_endings: BareLineEndings,
-    /// NUL octets in DATA (BDAT chunks are taken as they come).
+    /// NUL octets in a 7BIT or 8BITMIME message, by DATA or by BDAT (BINARYMIME content
+    /// is taken as it comes).
     pub nul_octets: NulOctets,
     /// STARTTLS availability.
     pub tls: TlsOffer,

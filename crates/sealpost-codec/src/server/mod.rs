@@ -40,7 +40,7 @@ use std::collections::VecDeque;
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::command::{Mechanism, Verb};
-use crate::data::{BdatReader, DataError, DataStep, DotUnstuffer};
+use crate::data::{BdatReader, DataError, DataStep, DotUnstuffer, NulOctets};
 use crate::esmtp::BodyType;
 use crate::framing::{Frame, LineFramer};
 use crate::reply::Reply;
@@ -88,6 +88,9 @@ struct Transaction {
     bdat: bool,
     /// Octets received over all BDAT chunks.
     bdat_size: u64,
+    /// Where the first NUL octet of a 7BIT or 8BITMIME message sent by BDAT was (the
+    /// message is refused after its last chunk, as in DATA).
+    bdat_nul: Option<u64>,
 }
 
 /// What the session is reading.
@@ -582,9 +585,24 @@ impl ServerSession {
         let Phase::Bdat { reader, last, refusal } = &mut self.phase else {
             return false;
         };
-        if let Some(bytes) = reader.read(&mut self.input) {
+        if let Some(mut bytes) = reader.read(&mut self.input) {
             if refusal.is_none() {
                 if let Some(t) = &mut self.transaction {
+                    // A text message is the same whether it came by DATA or by BDAT: no
+                    // NUL (RFC 5321 section 2.3.8), else a next hop that drops NULs could
+                    // see what we never saw. BINARYMIME may hold any octet.
+                    if t.body != Some(BodyType::BinaryMime)
+                        && let Some(at) = memchr::memchr(0, &bytes)
+                    {
+                        match self.config.nul_octets {
+                            NulOctets::Reject => {
+                                t.bdat_nul = t.bdat_nul.or(Some(t.bdat_size + at as u64));
+                            }
+                            NulOctets::Strip => {
+                                bytes = bytes.iter().copied().filter(|&b| b != 0).collect();
+                            }
+                        }
+                    }
                     t.bdat_size += bytes.len() as u64;
                 }
                 self.events.push_back(ServerEvent::MessageChunk(bytes));
@@ -611,8 +629,12 @@ impl ServerSession {
                 }
             }
             None if last => {
-                let size = self.transaction.as_ref().map_or(0, |t| t.bdat_size);
-                self.message_end(Ok(size));
+                let (size, nul) =
+                    self.transaction.as_ref().map_or((0, None), |t| (t.bdat_size, t.bdat_nul));
+                match nul {
+                    Some(offset) => self.message_end(Err(DataError::Nul { offset })),
+                    None => self.message_end(Ok(size)),
+                }
             }
             None => {
                 let size = self.transaction.as_ref().map_or(0, |t| t.bdat_size);
