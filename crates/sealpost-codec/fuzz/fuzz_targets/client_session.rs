@@ -2,16 +2,17 @@
 //! the application calls `start_tls`, `authenticate`, `send_mail`, `send_body` and the
 //! rest as the input dictates, and the stream may end (`handle_eof`).
 //!
-//! Properties: no panic, and the client never transmits a bare CR or LF, except inside
-//! the chunks of a BDAT BINARYMIME message (where any octet is content).
+//! Properties: no panic, and the client never transmits a bare CR or LF or a NUL, except
+//! inside the chunks of a BDAT BINARYMIME message (where any octet is content), whether
+//! NULs are refused or stripped.
 #![no_main]
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use sealpost_codec::client::{ClientConfig, ClientSession, Envelope};
 use sealpost_codec::{
-    BodyType, Command, ForwardPath, MailParameter, MailParameters, Mechanism, RcptParameters,
-    ReversePath,
+    BodyType, Command, ForwardPath, MailParameter, MailParameters, Mechanism, NulOctets,
+    RcptParameters, ReversePath,
 };
 use sealpost_codec_fuzz::only_crlf;
 
@@ -46,6 +47,7 @@ struct Setup {
     chunking: bool,
     auth_without_tls: bool,
     implicit_tls: bool,
+    strip_nul: bool,
 }
 
 /// An envelope: a simple one (optionally BINARYMIME) or an arbitrary one.
@@ -122,9 +124,11 @@ fn check_transmit(out: &[u8], binary: bool) {
         let chunk = &out[end + 2..];
         assert_eq!(chunk.len() as u64, size, "BDAT size does not match its chunk");
         assert!(binary || only_crlf(chunk), "bare CR or LF in a text BDAT chunk: {chunk:?}");
+        assert!(binary || !chunk.contains(&0), "NUL in a text BDAT chunk: {chunk:?}");
         return;
     }
     assert!(only_crlf(out), "bare CR or LF transmitted: {out:?}");
+    assert!(!out.contains(&0), "NUL transmitted: {out:?}");
 }
 
 fuzz_target!(|input: Input| {
@@ -134,6 +138,7 @@ fuzz_target!(|input: Input| {
     config.pipelining = s.pipelining;
     config.chunking = s.chunking;
     config.allow_auth_without_tls = s.auth_without_tls;
+    config.nul_octets = if s.strip_nul { NulOctets::Strip } else { NulOctets::Reject };
     let mut client = ClientSession::with_tls(config, s.implicit_tls);
     let mut binary = false;
     for op in &input.ops {
