@@ -58,12 +58,12 @@
 //! the only place with `unsafe` code.
 #![deny(unsafe_code)]
 
-mod address;
 mod asn1;
 mod decrypt;
 mod encrypt;
 mod error;
 mod ffi;
+mod identity;
 mod keys;
 mod mime;
 mod sign;
@@ -72,10 +72,10 @@ mod verify;
 
 pub use openssl;
 
-pub use crate::address::{AddressMatch, certificate_addresses};
 pub use crate::decrypt::{Decrypted, DecryptedMessage, Protection, decrypt_cms, decrypt_message};
 pub use crate::encrypt::{ContentCipher, Recipient, RsaKeyTransport, encrypt_cms, encrypt_message};
 pub use crate::error::{Error, Result};
+pub use crate::identity::{AddressMatch, FieldDefect, OriginatorField, certificate_addresses};
 pub use crate::keys::{
     Identity, fingerprint_sha256, load_certificates, load_private_key, subject_of,
 };

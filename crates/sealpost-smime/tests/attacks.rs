@@ -125,9 +125,9 @@ fn several_from_addresses_are_reported() {
     let msg = b"From: alice@example.org\r\nFrom: mallory@example.net\r\n\r\nhi\r\n";
     let signed = sign_message(&identity("alice-rsa"), msg, &SignOptions::default()).unwrap();
     let problems = only_problem(&signed);
-    assert!(
-        matches!(problems[..], [SignerProblem::Address(AddressMatch::MultipleFrom(_))]),
-        "{problems:?}"
+    assert_eq!(
+        problems,
+        [SignerProblem::Address(AddressMatch::DuplicateField(OriginatorField::From))]
     );
 }
 
