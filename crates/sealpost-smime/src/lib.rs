@@ -66,6 +66,7 @@ mod ffi;
 mod identity;
 mod keys;
 mod mime;
+mod parts;
 mod sign;
 mod unwrap;
 mod verify;
@@ -79,6 +80,7 @@ pub use crate::identity::{AddressMatch, FieldDefect, OriginatorField, certificat
 pub use crate::keys::{
     Identity, fingerprint_sha256, load_certificates, load_private_key, subject_of,
 };
+pub use crate::parts::{SignedPart, signed_parts};
 pub use crate::sign::{
     ANNOUNCED_CAPABILITIES, Digest, RsaSignaturePadding, SignOptions, SignedForm, sign_cms,
     sign_message,

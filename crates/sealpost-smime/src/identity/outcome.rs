@@ -155,11 +155,9 @@ impl fmt::Display for AddressMatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AddressMatch::Matches { field, address } => write!(f, "matches {field} {address}"),
-            AddressMatch::SenderNotAuthor { sender, from } => write!(
-                f,
-                "signed by the Sender {sender}, not the author {from} in From \
-                 (accept Sender explicitly to allow)"
-            ),
+            AddressMatch::SenderNotAuthor { sender, from } => {
+                write!(f, "signed by the Sender {sender}, not by the author {from} in From")
+            }
             AddressMatch::Mismatch { from } => {
                 write!(f, "signer address differs from From/Sender ({})", from.join(", "))
             }
