@@ -9,12 +9,22 @@ use super::outcome::{FieldDefect, OriginatorField};
 /// The defect of each From or Sender field of a message's header, in order (a field
 /// without a defect is left out).
 ///
-/// The line ending most lines use sets the convention: CRLF (as on the wire) or LF (a
-/// file on disk). In a CRLF message a lone CR or LF inside a field is bare; in an LF
-/// message any CR is.
+/// The line ending most header lines use sets the convention: CRLF (as on the wire) or LF
+/// (a file on disk). In a CRLF message a lone CR or LF inside a field is bare; in an LF
+/// message any CR is. (The body does not count: `openssl cms -sign -crlfeol`, for one,
+/// writes a CRLF header and base64 lines that end in LF.)
 pub(crate) fn originator_defects(message: &[u8]) -> Vec<(OriginatorField, FieldDefect)> {
-    let lf = memchr::memchr_iter(b'\n', message).count();
-    let crlf = memchr::memmem::find_iter(message, b"\r\n").count();
+    // The header ends at the first empty line, whichever its ending.
+    let end = memchr::memmem::find_iter(message, b"\n")
+        .find(|&i| match message.get(i + 1) {
+            Some(b'\n') => true,
+            Some(b'\r') => message.get(i + 2) == Some(&b'\n'),
+            _ => false,
+        })
+        .map_or(message.len(), |i| i + 1);
+    let header = &message[..end];
+    let lf = memchr::memchr_iter(b'\n', header).count();
+    let crlf = memchr::memmem::find_iter(header, b"\r\n").count();
     let crlf = crlf * 2 >= lf;
     let mut out = Vec::new();
     for field in fields(message, crlf) {
@@ -114,6 +124,9 @@ mod tests {
             (b"From: a@example.org\r\n\r\nSender: b\0\r\n", &[]),
             (b"From: a@example.org\nSender: b\r\n\n", &[(S, BareCr)]),
             (b"Subject: x\r\ny\0\r\n", &[]),
+            // A CRLF header over a body whose lines end in LF (openssl's base64).
+            (b"From: a@example.org\r\nTo: b\r\n\r\nAAAA\nAAAA\nAAAA\nAAAA\n", &[]),
+            (b"From: a@example.org\n\n", &[]),
         ];
         for (message, expected) in rows {
             assert_eq!(
