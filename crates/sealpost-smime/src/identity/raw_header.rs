@@ -122,7 +122,9 @@ mod tests {
             (b"From: a@example.org\r\nsender : b\rc\r\n\r\n", &[(S, BareCr)]),
             (b"Sender: b\rc\r\nFrom: a\n@example.org\r\n\r\n", &[(S, BareCr), (F, BareLf)]),
             (b"From: a@example.org\r\n\r\nSender: b\0\r\n", &[]),
-            (b"From: a@example.org\nSender: b\r\n\n", &[(S, BareCr)]),
+            (b"From: a@example.org\nTo: c\nSender: b\r\n\n", &[(S, BareCr)]),
+            // A tie goes to CRLF, the wire's line ending.
+            (b"From: a@example.org\nSender: b\r\n\n", &[(F, BareLf)]),
             (b"Subject: x\r\ny\0\r\n", &[]),
             // A CRLF header over a body whose lines end in LF (openssl's base64).
             (b"From: a@example.org\r\nTo: b\r\n\r\nAAAA\nAAAA\nAAAA\nAAAA\n", &[]),
