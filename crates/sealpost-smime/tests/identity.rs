@@ -19,7 +19,8 @@ const ALICE: &str = "alice@example.org";
 
 /// Alice's message signed by `sign_message`, with the alice-rsa identity.
 fn signed_by_us() -> Vec<u8> {
-    let message = b"From: alice@example.org\r\nTo: bob@example.org\r\nSubject: identity\r\n\r\nHello Bob\r\n";
+    let message =
+        b"From: alice@example.org\r\nTo: bob@example.org\r\nSubject: identity\r\n\r\nHello Bob\r\n";
     sign_message(&identity("alice-rsa"), message, &SignOptions::default()).unwrap()
 }
 
