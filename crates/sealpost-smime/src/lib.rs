@@ -8,9 +8,11 @@
 //!   announcing AES-GCM first and never DES, 3DES or RC2. 8-bit parts get a 7-bit transfer
 //!   encoding first, and the bytes signed are exactly the bytes sent.
 //! - [`Verifier`]: every signer with its own [`SignerReport`]: signature, chain to your
-//!   trust anchors, key usage and EKU, signing time, and whether the signer's address is
-//!   the From (or Sender) address. Detached signatures that also carry content, and
-//!   signatures without signers, are refused.
+//!   trust anchors, key usage and EKU, signing time, and whether the signer is the author
+//!   in From ([`AddressMatch`], with the [`OriginatorField`] that matched; Sender only with
+//!   [`VerifyOptions::accept_sender`]). Detached signatures that also carry content, and
+//!   signatures without signers, are refused; [`signed_parts`] names the signed parts of a
+//!   message that is only partly signed.
 //! - [`encrypt_message`]: AuthEnvelopedData (AES-GCM) when every recipient reads it,
 //!   EnvelopedData (AES-256-CBC) otherwise; RSA (PKCS #1 v1.5 or OAEP) and ECDH P-256
 //!   (SHA-256 KDF) recipients.
