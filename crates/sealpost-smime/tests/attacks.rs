@@ -357,7 +357,9 @@ fn a_signed_part_inside_an_unsigned_multipart_is_not_a_signed_message() {
         "=outer=",
         &[part("Content-Type: text/plain\r\n", b"Pay Mallory.\r\n"), attached.clone()],
     );
-    let rows: [(&str, &[u8], &[(&str, &str)]); 4] = [
+    // (case, message body, the signed parts: path and media type)
+    type Row<'a> = (&'a str, &'a [u8], &'a [(&'a str, &'a str)]);
+    let rows: [Row<'_>; 4] = [
         ("prepended", &prepended, &[("2", "multipart/signed")]),
         ("hidden by HTML", &hidden, &[("3", "application/pkcs7-mime")]),
         ("attached", &attached, &[("2", "multipart/signed")]),
