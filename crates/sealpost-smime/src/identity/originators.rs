@@ -57,9 +57,6 @@ impl Originators {
             let values = match field {
                 OriginatorField::From => &mut originators.from,
                 OriginatorField::Sender => &mut originators.sender,
-                // OriginatorField is ours and non-exhaustive only for users.
-                #[allow(unreachable_patterns)]
-                _ => continue,
             };
             // The raw defect wins over whatever canonicalisation made of the field; one
             // entry marks the field kind as unreadable, which is all the rule needs.

@@ -138,6 +138,16 @@ mod tests {
         check(&Originators::from_fields(&fields), &["alice@example.org".to_owned()], accept_sender)
     }
 
+    /// Alice's mailbox in `field`, showing Bob's address in `shown`.
+    fn shows_bob(field: OriginatorField, shown: &str) -> AddressMatch {
+        AddressMatch::DisplayNameLooksLikeAddress {
+            field,
+            shown: shown.into(),
+            token: "bob@example.org".into(),
+            address: "alice@example.org".into(),
+        }
+    }
+
     fn matches(field: OriginatorField, address: &str) -> AddressMatch {
         AddressMatch::Matches { field, address: address.into() }
     }
@@ -198,32 +208,25 @@ mod tests {
             (
                 vec![("From", "\"bob@example.org\" <alice@example.org>")],
                 false,
-                AddressMatch::DisplayNameLooksLikeAddress {
-                    field: From,
-                    shown: "bob@example.org".into(),
-                    token: "bob@example.org".into(),
-                    address: alice.into(),
-                },
+                shows_bob(From, "bob@example.org"),
             ),
             (
                 vec![("From", "alice@example.org (bob@example.org)")],
                 false,
-                AddressMatch::DisplayNameLooksLikeAddress {
-                    field: From,
-                    shown: "(bob@example.org)".into(),
-                    token: "bob@example.org".into(),
-                    address: alice.into(),
-                },
+                shows_bob(From, "(bob@example.org)"),
             ),
             (
                 vec![("From", "=?utf-8?q?bob=40example=2Eorg?= <alice@example.org>")],
                 false,
-                AddressMatch::DisplayNameLooksLikeAddress {
-                    field: From,
-                    shown: "bob@example.org".into(),
-                    token: "bob@example.org".into(),
-                    address: alice.into(),
-                },
+                shows_bob(From, "bob@example.org"),
+            ),
+            (
+                vec![
+                    ("From", "boss@example.org"),
+                    ("Sender", "\"bob@example.org\" <alice@example.org>"),
+                ],
+                true,
+                shows_bob(Sender, "bob@example.org"),
             ),
             (
                 vec![("From", "\"alice@example.org\" <alice@example.org>")],
