@@ -174,7 +174,8 @@ pub struct SignerReport {
 
 impl SignerReport {
     /// Whether this signature is valid: good signature, trusted chain, right key usage,
-    /// allowed algorithms, and the signer is the sender shown.
+    /// allowed algorithms, and the signer is the author in From (or the Sender, when
+    /// [`VerifyOptions::accept_sender`] is set): [`AddressMatch::is_match`].
     pub fn is_valid(&self) -> bool {
         self.problems.is_empty()
     }
