@@ -6,10 +6,13 @@
 //! - Every `Authentication-Results` field that claims this server's authserv-id is removed
 //!   first (RFC 8601 section 5): a sender cannot forge our verdict.
 //! - One result per signer: `pass` when the signature, the chain to the configured trust
-//!   anchors, key usage, EKU and the signer-versus-From check (RFC 8550) all hold; `fail`
-//!   when the signature does not match the content; `policy` when it matches but the
-//!   certificate is not acceptable (untrusted, expired, wrong usage, legacy algorithm,
-//!   signer not the sender); `permerror` when the S/MIME structure cannot be checked.
+//!   anchors, key usage, EKU and the identity check all hold (the signer is the author in
+//!   From, or the Sender when `accept_sender` is set); `fail` when the signature does not
+//!   match the content; `policy` when it matches but the certificate or the identity is not
+//!   acceptable (untrusted, expired, wrong usage, legacy algorithm, signed by the Sender
+//!   and not the author, From ambiguous or disguised); `permerror` when the S/MIME structure
+//!   cannot be checked. The field the signer matched is the property `header.from` or
+//!   `header.sender`, next to `body.smime-identifier`.
 //!   A message without a signature gets `smime=none`; an encrypted one `smime=none` with
 //!   a comment (its signature, if any, is inside).
 //! - Encryption at rest: for a local recipient with a configured certificate, a message
@@ -43,6 +46,9 @@ pub struct SmimeSettings {
     pub trust_anchors: Option<Vec<X509>>,
     /// Accept SHA-1 and RSA keys under 2048 bits in signatures.
     pub allow_legacy: bool,
+    /// Accept a signer that is the Sender but not the author in From (RFC 8550's
+    /// From-or-Sender rule; see [`VerifyOptions::accept_sender`]).
+    pub accept_sender: bool,
     /// Recipients (`local@domain`, lower case) whose mail is stored encrypted, with the
     /// certificate to encrypt to.
     pub encrypt_at_rest: HashMap<String, X509>,
@@ -58,6 +64,7 @@ impl SmimeSettings {
             authserv_id: authserv_id.into(),
             trust_anchors,
             allow_legacy: false,
+            accept_sender: false,
             encrypt_at_rest: HashMap::new(),
             cipher: ContentCipher::Aes256Cbc,
         }
@@ -77,7 +84,11 @@ impl SmimeFilter {
     /// A filter with these settings.
     pub fn new(settings: SmimeSettings) -> Self {
         let verifier = settings.trust_anchors.map(|anchors| {
-            Verifier::new(VerifyOptions::new(anchors).allow_legacy(settings.allow_legacy))
+            Verifier::new(
+                VerifyOptions::new(anchors)
+                    .allow_legacy(settings.allow_legacy)
+                    .accept_sender(settings.accept_sender),
+            )
         });
         SmimeFilter {
             authserv_id: settings.authserv_id,
@@ -165,12 +176,17 @@ fn signer_result(signer: &SignerReport) -> String {
         let reasons: Vec<String> = signer.problems.iter().map(ToString::to_string).collect();
         let _ = write!(out, " {}", comment(&reasons.join("; ")));
     }
-    let identifier = match &signer.address_match {
-        sealpost_smime::AddressMatch::Matches(address) => Some(address.clone()),
-        _ => signer.addresses.first().cloned(),
+    let matched = signer.address_match.matched();
+    let identifier = match matched {
+        Some((_, address)) => Some(address),
+        None => signer.addresses.first().map(String::as_str),
     };
     if let Some(identifier) = identifier {
-        let _ = write!(out, " body.smime-identifier={}", value(&identifier));
+        let _ = write!(out, " body.smime-identifier={}", value(identifier));
+    }
+    // Which originator field the certificate named (RFC 8601 ptype `header`).
+    if let Some((field, address)) = matched {
+        let _ = write!(out, " header.{}={}", field.name().to_ascii_lowercase(), value(address));
     }
     if let Some(cert) = &signer.certificate {
         if let Some(serial) = serial_hex(cert) {

@@ -110,6 +110,63 @@ async fn signed_mail_gets_its_result_and_forged_results_go() {
     server.stop().await;
 }
 
+/// RFC 7281 with the identity rule: the field the signer matched is a `header.` property;
+/// a signer that is only the Sender is `policy` unless `accept_sender` is set, and a From
+/// whose display name shows another address is `policy` whatever the option.
+#[tokio::test]
+async fn authentication_results_say_which_header_the_signer_matched() {
+    let alice = identity("smime-alice-rsa");
+    let sign = |from: &str, sender: Option<&str>| {
+        let sender = sender.map_or_else(String::new, |s| format!("Sender: {s}\r\n"));
+        let message = format!("From: {from}\r\n{sender}To: bob@mail.test\r\n\r\nSigned text.\r\n");
+        sign_message(&alice, message.as_bytes(), &SignOptions::default()).unwrap()
+    };
+    let from_alice = sign("Alice <alice@example.org>", None);
+    let for_boss = sign("Boss <boss@example.org>", Some("alice@example.org"));
+    let disguised = sign("\"bob@example.org  .\" <alice@example.org>", None);
+    let only_sender = "smime=policy (signed by the Sender alice@example.org, not by the author \
+                       boss@example.org in From) body.smime-identifier=alice@example.org \
+                       header.sender=alice@example.org";
+    let cases: [(bool, &[u8], &str); 5] = [
+        (
+            false,
+            &from_alice,
+            "smime=pass body.smime-identifier=alice@example.org header.from=alice@example.org",
+        ),
+        (false, &for_boss, only_sender),
+        (
+            true,
+            &for_boss,
+            "smime=pass body.smime-identifier=alice@example.org header.sender=alice@example.org",
+        ),
+        (
+            false,
+            &disguised,
+            "smime=policy (From shows \"bob@example.org  .\", which looks like the address \
+             bob@example.org, but the address is alice@example.org) \
+             body.smime-identifier=alice@example.org body.smime-serial=",
+        ),
+        (true, &disguised, "smime=policy (From shows"),
+    ];
+    for accept_sender in [false, true] {
+        let dir = tempdir();
+        let mut settings = settings();
+        settings.accept_sender = accept_sender;
+        let filter = Arc::new(SmimeFilter::new(settings));
+        let server = start(dir.path(), |c| c.filter = Some(filter)).await;
+        for (i, (_, message, expected)) in
+            cases.iter().enumerate().filter(|(_, c)| c.0 == accept_sender)
+        {
+            let user = format!("case{i}");
+            let mut c = Client::greeted(server.addr(Role::Mx)).await;
+            send(&mut c, &[&format!("{user}@mail.test")], message).await;
+            let field = results(&delivered(dir.path(), "mail.test", &user));
+            assert!(field.contains(expected), "accept_sender={accept_sender}: {field}");
+        }
+        server.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn a_recipient_with_a_certificate_gets_the_message_encrypted_at_rest() {
     let dir = tempdir();

@@ -8,9 +8,11 @@
 //!   announcing AES-GCM first and never DES, 3DES or RC2. 8-bit parts get a 7-bit transfer
 //!   encoding first, and the bytes signed are exactly the bytes sent.
 //! - [`Verifier`]: every signer with its own [`SignerReport`]: signature, chain to your
-//!   trust anchors, key usage and EKU, signing time, and whether the signer's address is
-//!   the From (or Sender) address. Detached signatures that also carry content, and
-//!   signatures without signers, are refused.
+//!   trust anchors, key usage and EKU, signing time, and whether the signer is the author
+//!   in From ([`AddressMatch`], with the [`OriginatorField`] that matched; Sender only with
+//!   [`VerifyOptions::accept_sender`]). Detached signatures that also carry content, and
+//!   signatures without signers, are refused; [`signed_parts`] names the signed parts of a
+//!   message that is only partly signed.
 //! - [`encrypt_message`]: AuthEnvelopedData (AES-GCM) when every recipient reads it,
 //!   EnvelopedData (AES-256-CBC) otherwise; RSA (PKCS #1 v1.5 or OAEP) and ECDH P-256
 //!   (SHA-256 KDF) recipients.
@@ -58,27 +60,29 @@
 //! the only place with `unsafe` code.
 #![deny(unsafe_code)]
 
-mod address;
 mod asn1;
 mod decrypt;
 mod encrypt;
 mod error;
 mod ffi;
+mod identity;
 mod keys;
 mod mime;
+mod parts;
 mod sign;
 mod unwrap;
 mod verify;
 
 pub use openssl;
 
-pub use crate::address::{AddressMatch, certificate_addresses};
 pub use crate::decrypt::{Decrypted, DecryptedMessage, Protection, decrypt_cms, decrypt_message};
 pub use crate::encrypt::{ContentCipher, Recipient, RsaKeyTransport, encrypt_cms, encrypt_message};
 pub use crate::error::{Error, Result};
+pub use crate::identity::{AddressMatch, FieldDefect, OriginatorField, certificate_addresses};
 pub use crate::keys::{
     Identity, fingerprint_sha256, load_certificates, load_private_key, subject_of,
 };
+pub use crate::parts::{SignedPart, signed_parts};
 pub use crate::sign::{
     ANNOUNCED_CAPABILITIES, Digest, RsaSignaturePadding, SignOptions, SignedForm, sign_cms,
     sign_message,

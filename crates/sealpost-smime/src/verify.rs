@@ -10,9 +10,9 @@ use openssl::x509::store::X509StoreBuilder;
 use openssl::x509::verify::X509VerifyParam;
 use openssl::x509::{X509, X509PurposeId, X509StoreContext};
 
-use crate::address::{self, AddressMatch, Originators};
 use crate::asn1::{self, IssuerAndSerialNumber};
 use crate::error::{Error, Result, describe};
+use crate::identity::{self, AddressMatch, Originators};
 use crate::keys::subject_of;
 use crate::mime::{self, Field};
 use crate::{Capability, CertificateId, ffi};
@@ -47,6 +47,9 @@ pub struct VerifyOptions {
     /// Certificates (signers' or intermediates) to use besides those in the message; they
     /// are not trusted.
     pub extra_certificates: Vec<X509>,
+    /// Accept a signer whose certificate names the Sender but not the From address (RFC
+    /// 8550's From-or-Sender rule). Off by default: readers show From as the author.
+    pub accept_sender: bool,
 }
 
 impl VerifyOptions {
@@ -64,6 +67,16 @@ impl VerifyOptions {
     /// Adds untrusted certificates to find signers and build chains with.
     pub fn extra_certificates(mut self, certs: Vec<X509>) -> Self {
         self.extra_certificates.extend(certs);
+        self
+    }
+
+    /// Accepts a signer that matches Sender instead of From (RFC 8550 section 3), for
+    /// mailing lists and delegates who sign for an author. The report still says the match
+    /// was through Sender ([`AddressMatch::Matches`] with [`OriginatorField::Sender`]).
+    ///
+    /// [`OriginatorField::Sender`]: crate::OriginatorField::Sender
+    pub fn accept_sender(mut self, accept: bool) -> Self {
+        self.accept_sender = accept;
         self
     }
 
@@ -101,7 +114,8 @@ pub enum SignerProblem {
     /// The certificate's public key cannot be decoded (for example DSA parameters
     /// inherited from the issuer, RFC 3279 section 2.3.2, which OpenSSL 3 does not support).
     UnusableKey(String),
-    /// The signer is not the sender shown.
+    /// The signer is not the originator shown, or the originator fields do not show one
+    /// unambiguously.
     Address(AddressMatch),
 }
 
@@ -147,7 +161,7 @@ pub struct SignerReport {
     pub signing_time: Option<i64>,
     /// The e-mail addresses the certificate names.
     pub addresses: Vec<String>,
-    /// How they relate to From and Sender.
+    /// How they relate to From and Sender, and which of the two matched.
     pub address_match: AddressMatch,
     /// The SMIMECapabilities the signer announced.
     pub capabilities: Vec<Capability>,
@@ -160,7 +174,8 @@ pub struct SignerReport {
 
 impl SignerReport {
     /// Whether this signature is valid: good signature, trusted chain, right key usage,
-    /// allowed algorithms, and the signer is the sender shown.
+    /// allowed algorithms, and the signer is the author in From (or the Sender, when
+    /// [`VerifyOptions::accept_sender`] is set): [`AddressMatch::is_match`].
     pub fn is_valid(&self) -> bool {
         self.problems.is_empty()
     }
@@ -278,7 +293,9 @@ impl Verifier {
     pub fn verify_message(&self, message: &[u8]) -> Result<VerifiedMessage> {
         let canonical = mime::canonicalize(message);
         let parsed = mime::split(&canonical)?;
-        let originators = Originators::from_fields(&parsed.fields);
+        // NUL and bare CR or LF are looked for in the bytes as received, not in the
+        // canonical copy where a bare line ending has already been made a real one.
+        let originators = Originators::from_message(message, &parsed.fields);
         let ct = mime::content_type(&parsed.fields);
         let (form, der, detached) = match ct.mimetype.as_str() {
             "multipart/signed" => {
@@ -334,11 +351,7 @@ impl Verifier {
         from: &str,
         sender: Option<&str>,
     ) -> Result<SignedContent> {
-        let mut fields = vec![Field::new("From", from)];
-        if let Some(s) = sender {
-            fields.push(Field::new("Sender", s));
-        }
-        self.verify_signed_data(der, detached, &Originators::from_fields(&fields))
+        self.verify_signed_data(der, detached, &Originators::from_values(from, sender))
     }
 
     fn verify_signed_data(
@@ -477,8 +490,8 @@ impl Verifier {
                 problems.push(SignerProblem::Untrusted { code, reason });
             }
         }
-        let addresses = address::certificate_addresses(&cert);
-        let address_match = address::check(originators, &addresses);
+        let addresses = identity::certificate_addresses(&cert);
+        let address_match = identity::check(originators, &addresses, self.options.accept_sender);
         if !address_match.is_match() && address_match != AddressMatch::NotChecked {
             problems.push(SignerProblem::Address(address_match.clone()));
         }

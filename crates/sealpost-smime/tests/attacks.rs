@@ -12,6 +12,7 @@ use sealpost_smime::openssl::nid::Nid;
 use sealpost_smime::openssl::pkey::{PKey, Private};
 use sealpost_smime::openssl::stack::Stack;
 use sealpost_smime::*;
+use sealpost_test_support::mime::{entity_of, multipart, part};
 
 fn signed_by(who: &str, from: &str, form: SignedForm) -> Vec<u8> {
     sign_message(&identity(who), message(from), &SignOptions::default().form(form)).unwrap()
@@ -125,9 +126,9 @@ fn several_from_addresses_are_reported() {
     let msg = b"From: alice@example.org\r\nFrom: mallory@example.net\r\n\r\nhi\r\n";
     let signed = sign_message(&identity("alice-rsa"), msg, &SignOptions::default()).unwrap();
     let problems = only_problem(&signed);
-    assert!(
-        matches!(problems[..], [SignerProblem::Address(AddressMatch::MultipleFrom(_))]),
-        "{problems:?}"
+    assert_eq!(
+        problems,
+        [SignerProblem::Address(AddressMatch::DuplicateField(OriginatorField::From))]
     );
 }
 
@@ -316,6 +317,69 @@ fn not_smime_and_encrypted_inputs_are_told_apart() {
         decrypt_message(&identity("bob-ec"), message("a@example.org")),
         Err(Error::NotSmime(_))
     ));
+}
+
+/// A signed part inside an unsigned multipart is not a signed message, however it is
+/// dressed: text prepended, HTML that hides it, or attached as a forwarded message; the
+/// library names the signed part when asked.
+#[test]
+fn a_signed_part_inside_an_unsigned_multipart_is_not_a_signed_message() {
+    let signed = signed_by("alice-rsa", "alice@example.org", SignedForm::Detached);
+    let opaque = signed_by("alice-rsa", "alice@example.org", SignedForm::Opaque);
+    let head = b"From: alice@example.org\r\nMIME-Version: 1.0\r\n";
+    let prepended = multipart(
+        "mixed",
+        "=outer=",
+        &[part("Content-Type: text/plain\r\n", b"Pay Mallory.\r\n"), entity_of(&signed)],
+    );
+    let hidden = multipart(
+        "alternative",
+        "=outer=",
+        &[
+            part("Content-Type: text/plain\r\n", b"Pay Mallory.\r\n"),
+            part(
+                "Content-Type: text/html\r\n",
+                b"<p>Pay Mallory.</p><div style=\"display:none\">\r\n",
+            ),
+            entity_of(&opaque),
+        ],
+    );
+    let attached = multipart(
+        "mixed",
+        "=inner=",
+        &[
+            part("Content-Type: text/plain\r\n", b"See the signed mail attached.\r\n"),
+            part("Content-Type: message/rfc822\r\n", &signed),
+        ],
+    );
+    let nested = multipart(
+        "mixed",
+        "=outer=",
+        &[part("Content-Type: text/plain\r\n", b"Pay Mallory.\r\n"), attached.clone()],
+    );
+    // (case, message body, the signed parts: path and media type)
+    type Row<'a> = (&'a str, &'a [u8], &'a [(&'a str, &'a str)]);
+    let rows: [Row<'_>; 4] = [
+        ("prepended", &prepended, &[("2", "multipart/signed")]),
+        ("hidden by HTML", &hidden, &[("3", "application/pkcs7-mime")]),
+        ("attached", &attached, &[("2", "multipart/signed")]),
+        ("nested", &nested, &[("2.2", "multipart/signed")]),
+    ];
+    for (name, body, expected) in rows {
+        let message = [&head[..], body].concat();
+        assert!(
+            matches!(verifier().verify_message(&message), Err(Error::NotSmime(_))),
+            "{name}: a partly signed message must not verify"
+        );
+        let found: Vec<(String, String)> =
+            signed_parts(&message).unwrap().into_iter().map(|p| (p.path, p.media_type)).collect();
+        let expected: Vec<(String, String)> =
+            expected.iter().map(|(p, t)| (p.to_string(), t.to_string())).collect();
+        assert_eq!(found, expected, "{name}");
+    }
+    // A message signed as a whole has no signed *part* to point at.
+    assert_eq!(signed_parts(&signed).unwrap(), []);
+    assert_eq!(signed_parts(&message("alice@example.org")).unwrap(), []);
 }
 
 /// splitmix64: a fixed-seed generator, so every run tries the same mutations.

@@ -9,6 +9,7 @@
 //! - [`server`]: sealpost-server in-process with an in-memory handler.
 //! - [`hostile`]: scripted, hostile SMTP/LMTP servers that write exact bytes, for
 //!   client tests.
+//! - [`mime`]: a message as a body part, and multiparts of parts, from exact bytes.
 //! - [`postgres`]: private PostgreSQL clusters ([`PgCluster`]) on loopback.
 //! - [`process`]: the real `sealpost` binary ([`process::Sealpost`]): its commands, a
 //!   running `sealpost serve`, and a blocking SMTP client that writes exact bytes.
@@ -20,6 +21,7 @@ pub mod attacks;
 mod client;
 pub mod corpora;
 pub mod hostile;
+pub mod mime;
 pub mod pki;
 pub mod postgres;
 pub mod process;

@@ -179,6 +179,9 @@ pub(crate) struct SmimeSection {
     pub(crate) trust: Vec<PathBuf>,
     /// Accept SHA-1 and short RSA keys in signatures.
     pub(crate) allow_legacy: Option<bool>,
+    /// Accept a signer that is the Sender but not the author in From (RFC 8550's
+    /// From-or-Sender rule), for mailing lists and delegates.
+    pub(crate) accept_sender: Option<bool>,
     /// Local recipients whose mail is stored encrypted, and the certificate (PEM) for each.
     #[serde(default)]
     pub(crate) encrypt_at_rest: std::collections::BTreeMap<String, PathBuf>,

@@ -62,6 +62,7 @@ fn smime_filter(plan: &SmimePlan, hostname: &str) -> anyhow::Result<SmimeFilter>
     };
     let mut settings = SmimeSettings::new(hostname, trust);
     settings.allow_legacy = plan.allow_legacy;
+    settings.accept_sender = plan.accept_sender;
     settings.cipher = plan.cipher;
     for (address, path) in &plan.encrypt_at_rest {
         let cert = read(path, "the certificate")?.into_iter().next().with_context(|| {

@@ -164,6 +164,8 @@ pub(crate) struct SmimePlan {
     pub(crate) trust: Vec<PathBuf>,
     /// Accept legacy algorithms in signatures.
     pub(crate) allow_legacy: bool,
+    /// Accept a signer that matches Sender but not From.
+    pub(crate) accept_sender: bool,
     /// `local@domain` (folded as the server compares recipients) and its certificate.
     pub(crate) encrypt_at_rest: Vec<(String, PathBuf)>,
     /// The cipher for encryption at rest.
@@ -174,7 +176,10 @@ fn smime_plan(file: &FileConfig, domains: &[String]) -> anyhow::Result<Option<Sm
     use sealpost_smime::ContentCipher;
     let section = &file.smime;
     if section.trust.is_empty() && section.encrypt_at_rest.is_empty() {
-        if section.allow_legacy.is_some() || section.cipher.is_some() {
+        if section.allow_legacy.is_some()
+            || section.accept_sender.is_some()
+            || section.cipher.is_some()
+        {
             bail!(
                 "[smime] has settings but neither `trust` (CA files to verify signed mail) \
                  nor `encrypt_at_rest` (recipients and their certificates): add one"
@@ -198,6 +203,7 @@ fn smime_plan(file: &FileConfig, domains: &[String]) -> anyhow::Result<Option<Sm
     Ok(Some(SmimePlan {
         trust: section.trust.clone(),
         allow_legacy: section.allow_legacy.unwrap_or(false),
+        accept_sender: section.accept_sender.unwrap_or(false),
         encrypt_at_rest,
         cipher,
     }))
@@ -537,11 +543,12 @@ mod tests {
         )
         .unwrap();
         let smime = plan.smime.unwrap();
-        assert!(smime.trust.is_empty() && !smime.allow_legacy);
+        assert!(smime.trust.is_empty() && !smime.allow_legacy && !smime.accept_sender);
         assert_eq!(smime.encrypt_at_rest, [(String::from("alice@localhost"), "a.pem".into())]);
         assert_eq!(smime.cipher, sealpost_smime::ContentCipher::Aes128Gcm);
         for (text, expected) in [
             ("[smime]\nallow_legacy = true\n", "neither `trust`"),
+            ("[smime]\naccept_sender = true\n", "neither `trust`"),
             (
                 "[smime]\nencrypt_at_rest = { \"a@elsewhere.example\" = \"a.pem\" }\n",
                 "encrypt_at_rest",

@@ -9,6 +9,7 @@ use std::process::Output;
 mod common;
 
 use common::{pki, sealpost, text};
+use sealpost_test_support::mime::{entity_of, multipart, part};
 
 fn smime(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
     smime_env(dir, args, stdin, &[])
@@ -47,7 +48,7 @@ fn sign_then_verify_prints_one_line_per_signer_and_writes_the_content() {
         let stdout = text(&out.stdout);
         assert_eq!(stdout.lines().count(), 1, "{stdout}");
         assert!(stdout.starts_with("signer 1: valid; subject: CN=Alice"), "{stdout}");
-        assert!(stdout.contains("address: matches alice@example.org; signed 20"), "{stdout}");
+        assert!(stdout.contains("address: matches From alice@example.org; signed 20"), "{stdout}");
         let content = std::fs::read(dir.path().join("content.eml")).unwrap();
         assert_eq!(
             content,
@@ -90,6 +91,87 @@ fn verify_fails_on_a_wrong_ca_a_wrong_signer_or_tampering() {
     assert!(text(&out.stderr).contains("not multipart/signed"), "{}", text(&out.stderr));
     let out = smime(dir.path(), &["verify"], &signed);
     assert_eq!(out.status.code(), Some(2), "clap: --ca is required");
+}
+
+/// The identity rule at the command line: a signer who is only the Sender is not valid
+/// (exit 1) unless `--accept-sender`, and then the line says the match was through Sender;
+/// a disguised display name is refused either way.
+#[test]
+fn verify_takes_from_as_the_identity_unless_accept_sender() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = pki("root-ca.pem");
+    let for_boss = b"From: Boss <boss@example.org>\r\nSender: alice@example.org\r\n\r\nhi\r\n";
+    let signed = sign(dir.path(), "alice-rsa", &[], for_boss);
+
+    let out = smime(dir.path(), &["verify", "--ca", &ca, "--out", "c.eml"], &signed);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(
+            "INVALID (signed by the Sender alice@example.org, not by the author \
+             boss@example.org in From)"
+        ),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(!dir.path().join("c.eml").exists());
+
+    let out =
+        smime(dir.path(), &["verify", "--ca", &ca, "--accept-sender", "--out", "c.eml"], &signed);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("valid; subject: CN=Alice")
+            && text(&out.stdout).contains("address: matches Sender alice@example.org;"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(dir.path().join("c.eml").exists());
+
+    let disguised = b"From: \"bob@example.org  .\" <alice@example.org>\r\n\r\nhi\r\n";
+    let signed = sign(dir.path(), "alice-rsa", &[], disguised);
+    for extra in [&[][..], &["--accept-sender"][..]] {
+        let args: Vec<&str> = ["verify", "--ca", &ca].iter().chain(extra).copied().collect();
+        let out = smime(dir.path(), &args, &signed);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}");
+        assert!(
+            text(&out.stdout).contains(
+                "INVALID (From shows \"bob@example.org  .\", which looks like the address \
+                 bob@example.org, but the address is alice@example.org)"
+            ),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+}
+
+/// A signed part inside an unsigned multipart is not a signed message; the error names
+/// the part.
+#[test]
+fn verify_names_the_signed_part_of_a_partly_signed_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = pki("root-ca.pem");
+    let signed = sign(dir.path(), "alice-rsa", &[], MESSAGE);
+    let partly = [
+        &b"From: Alice <alice@example.org>\r\nMIME-Version: 1.0\r\n"[..],
+        &multipart(
+            "mixed",
+            "outer",
+            &[
+                part("Content-Type: text/plain\r\n", b"Pay Mallory. The signed part is old.\r\n"),
+                entity_of(&signed),
+            ],
+        ),
+    ]
+    .concat();
+
+    let out = smime(dir.path(), &["verify", "--ca", &ca], &partly);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(
+            "the message is not signed as a whole; only part 2 (multipart/signed) is signed"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

@@ -62,8 +62,8 @@ pub(crate) struct SignArgs {
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Example:\n  sealpost smime verify --ca root.pem --out content.eml < signed.eml\n\
-Prints one line per signer: status, subject, and whether the signer's address is the From \
-(or Sender) address. Exit code 0 only when every signer is valid.")]
+Prints one line per signer: status, subject, and which originator field the signer's address \
+matched (From; Sender only with --accept-sender). Exit code 0 only when every signer is valid.")]
 pub(crate) struct VerifyArgs {
     /// A trusted CA certificate file (PEM, may hold several). Repeat for more.
     #[arg(long = "ca", value_name = "FILE", required = true)]
@@ -74,6 +74,10 @@ pub(crate) struct VerifyArgs {
     /// Accept SHA-1, DSA and RSA keys under 2048 bits.
     #[arg(long)]
     pub(crate) allow_legacy: bool,
+    /// Accept a signer that is the Sender but not the author in From (RFC 8550's
+    /// From-or-Sender rule: mailing lists, delegates). Readers show From as the author.
+    #[arg(long)]
+    pub(crate) accept_sender: bool,
 }
 
 /// `sealpost smime encrypt`.

@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use sealpost_smime::{
     Identity, Protection, Recipient, RsaKeyTransport, RsaSignaturePadding, SignOptions, SignedForm,
     SmimeKind, Verifier, VerifyOptions, classify, decrypt_message, encrypt_message,
-    load_certificates, sign_message,
+    load_certificates, sign_message, signed_parts,
 };
 use time::OffsetDateTime;
 use time::format_description::BorrowedFormatItem;
@@ -116,8 +116,28 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
     if classify(&message).ok() == Some(SmimeKind::Encrypted) {
         bail!("the message is encrypted: decrypt it first (sealpost smime decrypt), then verify");
     }
-    let verifier = Verifier::new(VerifyOptions::new(anchors).allow_legacy(args.allow_legacy));
-    let verified = verifier.verify_message(&message).context("cannot verify the message")?;
+    let verifier = Verifier::new(
+        VerifyOptions::new(anchors)
+            .allow_legacy(args.allow_legacy)
+            .accept_sender(args.accept_sender),
+    );
+    let verified = match verifier.verify_message(&message) {
+        Ok(verified) => verified,
+        Err(e @ sealpost_smime::Error::NotSmime(_)) => {
+            // A signature on a part does not cover the message around it: say where it is.
+            let parts = signed_parts(&message).unwrap_or_default();
+            if parts.is_empty() {
+                return Err(e).context("cannot verify the message");
+            }
+            let list: Vec<String> = parts.iter().map(ToString::to_string).collect();
+            bail!(
+                "the message is not signed as a whole; only {} is signed, and a signature on \
+                 a part vouches for nothing around it",
+                list.join(", ")
+            );
+        }
+        Err(e) => return Err(e).context("cannot verify the message"),
+    };
     let mut lines = String::new();
     for (i, signer) in verified.signers().iter().enumerate() {
         let status = if signer.is_valid() {
