@@ -64,6 +64,10 @@ mod decrypt;
 mod encrypt;
 mod error;
 mod ffi;
+/// Private readers for the fuzz targets (`fuzz/`), not API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod keys;
 mod mime;
 mod sign;
