@@ -26,11 +26,11 @@ pub fn field_value(raw: &[u8]) -> String {
     mime::Field { name: String::new(), raw: raw.to_vec() }.value()
 }
 
+/// The preamble, the parts and the epilogue of a multipart body, as slices of it.
+pub type MultipartParts<'a> = (&'a [u8], Vec<&'a [u8]>, &'a [u8]);
+
 /// Preamble, parts and epilogue of a multipart body.
-pub fn split_multipart<'a>(
-    body: &'a [u8],
-    boundary: &str,
-) -> Result<(&'a [u8], Vec<&'a [u8]>, &'a [u8])> {
+pub fn split_multipart<'a>(body: &'a [u8], boundary: &str) -> Result<MultipartParts<'a>> {
     let parts = mime::split_multipart(body, boundary)?;
     Ok((parts.preamble, parts.parts, parts.epilogue))
 }

@@ -136,7 +136,10 @@ fuzz_target!(|input: Input<'_>| {
         let ours = next.map(|h| (h.get_key_ref().into_owned(), h.get_value_raw().to_vec()));
         assert_eq!(
             ours,
-            Some(("Authentication-Results".to_owned(), format!("{AUTHSERV_ID}; smime=pass").into_bytes())),
+            Some((
+                "Authentication-Results".to_owned(),
+                format!("{AUTHSERV_ID}; smime=pass").into_bytes()
+            )),
             "a reader does not see the inserted field as inserted: {:?}",
             String::from_utf8_lossy(&stamped)
         );
