@@ -2,7 +2,9 @@
 //!
 //! Fuzz crates sit outside the workspace (cargo-fuzz builds them with sanitizer flags that
 //! would invalidate the normal build cache), so they build into their own target folder,
-//! `target/fuzz`, with `RUSTC_BOOTSTRAP=1` because the sanitizer flags are unstable.
+//! `target/fuzz`, with `RUSTC_BOOTSTRAP=1` because the sanitizer flags are unstable. Each
+//! run ends with a table of the executions and coverage libFuzzer reported per target;
+//! `--cmin` minimises the corpora instead, so that they can be committed.
 
 use std::path::{Path, PathBuf};
 
@@ -11,15 +13,66 @@ use anyhow::{Context, Result, bail};
 use crate::install::{self, CARGO_FUZZ};
 use crate::sh::Sh;
 
+mod stats;
+
+use stats::{FuzzStats, TargetRun};
+
 /// Options of `cargo xtask fuzz`.
 #[derive(clap::Args)]
 pub(crate) struct FuzzArgs {
-    /// Seconds to run each target.
-    #[arg(long, value_name = "SECS", default_value_t = 60)]
-    time: u64,
+    /// Seconds to run each target (60 when neither this nor `--runs` is given).
+    #[arg(long, value_name = "SECS")]
+    time: Option<u64>,
+    /// Inputs to execute per target (libFuzzer `-runs`), for a campaign of a fixed size;
+    /// with `--time` too, whichever limit comes first ends the run.
+    #[arg(long, value_name = "N")]
+    runs: Option<u64>,
+    /// Minimise each target's corpus (`cargo fuzz cmin`) instead of fuzzing, so that it
+    /// can be committed.
+    #[arg(long, conflicts_with_all = ["time", "runs"])]
+    cmin: bool,
     /// Targets to run (all of them when none is given).
     #[arg(value_name = "TARGET")]
     targets: Vec<String>,
+}
+
+/// How long each target runs: libFuzzer's `-max_total_time` and `-runs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limits {
+    /// Seconds.
+    pub(crate) time: Option<u64>,
+    /// Executions.
+    pub(crate) runs: Option<u64>,
+}
+
+impl Limits {
+    /// Each target for this many seconds.
+    pub(crate) fn seconds(time: u64) -> Self {
+        Limits { time: Some(time), runs: None }
+    }
+
+    /// The libFuzzer options: the limits given, 60 s when none is, and the final
+    /// statistics that the summary reads.
+    pub(crate) fn libfuzzer_args(self) -> Vec<String> {
+        let time = if self.runs.is_none() { Some(self.time.unwrap_or(60)) } else { self.time };
+        let mut args = Vec::new();
+        if let Some(time) = time {
+            args.push(format!("-max_total_time={time}"));
+        }
+        if let Some(runs) = self.runs {
+            args.push(format!("-runs={runs}"));
+        }
+        args.push("-print_final_stats=1".to_owned());
+        args
+    }
+
+    fn describe(self) -> String {
+        match (self.time, self.runs) {
+            (_, None) => format!("{} s", self.time.unwrap_or(60)),
+            (None, Some(runs)) => format!("{runs} executions"),
+            (Some(time), Some(runs)) => format!("{runs} executions or {time} s"),
+        }
+    }
 }
 
 /// A cargo-fuzz crate and the targets its manifest declares.
@@ -39,7 +92,10 @@ pub(crate) fn run(sh: &mut Sh, args: &FuzzArgs) -> Result<()> {
     }
     let selected = select(&crates, &args.targets)?;
     install::ensure_cargo_tool(sh, CARGO_FUZZ)?;
-    run_targets(sh, &selected, args.time)
+    if args.cmin {
+        return minimise(sh, &selected);
+    }
+    run_targets(sh, &selected, Limits { time: args.time, runs: args.runs })
 }
 
 /// Every `crates/*/fuzz/Cargo.toml`, sorted by path, with its targets.
@@ -109,33 +165,71 @@ pub(crate) fn select(crates: &[FuzzCrate], wanted: &[String]) -> Result<Vec<Fuzz
         .collect())
 }
 
-/// Builds each fuzz crate, then runs each of its targets for `seconds`.
-pub(crate) fn run_targets(sh: &Sh, crates: &[FuzzCrate], seconds: u64) -> Result<()> {
-    let target_dir = sh.root().join("target").join("fuzz");
+/// `cargo fuzz SUB --fuzz-dir DIR --target-dir target/fuzz`, run from the fuzzed crate.
+fn cargo_fuzz(sh: &Sh, krate: &FuzzCrate, sub: &str) -> std::process::Command {
+    let mut cmd = sh.cmd("cargo");
+    cmd.env("RUSTC_BOOTSTRAP", "1")
+        .current_dir(krate.dir.parent().unwrap_or(sh.root()))
+        .arg("fuzz")
+        .arg(sub)
+        .arg("--fuzz-dir")
+        .arg(&krate.dir)
+        .arg("--target-dir")
+        .arg(sh.root().join("target").join("fuzz"));
+    cmd
+}
+
+fn build(sh: &Sh, krate: &FuzzCrate) -> Result<()> {
+    sh.run(&mut cargo_fuzz(sh, krate, "build"))
+        .with_context(|| format!("building the fuzz targets in {}", krate.dir.display()))
+}
+
+/// Builds each fuzz crate, then runs each of its targets within `limits`; every target
+/// runs even when one fails. Prints a table of executions and coverage at the end.
+pub(crate) fn run_targets(sh: &Sh, crates: &[FuzzCrate], limits: Limits) -> Result<()> {
+    let mut runs = Vec::new();
     for krate in crates {
-        let fuzz = |sub: &str| {
-            let mut cmd = sh.cmd("cargo");
-            cmd.env("RUSTC_BOOTSTRAP", "1")
-                .current_dir(krate.dir.parent().unwrap_or(sh.root()))
-                .arg("fuzz")
-                .arg(sub)
-                .arg("--fuzz-dir")
-                .arg(&krate.dir)
-                .arg("--target-dir")
-                .arg(&target_dir);
-            cmd
-        };
-        sh.run(&mut fuzz("build"))
-            .with_context(|| format!("building the fuzz targets in {}", krate.dir.display()))?;
+        build(sh, krate)?;
         for target in &krate.targets {
-            println!("--- fuzz target {target}: {seconds} s");
-            sh.run(fuzz("run").arg(target).arg("--").arg(format!("-max_total_time={seconds}")))
-                .with_context(|| {
-                    format!(
-                        "fuzz target `{target}` failed; a crashing input is saved under {}",
-                        krate.dir.join("artifacts").join(target).display()
-                    )
-                })?;
+            println!("--- fuzz target {target}: {}", limits.describe());
+            let mut cmd = cargo_fuzz(sh, krate, "run");
+            cmd.arg(target).arg("--").args(limits.libfuzzer_args());
+            let (status, stderr) = sh.run_keeping_stderr(&mut cmd)?;
+            let failure = (!status.success()).then(|| {
+                format!(
+                    "FAILED ({status}); input in {}",
+                    krate.dir.join("artifacts").join(target).display()
+                )
+            });
+            runs.push(TargetRun {
+                target: target.clone(),
+                stats: FuzzStats::parse(&stderr),
+                failure,
+            });
+        }
+    }
+    println!("\n{}", stats::table(&runs));
+    let failed: Vec<&str> =
+        runs.iter().filter(|r| r.failure.is_some()).map(|r| r.target.as_str()).collect();
+    if !failed.is_empty() {
+        bail!("fuzz targets failed: {}", failed.join(", "));
+    }
+    Ok(())
+}
+
+/// `cargo fuzz cmin` for each target: its corpus reduced to the inputs that keep its
+/// coverage.
+fn minimise(sh: &Sh, crates: &[FuzzCrate]) -> Result<()> {
+    for krate in crates {
+        build(sh, krate)?;
+        for target in &krate.targets {
+            if !krate.dir.join("corpus").join(target).is_dir() {
+                println!("--- {target}: no corpus yet, nothing to minimise");
+                continue;
+            }
+            println!("--- minimising the corpus of {target}");
+            sh.run(cargo_fuzz(sh, krate, "cmin").arg(target))
+                .with_context(|| format!("minimising the corpus of `{target}`"))?;
         }
     }
     Ok(())
@@ -206,6 +300,19 @@ path = "fuzz_targets/server_session.rs"
     fn selecting_an_unknown_target_lists_the_known_ones() {
         let err = select(&two_crates(), &["nope".into()]).unwrap_err();
         assert_eq!(err.to_string(), "no fuzz target named `nope`; the targets are: a1, a2, b1");
+    }
+
+    #[test]
+    fn limits_become_libfuzzer_options() {
+        let args = |time, runs| Limits { time, runs }.libfuzzer_args();
+        assert_eq!(args(None, None), ["-max_total_time=60", "-print_final_stats=1"]);
+        assert_eq!(args(Some(5), None), ["-max_total_time=5", "-print_final_stats=1"]);
+        assert_eq!(args(None, Some(10_000_000)), ["-runs=10000000", "-print_final_stats=1"]);
+        assert_eq!(
+            args(Some(3600), Some(10_000_000)),
+            ["-max_total_time=3600", "-runs=10000000", "-print_final_stats=1"]
+        );
+        assert_eq!(Limits::seconds(5), Limits { time: Some(5), runs: None });
     }
 
     #[test]

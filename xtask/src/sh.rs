@@ -3,7 +3,7 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 
 use anyhow::{Context, Result, bail};
 
@@ -59,6 +59,30 @@ impl Sh {
             bail!("`{line}` failed ({status})");
         }
         Ok(())
+    }
+
+    /// Runs `cmd` with standard error passed through line by line and also kept: for
+    /// programs that report on standard error (libFuzzer). The exit status is returned,
+    /// not turned into an error.
+    pub(crate) fn run_keeping_stderr(&self, cmd: &mut Command) -> Result<(ExitStatus, String)> {
+        use std::io::BufRead as _;
+        let line = display(cmd);
+        println!("$ {line}");
+        let mut child = cmd
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("could not start `{line}`"))?;
+        let mut kept = String::new();
+        if let Some(stderr) = child.stderr.take() {
+            for text in std::io::BufReader::new(stderr).split(b'\n') {
+                let text = String::from_utf8_lossy(&text?).into_owned();
+                eprintln!("{text}");
+                kept.push_str(&text);
+                kept.push('\n');
+            }
+        }
+        let status = child.wait().with_context(|| format!("waiting for `{line}`"))?;
+        Ok((status, kept))
     }
 
     /// Runs `cmd` quietly and tells whether it succeeded: for probing whether a tool exists.

@@ -48,7 +48,9 @@ fn is_named(field: &[u8], name: &str) -> bool {
 
 /// Inserts a complete header field (ending in CRLF) at the top of the message, after a
 /// leading `Return-Path:` (which RFC 5321 section 4.4 wants first), so it sits with the
-/// trace fields of this hop.
+/// trace fields of this hop. A header that starts with continuation lines (white space,
+/// and no field before them to continue) keeps them first: put after them, the field
+/// cannot be folded into by what the sender wrote.
 ///
 /// ```
 /// # use sealpost_mta::headers::insert_trace_header;
@@ -60,6 +62,7 @@ fn is_named(field: &[u8], name: &str) -> bool {
 pub fn insert_trace_header(message: &[u8], field: &str) -> Vec<u8> {
     let at = match fields(message).first() {
         Some(&(start, len)) if is_named(&message[start..start + len], "Return-Path") => len,
+        Some(&(start, len)) if matches!(message[start], b' ' | b'\t') => len,
         _ => 0,
     };
     let mut out = Vec::with_capacity(message.len() + field.len());
@@ -172,5 +175,17 @@ mod tests {
             b"Return-Path: <>\r\nX: y\r\nSubject: s\r\n\r\nb"
         );
         assert_eq!(insert_trace_header(b"", field), b"X: y\r\n");
+    }
+
+    /// Found by fuzzing: a message that starts with a continuation line folded it into
+    /// the inserted field, so a reader saw `X: y\r\n\tforged` as the field's value.
+    #[test]
+    fn leading_continuation_lines_cannot_fold_into_the_inserted_field() {
+        let field = "X: y\r\n";
+        assert_eq!(
+            insert_trace_header(b"\tforged\r\n more\r\nSubject: s\r\n\r\nb", field),
+            b"\tforged\r\n more\r\nX: y\r\nSubject: s\r\n\r\nb"
+        );
+        assert_eq!(insert_trace_header(b" forged\n\nb", field), b" forged\nX: y\r\n\nb");
     }
 }

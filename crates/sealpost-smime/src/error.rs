@@ -69,6 +69,9 @@ pub enum Error {
     /// S/MIME layers nested deeper than the limit.
     #[error("S/MIME layers nested deeper than {0}")]
     TooDeep(usize),
+    /// MIME multiparts nested deeper than the limit (32) in a message to sign.
+    #[error("multipart entities nested deeper than {0}")]
+    MultipartTooDeep(usize),
     /// A certificate, key or PKCS #12 file could not be read.
     #[error("cannot read {what}: {reason}")]
     Credentials {

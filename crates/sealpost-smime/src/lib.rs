@@ -65,6 +65,10 @@ mod decrypt;
 mod encrypt;
 mod error;
 mod ffi;
+/// Private readers for the fuzz targets (`fuzz/`), not API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod identity;
 mod keys;
 mod mime;

@@ -14,6 +14,9 @@ use crate::error::{Error, Result};
 const MAX_LINE: usize = 998;
 /// Width of base64 and quoted-printable lines (RFC 2045 section 6.7, 6.8).
 const LINE_WIDTH: usize = 76;
+/// Multiparts nested deeper than this are refused: real mail nests a few levels, and each
+/// level costs a stack frame and a copy of the part.
+pub(crate) const MAX_MULTIPART_DEPTH: usize = 32;
 
 /// The bytes with every line ending made CRLF (a lone LF or lone CR becomes CRLF): the
 /// canonical form that S/MIME signs (RFC 8551 section 3.1.1).
@@ -114,6 +117,11 @@ pub(crate) fn split(input: &[u8]) -> Result<Entity<'_>> {
                 return Err(Error::Mime("the header starts with a continuation line".into()));
             };
             last.raw.extend_from_slice(line);
+            // The last line of a header without an empty line may lack its CRLF: a field
+            // must end with one, or the next field written after it would join it.
+            if !last.raw.ends_with(b"\r\n") {
+                last.raw.extend_from_slice(b"\r\n");
+            }
         } else {
             let Some(colon) = line.iter().position(|&b| b == b':') else {
                 return Err(Error::Mime(format!(
@@ -243,9 +251,13 @@ pub(crate) fn seven_bit(fields: Vec<Field>, body: &[u8], depth: usize) -> Result
     let ct = content_type(&fields);
     let cte = transfer_encoding(&fields);
     if ct.mimetype.starts_with("multipart/")
-        && depth < 32
         && let Some(boundary) = ct.params.get("boundary")
     {
+        // Refused rather than left as it is: a part below the limit would keep its 8-bit
+        // content, which a relay may re-encode and so break the signature.
+        if depth >= MAX_MULTIPART_DEPTH {
+            return Err(Error::MultipartTooDeep(MAX_MULTIPART_DEPTH));
+        }
         let parts = split_multipart(body, boundary)?;
         let mut rebuilt = Vec::with_capacity(body.len() + 64);
         rebuilt.extend_from_slice(parts.preamble);
@@ -469,6 +481,12 @@ mod tests {
         assert_eq!(e.fields[1].value(), "x y");
         assert_eq!(e.body, b"body\r\n");
         assert!(matches!(split(b" bad\r\n\r\n"), Err(Error::Mime(_))));
+        // A header that ends inside a folded field without CRLF (found by fuzzing): the
+        // field still ends with CRLF, so that a field written after it stays separate.
+        let e = split(b"Subject: a\r\n\tb").unwrap();
+        assert_eq!(e.fields[0].raw, b"Subject: a\r\n\tb\r\n");
+        let (outer, _) = body_entity(b"Subject: a\r\n\tb").unwrap();
+        assert_eq!(outer[0].raw, b"Subject: a\r\n\tb\r\n");
         assert!(matches!(split(b"nocolon\r\n\r\n"), Err(Error::Mime(_))));
     }
 
@@ -550,6 +568,37 @@ mod tests {
         assert_eq!(decode(b"soft=\r\nbreak\r\n"), b"softbreak\r\n");
         assert_eq!(decode(b"a=3d=ZZ=\r\n"), b"a==ZZ");
         assert_eq!(decode(b"trailing   \r\nend"), b"trailing\r\nend");
+    }
+
+    #[test]
+    fn multiparts_nested_too_deep_are_refused() {
+        let nest = |levels: usize| {
+            let mut body = b"Content-Type: text/plain\r\n\r\nx".to_vec();
+            for level in 0..levels {
+                let b = format!("b{level}");
+                body =
+                    [format!("--{b}\r\n").as_bytes(), &body, format!("\r\n--{b}--\r\n").as_bytes()]
+                        .concat();
+                if level + 1 < levels {
+                    body = [
+                        format!("Content-Type: multipart/mixed; boundary={b}\r\n\r\n").as_bytes(),
+                        &body,
+                    ]
+                    .concat();
+                }
+            }
+            let boundary = format!("b{}", levels - 1);
+            seven_bit(
+                vec![Field::new("Content-Type", &format!("multipart/mixed; boundary={boundary}"))],
+                &body,
+                0,
+            )
+        };
+        assert!(nest(MAX_MULTIPART_DEPTH).is_ok());
+        assert!(matches!(
+            nest(MAX_MULTIPART_DEPTH + 1),
+            Err(Error::MultipartTooDeep(MAX_MULTIPART_DEPTH))
+        ));
     }
 
     #[test]
