@@ -252,6 +252,11 @@ fn fuzz_smoke(ci: &mut Ci<'_>) -> Result<Outcome> {
     for krate in &crates {
         println!("{}: {}", krate.dir.display(), krate.targets.join(", "));
     }
-    fuzz::run_targets(ci.sh, &crates, fuzz::Limits::seconds(ci.args.fuzz_time))?;
+    fuzz::run_targets(
+        ci.sh,
+        &crates,
+        fuzz::Limits::seconds(ci.args.fuzz_time),
+        fuzz::Sanitizer::Address,
+    )?;
     Ok(Outcome::Passed)
 }

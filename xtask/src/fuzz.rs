@@ -4,7 +4,10 @@
 //! would invalidate the normal build cache), so they build into their own target folder,
 //! `target/fuzz`, with `RUSTC_BOOTSTRAP=1` because the sanitizer flags are unstable. Each
 //! run ends with a table of the executions and coverage libFuzzer reported per target;
-//! `--cmin` minimises the corpora instead, so that they can be committed.
+//! `--cmin` minimises the corpora instead, so that they can be committed. A fuzz folder
+//! may hold one libFuzzer dictionary (`*.dict`): its tokens (SMTP verbs, MIME field names)
+//! let mutation spell what the parsers look for, so every run of that crate's targets
+//! gets it.
 
 use std::path::{Path, PathBuf};
 
@@ -31,9 +34,33 @@ pub(crate) struct FuzzArgs {
     /// can be committed.
     #[arg(long, conflicts_with_all = ["time", "runs"])]
     cmin: bool,
+    /// The sanitizer to build with. `none` runs several times faster and suits crates
+    /// without `unsafe` code (`#![forbid(unsafe_code)]`), where AddressSanitizer has
+    /// nothing of ours to check; keep `address` for crates with FFI.
+    #[arg(long, value_enum, default_value_t = Sanitizer::Address)]
+    sanitizer: Sanitizer,
     /// Targets to run (all of them when none is given).
     #[arg(value_name = "TARGET")]
     targets: Vec<String>,
+}
+
+/// cargo-fuzz's `--sanitizer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub(crate) enum Sanitizer {
+    /// AddressSanitizer (cargo-fuzz's default).
+    #[default]
+    Address,
+    /// No sanitizer.
+    None,
+}
+
+impl Sanitizer {
+    fn as_arg(self) -> &'static str {
+        match self {
+            Sanitizer::Address => "address",
+            Sanitizer::None => "none",
+        }
+    }
 }
 
 /// How long each target runs: libFuzzer's `-max_total_time` and `-runs`.
@@ -82,6 +109,8 @@ pub(crate) struct FuzzCrate {
     pub(crate) dir: PathBuf,
     /// Its `[[bin]]` targets, in manifest order.
     pub(crate) targets: Vec<String>,
+    /// Its libFuzzer dictionary, when the folder holds one (`*.dict`).
+    pub(crate) dict: Option<PathBuf>,
 }
 
 /// `cargo xtask fuzz`.
@@ -93,9 +122,9 @@ pub(crate) fn run(sh: &mut Sh, args: &FuzzArgs) -> Result<()> {
     let selected = select(&crates, &args.targets)?;
     install::ensure_cargo_tool(sh, CARGO_FUZZ)?;
     if args.cmin {
-        return minimise(sh, &selected);
+        return minimise(sh, &selected, args.sanitizer);
     }
-    run_targets(sh, &selected, Limits { time: args.time, runs: args.runs })
+    run_targets(sh, &selected, Limits { time: args.time, runs: args.runs }, args.sanitizer)
 }
 
 /// Every `crates/*/fuzz/Cargo.toml`, sorted by path, with its targets.
@@ -117,10 +146,25 @@ pub(crate) fn discover(root: &Path) -> Result<Vec<FuzzCrate>> {
             .with_context(|| format!("reading {}", manifest.display()))?;
         let targets =
             targets_in_manifest(&text).with_context(|| format!("in {}", manifest.display()))?;
-        found.push(FuzzCrate { dir, targets });
+        let dict = dictionary(&dir)?;
+        found.push(FuzzCrate { dir, targets, dict });
     }
     found.sort_by(|a, b| a.dir.cmp(&b.dir));
     Ok(found)
+}
+
+/// The one `*.dict` file of a fuzz folder, if any (libFuzzer takes one dictionary).
+fn dictionary(dir: &Path) -> Result<Option<PathBuf>> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "dict") && path.is_file())
+        .collect();
+    found.sort();
+    match found.len() {
+        0 | 1 => Ok(found.pop()),
+        _ => bail!("{} holds several dictionaries (*.dict); libFuzzer takes one", dir.display()),
+    }
 }
 
 /// The names of the `[[bin]]` entries of a cargo-fuzz manifest.
@@ -147,7 +191,11 @@ pub(crate) fn select(crates: &[FuzzCrate], wanted: &[String]) -> Result<Vec<Fuzz
     if wanted.is_empty() {
         return Ok(crates
             .iter()
-            .map(|c| FuzzCrate { dir: c.dir.clone(), targets: c.targets.clone() })
+            .map(|c| FuzzCrate {
+                dir: c.dir.clone(),
+                targets: c.targets.clone(),
+                dict: c.dict.clone(),
+            })
             .collect());
     }
     let known: Vec<&str> =
@@ -160,40 +208,62 @@ pub(crate) fn select(crates: &[FuzzCrate], wanted: &[String]) -> Result<Vec<Fuzz
         .map(|c| FuzzCrate {
             dir: c.dir.clone(),
             targets: c.targets.iter().filter(|t| wanted.contains(t)).cloned().collect(),
+            dict: c.dict.clone(),
         })
         .filter(|c| !c.targets.is_empty())
         .collect())
 }
 
-/// `cargo fuzz SUB --fuzz-dir DIR --target-dir target/fuzz`, run from the fuzzed crate.
-fn cargo_fuzz(sh: &Sh, krate: &FuzzCrate, sub: &str) -> std::process::Command {
+/// `cargo fuzz SUB --sanitizer S --fuzz-dir DIR --target-dir target/fuzz[-S]`, run from
+/// the fuzzed crate. Each sanitizer builds into its own folder, so switching does not
+/// rebuild.
+fn cargo_fuzz(
+    sh: &Sh,
+    krate: &FuzzCrate,
+    sub: &str,
+    sanitizer: Sanitizer,
+) -> std::process::Command {
+    let folder = match sanitizer {
+        Sanitizer::Address => "fuzz".to_owned(),
+        other => format!("fuzz-{}", other.as_arg()),
+    };
     let mut cmd = sh.cmd("cargo");
     cmd.env("RUSTC_BOOTSTRAP", "1")
         .current_dir(krate.dir.parent().unwrap_or(sh.root()))
         .arg("fuzz")
         .arg(sub)
+        .arg("--sanitizer")
+        .arg(sanitizer.as_arg())
         .arg("--fuzz-dir")
         .arg(&krate.dir)
         .arg("--target-dir")
-        .arg(sh.root().join("target").join("fuzz"));
+        .arg(sh.root().join("target").join(folder));
     cmd
 }
 
-fn build(sh: &Sh, krate: &FuzzCrate) -> Result<()> {
-    sh.run(&mut cargo_fuzz(sh, krate, "build"))
+fn build(sh: &Sh, krate: &FuzzCrate, sanitizer: Sanitizer) -> Result<()> {
+    sh.run(&mut cargo_fuzz(sh, krate, "build", sanitizer))
         .with_context(|| format!("building the fuzz targets in {}", krate.dir.display()))
 }
 
 /// Builds each fuzz crate, then runs each of its targets within `limits`; every target
 /// runs even when one fails. Prints a table of executions and coverage at the end.
-pub(crate) fn run_targets(sh: &Sh, crates: &[FuzzCrate], limits: Limits) -> Result<()> {
+pub(crate) fn run_targets(
+    sh: &Sh,
+    crates: &[FuzzCrate],
+    limits: Limits,
+    sanitizer: Sanitizer,
+) -> Result<()> {
     let mut runs = Vec::new();
     for krate in crates {
-        build(sh, krate)?;
+        build(sh, krate, sanitizer)?;
         for target in &krate.targets {
             println!("--- fuzz target {target}: {}", limits.describe());
-            let mut cmd = cargo_fuzz(sh, krate, "run");
+            let mut cmd = cargo_fuzz(sh, krate, "run", sanitizer);
             cmd.arg(target).arg("--").args(limits.libfuzzer_args());
+            if let Some(dict) = &krate.dict {
+                cmd.arg(format!("-dict={}", dict.display()));
+            }
             let (status, stderr) = sh.run_keeping_stderr(&mut cmd)?;
             let failure = (!status.success()).then(|| {
                 format!(
@@ -219,16 +289,16 @@ pub(crate) fn run_targets(sh: &Sh, crates: &[FuzzCrate], limits: Limits) -> Resu
 
 /// `cargo fuzz cmin` for each target: its corpus reduced to the inputs that keep its
 /// coverage.
-fn minimise(sh: &Sh, crates: &[FuzzCrate]) -> Result<()> {
+fn minimise(sh: &Sh, crates: &[FuzzCrate], sanitizer: Sanitizer) -> Result<()> {
     for krate in crates {
-        build(sh, krate)?;
+        build(sh, krate, sanitizer)?;
         for target in &krate.targets {
             if !krate.dir.join("corpus").join(target).is_dir() {
                 println!("--- {target}: no corpus yet, nothing to minimise");
                 continue;
             }
             println!("--- minimising the corpus of {target}");
-            sh.run(cargo_fuzz(sh, krate, "cmin").arg(target))
+            sh.run(cargo_fuzz(sh, krate, "cmin", sanitizer).arg(target))
                 .with_context(|| format!("minimising the corpus of `{target}`"))?;
         }
     }
@@ -282,8 +352,13 @@ path = "fuzz_targets/server_session.rs"
             FuzzCrate {
                 dir: PathBuf::from("crates/a/fuzz"),
                 targets: vec!["a1".into(), "a2".into()],
+                dict: Some(PathBuf::from("crates/a/fuzz/a.dict")),
             },
-            FuzzCrate { dir: PathBuf::from("crates/b/fuzz"), targets: vec!["b1".into()] },
+            FuzzCrate {
+                dir: PathBuf::from("crates/b/fuzz"),
+                targets: vec!["b1".into()],
+                dict: None,
+            },
         ]
     }
 
@@ -293,6 +368,7 @@ path = "fuzz_targets/server_session.rs"
         assert_eq!(picked.len(), 1);
         assert_eq!(picked[0].dir, PathBuf::from("crates/a/fuzz"));
         assert_eq!(picked[0].targets, ["a2"]);
+        assert_eq!(picked[0].dict, Some(PathBuf::from("crates/a/fuzz/a.dict")), "kept");
         assert_eq!(select(&two_crates(), &[]).unwrap().len(), 2);
     }
 
@@ -322,10 +398,17 @@ path = "fuzz_targets/server_session.rs"
         std::fs::create_dir_all(&fuzz).unwrap();
         std::fs::create_dir_all(root.join("crates/nofuzz/src")).unwrap();
         std::fs::write(fuzz.join("Cargo.toml"), MANIFEST).unwrap();
-        let found = discover(&root).unwrap();
+        let without = discover(&root).unwrap();
+        std::fs::write(fuzz.join("smtp.dict"), "verb=\"MAIL\"\n").unwrap();
+        let with = discover(&root).unwrap();
+        std::fs::write(fuzz.join("other.dict"), "verb=\"RCPT\"\n").unwrap();
+        let several = discover(&root).unwrap_err();
         std::fs::remove_dir_all(&root).unwrap();
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0].dir, fuzz);
-        assert_eq!(found[0].targets, ["decode_command", "server_session"]);
+        assert_eq!(without.len(), 1);
+        assert_eq!(without[0].dir, fuzz);
+        assert_eq!(without[0].targets, ["decode_command", "server_session"]);
+        assert_eq!(without[0].dict, None);
+        assert_eq!(with[0].dict, Some(fuzz.join("smtp.dict")));
+        assert!(several.to_string().contains("several dictionaries"), "{several}");
     }
 }
