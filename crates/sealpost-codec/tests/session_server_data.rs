@@ -264,9 +264,16 @@ fn a_nul_in_a_text_message_by_bdat_is_stripped_by_option() {
     config.nul_octets = NulOctets::Strip;
     let mut server = in_transaction(config);
     assert_eq!(server.write(b"BDAT 4\r\nab\0c"), b"250 2.0.0 3 octets received\r\n");
+    // Found by fuzzing (server_session): a chunk of only NULs gave an empty MessageChunk.
+    assert_eq!(server.write(b"BDAT 2\r\n\0\0"), b"250 2.0.0 3 octets received\r\n");
     assert_eq!(server.send(b"BDAT 4 LAST\r\n\0.\r\n"), ["250 2.0.0"]);
     assert_eq!(server.app.messages, [b"abc.\r\n".to_vec()]);
     assert_eq!(message_ends(&server), [(6, 1)]);
+    let chunks = server.app.events.iter().filter_map(|e| match e {
+        ServerEvent::MessageChunk(bytes) => Some(bytes.len()),
+        _ => None,
+    });
+    assert_eq!(chunks.collect::<Vec<_>>(), [3, 3], "no empty chunk");
 }
 
 #[test]

@@ -605,7 +605,11 @@ impl ServerSession {
                     }
                     t.bdat_size += bytes.len() as u64;
                 }
-                self.events.push_back(ServerEvent::MessageChunk(bytes));
+                // A chunk of nothing but stripped NULs adds no content (and a
+                // `MessageChunk` is never empty).
+                if !bytes.is_empty() {
+                    self.events.push_back(ServerEvent::MessageChunk(bytes));
+                }
             }
             return true;
         }

@@ -275,8 +275,9 @@ fn signer_line(out: &Output, signer: Party) -> Result<String> {
     if !words.iter().any(|w| w == "valid") || words.iter().any(|w| w == "invalid") {
         bail!("the signer line does not say valid: {line}");
     }
-    if !line.contains(&format!("matches {}", mime::ALICE)) {
-        bail!("the signer line does not say the address matches {}: {line}", mime::ALICE);
+    // From is the identity (a Sender-only match would say `matches Sender`).
+    if !line.contains(&format!("matches From {}", mime::ALICE)) {
+        bail!("the signer line does not say From {} matches: {line}", mime::ALICE);
     }
     Ok(line.trim().to_owned())
 }
