@@ -327,3 +327,22 @@ fn display_texts_name_the_field_and_the_addresses() {
         assert_eq!(SignerProblem::Address(outcome).to_string(), text);
     }
 }
+
+/// What the `identity` fuzz target found before the identity rules (each verified with
+/// Alice valid although a reader's author is not Alice's one From address): exactly those
+/// bytes, never valid now.
+#[test]
+fn the_identity_fuzz_target_s_findings_are_never_valid() {
+    let found: [(&[u8], &str); 3] = [
+        (b"Sender: alice@example.org\r\n", "no From, Sender is Alice"),
+        (b"From : =?us-ascii?B?YWxpY2VAZXhhbXBsZS5vcmc=?=\r\n", "address in an encoded-word"),
+        (b"From: \r\nFrom: alice@example.org\r\n", "an empty From, then Alice's"),
+    ];
+    let signed = signed_by_us();
+    for (originators, case) in found {
+        let verified = verifier().verify_message(&with_originators(&signed, originators)).unwrap();
+        let address_match = &verified.signers()[0].address_match;
+        assert!(!address_match.is_match(), "{case}: {address_match:?}");
+        assert!(!verified.all_valid(), "{case}");
+    }
+}
