@@ -355,7 +355,7 @@ impl Connection {
         // `ClientConfig::nul_octets`): refused here instead, before MAIL, so the
         // connection stays usable for the next message.
         if params.body() != Some(BodyType::BinaryMime)
-            && let Some(at) = message.content.iter().position(|&b| b == 0)
+            && let Some(at) = memchr::memchr(0, &message.content)
         {
             return Err(ClientError::NulInContent { offset: at as u64 }.into());
         }

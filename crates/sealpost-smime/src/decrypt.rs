@@ -92,7 +92,7 @@ pub fn decrypt_message<M: AsRef<[u8]>>(
         let canonical = mime::canonicalize(message.as_ref());
         let parsed = mime::split(&canonical)?;
         let ct = mime::content_type(&parsed.fields);
-        if !matches!(ct.mimetype.as_str(), "application/pkcs7-mime" | "application/x-pkcs7-mime") {
+        if !mime::is_pkcs7_mime(&ct.mimetype) {
             return Err(Error::NotSmime(format!(
                 "Content-Type is {}, not application/pkcs7-mime",
                 ct.mimetype

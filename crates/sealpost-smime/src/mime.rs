@@ -153,6 +153,12 @@ pub(crate) fn field<'f>(fields: &'f [Field], name: &str) -> Option<&'f Field> {
 
 /// The Content-Type: lower-case media type and parameters (RFC 2045 default
 /// `text/plain` when absent).
+/// Whether a media type is S/MIME's CMS wrapper (RFC 8551 section 3.2; the `x-` form is
+/// what older agents write).
+pub(crate) fn is_pkcs7_mime(mimetype: &str) -> bool {
+    matches!(mimetype, "application/pkcs7-mime" | "application/x-pkcs7-mime")
+}
+
 pub(crate) fn content_type(fields: &[Field]) -> mailparse::ParsedContentType {
     match field(fields, "Content-Type") {
         Some(f) => mailparse::parse_content_type(&f.value()),

@@ -56,7 +56,7 @@ pub fn signed_parts(message: &[u8]) -> Result<Vec<SignedPart>> {
 }
 
 fn is_signed(media_type: &str) -> bool {
-    matches!(media_type, "multipart/signed" | "application/pkcs7-mime" | "application/x-pkcs7-mime")
+    media_type == "multipart/signed" || mime::is_pkcs7_mime(media_type)
 }
 
 /// Adds the signed entities among the parts of `entity` (a multipart) to `found`.
